@@ -1,0 +1,7 @@
+"""Poly-EPO (Polychromic Exploratory Policy Optimization) for verl.
+
+Installing the package registers the ``poly_epo`` advantage estimator with verl (through the
+``verl.plugins`` entry point); select it with ``algorithm.adv_estimator=poly_epo``.
+"""
+
+__version__ = "0.1.0"
