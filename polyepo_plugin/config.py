@@ -1,0 +1,181 @@
+"""Options of the ``poly_epo`` estimator, read from verl's ``algorithm.poly_epo`` section.
+
+Users add them with hydra's ``+`` prefix, e.g. ``+algorithm.poly_epo.set_size=4``. With no
+options at all the paper's settings apply. Every field is documented in the README's options
+table; parsing rejects unknown keys and bad values with the full key, the value and the valid
+choices, so a typo stops the run instead of silently training with a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+CONFIG_ROOT = "algorithm.poly_epo"
+OBJECTIVES = ("poly", "max", "mean", "custom")
+ADVANTAGE_SCALES = ("mean", "sum")
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class NgramOptions:
+    """``diversity.ngram``: responses whose token n-gram sets overlap enough share a strategy.
+
+    n: n-gram length in tokens. threshold: Jaccard similarity at or above which two responses
+    are linked; a group's strategies are the connected components of those links.
+    """
+
+    n: int = 3
+    threshold: float = 0.4
+
+    def __post_init__(self):
+        _require(self.n >= 1, "diversity.ngram.n", self.n, "an integer >= 1")
+        _require(0.0 < self.threshold <= 1.0, "diversity.ngram.threshold", self.threshold, "a number in (0, 1]")
+
+
+@dataclass(frozen=True)
+class DiversityConfig:
+    """``diversity``: which backend labels each response's strategy.
+
+    backend: ``ngram`` (default; token n-gram overlap, no extra inputs) or ``labels`` (labels
+    emitted per response by the reward function as reward extra info under ``key``).
+    """
+
+    backend: str = "ngram"
+    key: str = "strategy"
+    ngram: NgramOptions = field(default_factory=NgramOptions)
+
+
+@dataclass(frozen=True)
+class CustomObjectiveConfig:
+    """``custom_objective``: a user set function, named the way verl names custom rewards.
+
+    path/name: file and function ``f(rewards, strategies) -> scores`` (see README).
+    max_enumerated_subsets: enumerate a group's subsets when C(N, k) is at most this.
+    num_samples: otherwise, subsets sampled per response (and N times as many for the baseline).
+    seed: seed of that sampling (combined with each group's uid).
+    """
+
+    path: str | None = None
+    name: str = "set_objective"
+    max_enumerated_subsets: int = 20000
+    num_samples: int = 256
+    seed: int = 0
+
+    def __post_init__(self):
+        _require(self.max_enumerated_subsets >= 1, "custom_objective.max_enumerated_subsets", self.max_enumerated_subsets, "an integer >= 1")
+        _require(self.num_samples >= 1, "custom_objective.num_samples", self.num_samples, "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class PolyEpoConfig:
+    """All options; the defaults are the paper's (objective poly, k = N/2, mean scaling).
+
+    correct_threshold: a response counts as correct in the metrics when its reward exceeds it.
+    """
+
+    set_size: int | str = AUTO
+    objective: str = "poly"
+    single_strategy_sets_score_zero: bool = False
+    advantage_scale: str = "mean"
+    correct_threshold: float = 0.5
+    custom_objective: CustomObjectiveConfig = field(default_factory=CustomObjectiveConfig)
+    diversity: DiversityConfig = field(default_factory=DiversityConfig)
+
+    def __post_init__(self):
+        if self.set_size != AUTO:
+            ok = isinstance(self.set_size, int) and not isinstance(self.set_size, bool) and self.set_size >= 1
+            _require(ok, "set_size", self.set_size, f"'{AUTO}' (half of each group, at least 1) or an integer >= 1")
+        _require(self.objective in OBJECTIVES, "objective", self.objective, _one_of(OBJECTIVES))
+        _require(self.advantage_scale in ADVANTAGE_SCALES, "advantage_scale", self.advantage_scale, _one_of(ADVANTAGE_SCALES))
+        if self.objective == "custom":
+            _require(bool(self.custom_objective.path), "custom_objective.path", self.custom_objective.path, "the path of a Python file when objective=custom")
+
+    @property
+    def uses_strategies(self) -> bool:
+        return self.objective in ("poly", "custom")
+
+
+def parse_config(algorithm_config: Mapping[str, Any] | None) -> PolyEpoConfig:
+    """Read ``poly_epo`` options from verl's ``algorithm`` section (a DictConfig, dict or None)."""
+    section = algorithm_config.get("poly_epo") if algorithm_config is not None else None
+    config = _build(PolyEpoConfig, section, CONFIG_ROOT)
+    from polyepo_plugin.diversity import BACKENDS
+
+    _require(config.diversity.backend in BACKENDS, "diversity.backend", config.diversity.backend, _one_of(sorted(BACKENDS)))
+    if config.objective == "custom":
+        load_custom_objective(config.custom_objective)  # a bad path or name fails here, not mid-step
+    return config
+
+
+def load_custom_objective(config: CustomObjectiveConfig) -> Callable:
+    return _load_function(config.path, config.name, f"{CONFIG_ROOT}.custom_objective")
+
+
+@cache
+def _load_function(path: str, name: str, key: str) -> Callable:
+    if not os.path.isfile(path):
+        raise ValueError(f"{key}.path={path!r}: no such file")
+    spec = importlib.util.spec_from_file_location(f"polyepo_user_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    function = getattr(module, name, None)
+    if not callable(function):
+        raise ValueError(f"{key}.name={name!r}: {path} defines no function of that name")
+    return function
+
+
+def _build(cls: type, values: Mapping[str, Any] | None, where: str):
+    if values is None:
+        return cls()
+    if not isinstance(values, Mapping):
+        raise ValueError(f"{where} must be a mapping of options, got {values!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(map(str, values)) - set(names))
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(f'{where}.{u}' for u in unknown)}; valid options under {where}: {', '.join(names)}")
+    kwargs = {}
+    for name, value in values.items():
+        kind = hints[name]
+        key = f"{where}.{name}"
+        kwargs[name] = _build(kind, value, key) if dataclasses.is_dataclass(kind) else _coerce(value, kind, key)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    """Accept what hydra produces for a typed option: exact types, or strings that parse."""
+    allowed = typing.get_args(kind) or (kind,)
+    if value is None and type(None) in allowed:
+        return None
+    if bool in allowed:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+    if int in allowed and not isinstance(value, bool):
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+    if float in allowed and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if str in allowed and isinstance(value, str):
+        return value
+    expected = " or ".join(getattr(t, "__name__", str(t)) for t in allowed)
+    raise ValueError(f"{key}={value!r}: expected {expected}")
+
+
+def _require(ok: bool, key: str, value: Any, expected: str) -> None:
+    if not ok:
+        raise ValueError(f"{CONFIG_ROOT}.{key}={value!r}: expected {expected}")
+
+
+def _one_of(names) -> str:
+    return "one of " + ", ".join(repr(n) for n in names)

@@ -1,0 +1,74 @@
+"""``ngram`` backend (the default): responses that share many token n-grams share a strategy.
+
+Cheap, deterministic and dependency-free: it reads ``batch["responses"]`` under the response
+mask, never decodes text. Two responses are linked when the Jaccard similarity of their n-gram
+sets reaches ``threshold``; strategies are the connected components of those links, so the
+partition does not depend on the order of the responses. An empty response is degenerate.
+It measures surface overlap, a proxy for strategy: tune ``n`` and ``threshold`` per task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from polyepo_plugin.config import CONFIG_ROOT
+from polyepo_plugin.diversity import MissingInputError, ResponseGroups, register_backend
+from polyepo_plugin.grouping import DEGENERATE
+
+_HASH_BASE = 1_000_003
+
+
+def ngram_set(tokens: torch.Tensor, n: int) -> frozenset[int]:
+    """Hashes of the n-grams of a 1-D token sequence (the whole sequence if shorter than n)."""
+    tokens = tokens.long()
+    if tokens.numel() == 0:
+        return frozenset()
+    width = min(n, tokens.numel())
+    windows = tokens.unfold(0, width, 1)
+    powers = _HASH_BASE ** torch.arange(width, dtype=torch.long)  # int64 overflow wraps: fine for a hash
+    return frozenset((windows * powers).sum(1).tolist())
+
+
+def cluster_by_overlap(ngram_sets: Sequence[frozenset[int]], threshold: float) -> list[int]:
+    """Connected components of the 'Jaccard >= threshold' graph; ``-1`` for empty sets."""
+    parent = list(range(len(ngram_sets)))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a, set_a in enumerate(ngram_sets):
+        for b in range(a + 1, len(ngram_sets)):
+            set_b = ngram_sets[b]
+            if set_a and set_b and len(set_a & set_b) >= threshold * len(set_a | set_b):
+                parent[root(b)] = root(a)
+    return [root(a) if ngram_sets[a] else DEGENERATE for a in range(len(ngram_sets))]
+
+
+@register_backend("ngram")
+class NgramOverlap:
+    def __init__(self, diversity_config):
+        self.n = diversity_config.ngram.n
+        self.threshold = diversity_config.ngram.threshold
+
+    def assign(self, groups: ResponseGroups) -> np.ndarray:
+        if groups.batch is None or "responses" not in groups.batch:
+            raise MissingInputError(
+                f"{CONFIG_ROOT}.diversity.backend=ngram reads batch['responses'] (token ids), but the estimator got "
+                f"{'no batch' if groups.batch is None else 'a batch without it'}. Stock verl 0.9.1 passes only "
+                "rewards, masks and uids to registered estimators; run with the polyepo trainer integration or a verl "
+                "patched with patches/, or pick an objective that needs no strategies (max, mean)."
+            )
+        responses = groups.batch["responses"].cpu()
+        mask = groups.response_mask.cpu().bool()
+        labels = np.full(groups.layout.num_rows, DEGENERATE, dtype=np.int64)
+        for members in groups.layout.rows.cpu().tolist():
+            members = [row for row in members if row >= 0]
+            sets = [ngram_set(responses[row][mask[row]], self.n) for row in members]
+            labels[members] = cluster_by_overlap(sets, self.threshold)
+        return labels

@@ -1,0 +1,219 @@
+"""The poly_epo estimator through verl's registry: contract, options and bad input."""
+
+import logging
+import uuid
+
+import numpy as np
+import pytest
+import torch
+from brute_force import marginal_advantages as brute_marginal
+from brute_force import poly_objective
+from omegaconf import OmegaConf
+from verl.trainer.ppo.core_algos import get_adv_estimator_fn
+
+from polyepo_plugin.estimator import SUM_SCALE_WARN_FACTOR
+
+
+def make_batch(groups, response_length=6, seed=0):
+    """Rows of several prompt groups, shuffled as verl may hand them over, with ragged response masks."""
+    rng = np.random.default_rng(seed)
+    rows = [(f"uid-{g}", r, s) for g, (rewards, strategies) in enumerate(groups) for r, s in zip(rewards, strategies)]
+    order = rng.permutation(len(rows))
+    rows = [rows[i] for i in order]
+    lengths = rng.integers(1, response_length + 1, size=len(rows))
+    mask = (torch.arange(response_length)[None, :] < torch.as_tensor(lengths)[:, None]).float()
+    token_rewards = torch.zeros(len(rows), response_length)
+    for row, (_, reward, _) in enumerate(rows):
+        # Spread the reward over two tokens: the estimator must sum them.
+        token_rewards[row, lengths[row] - 1] = reward * 0.75
+        token_rewards[row, 0] += reward * 0.25
+    index = np.array([uid for uid, _, _ in rows], dtype=object)
+    strategies = np.array([s for _, _, s in rows], dtype=object)
+    return token_rewards, mask, index, strategies
+
+
+def labels_config(**poly_epo):
+    return OmegaConf.create({"adv_estimator": "poly_epo", "poly_epo": {"diversity": {"backend": "labels"}, **poly_epo}})
+
+
+def estimate(token_rewards, mask, index, strategies, config, **extra):
+    estimator = get_adv_estimator_fn("poly_epo")
+    return estimator(
+        token_level_rewards=token_rewards,
+        response_mask=mask,
+        index=index,
+        config=config,
+        non_tensor_batch={"uid": index, "strategy": strategies},
+        **extra,
+    )
+
+
+def test_contract_against_enumeration_with_default_auto_set_size():
+    groups = [
+        ([1, 0, 1, 1, 0, 0, 1, 1], [0, 0, 1, 2, -1, 3, 1, 0]),
+        ([1, 1, 1, 1, 1, 1], ["a", "a", "b", "b", "c", None]),  # another size: k = 3
+        ([0, 0, 0, 0], [0, 1, 2, 3]),
+    ]
+    token_rewards, mask, index, strategies = make_batch(groups)
+    advantages, returns = estimate(token_rewards, mask, index, strategies, labels_config())
+    assert advantages.shape == mask.shape and torch.equal(advantages, returns)
+    assert torch.all(advantages[mask == 0] == 0)
+    scalar = advantages.sum(1) / mask.sum(1)
+    # every response token carries the response's scalar
+    assert torch.allclose(advantages, scalar[:, None] * mask)
+    for g, (rewards, labels) in enumerate(groups):
+        rows = np.flatnonzero(index == f"uid-{g}")
+        codes = [-1 if lab is None else "abc".index(lab) if isinstance(lab, str) else lab for lab in labels]
+        want = brute_marginal([float(r) for r in rewards], codes, len(rewards) // 2, poly_objective)
+        # Rows were shuffled; the advantage depends only on (reward, label), so compare as multisets.
+        got = sorted(zip(token_rewards[rows].sum(1).tolist(), map(str, strategies[rows]), scalar[rows].tolist()))
+        expected = sorted(zip(map(float, rewards), map(str, labels), want))
+        assert [g[:2] for g in got] == [e[:2] for e in expected]
+        assert [g[2] for g in got] == pytest.approx([e[2] for e in expected], abs=1e-6)
+
+
+def test_set_size_integer_and_paper_defaults_agree_at_n8():
+    groups = [([1, 0, 1, 1, 0, 0, 1, 1], [0, 0, 1, 2, -1, 3, 1, 0])]
+    batch = make_batch(groups)
+    auto, _ = estimate(*batch, labels_config())
+    four, _ = estimate(*batch, labels_config(set_size=4))
+    two, _ = estimate(*batch, labels_config(set_size="2"))
+    assert torch.equal(auto, four)
+    assert not torch.allclose(auto, two)
+
+
+@pytest.mark.parametrize("objective", ["max", "mean"])
+def test_objectives_without_strategies_need_no_batch(objective):
+    token_rewards, mask, index, _ = make_batch([([1, 0, 0, 1], [0] * 4), ([1, 1, 1, 0], [0] * 4)])
+    estimator = get_adv_estimator_fn("poly_epo")
+    config = {"poly_epo": {"objective": objective, "set_size": 2}}
+    advantages, _ = estimator(token_level_rewards=token_rewards, response_mask=mask, index=index, config=config)
+    scalar = advantages.sum(1) / mask.sum(1)
+    for uid in set(index):
+        assert scalar[index == uid].sum().item() == pytest.approx(0.0, abs=1e-6)
+    assert scalar.abs().max() > 0
+
+
+def test_padding_rows_get_zero_and_stay_out_of_groups():
+    groups = [([1, 0, 1, 0], [0, 1, 1, 2])]
+    token_rewards, mask, index, strategies = make_batch(groups)
+    plain, _ = estimate(token_rewards, mask, index, strategies, labels_config(set_size=2))
+    pad_rewards = torch.cat([token_rewards, torch.ones(2, mask.shape[1])])
+    pad_mask = torch.cat([mask, torch.zeros(2, mask.shape[1])])
+    pad_index = np.concatenate([index, np.array(["pad_0", "pad_1"], dtype=object)])
+    pad_strategies = np.concatenate([strategies, np.array([5, 5], dtype=object)])
+    metrics = {}
+    padded, _ = estimate(pad_rewards, pad_mask, pad_index, pad_strategies, labels_config(set_size=2), metrics=metrics)
+    assert torch.equal(padded[:4], plain)
+    assert torch.all(padded[4:] == 0)
+    assert metrics["poly_epo/padding_rows"] == 2
+    assert metrics["poly_epo/groups"] == 1
+
+
+def test_groups_not_larger_than_set_size_are_zero_and_counted():
+    groups = [([1, 0, 1, 0, 1, 1], [0, 1, 1, 2, 0, 0]), ([1, 0, 1], [0, 1, 2]), ([1, 1], [0, 1])]
+    token_rewards, mask, index, strategies = make_batch(groups)
+    metrics = {}
+    advantages, _ = estimate(token_rewards, mask, index, strategies, labels_config(set_size=3), metrics=metrics)
+    small = np.isin(index, ["uid-1", "uid-2"])
+    assert torch.all(advantages[small] == 0)
+    assert advantages[~small].abs().sum() > 0
+    assert metrics["poly_epo/skipped_groups"] == 2
+    assert metrics["poly_epo/zero_advantage_group_fraction"] == pytest.approx(2 / 3)
+
+
+def test_metrics_count_distinct_and_distinct_correct_strategies():
+    groups = [([1, 1, 0, 0], [0, 1, 2, -1]), ([1, 0, 1, 0], [0, 0, 0, 1])]
+    metrics = {}
+    estimate(*make_batch(groups), labels_config(set_size=2), metrics=metrics)
+    assert metrics["poly_epo/distinct_strategies_mean"] == pytest.approx((3 + 2) / 2)
+    assert metrics["poly_epo/distinct_correct_strategies_mean"] == pytest.approx((2 + 1) / 2)
+    assert metrics["poly_epo/degenerate_fraction"] == pytest.approx(1 / 8)
+
+
+def test_non_finite_rewards_name_the_rows():
+    token_rewards, mask, index, strategies = make_batch([([1, 0, 1, 0], [0, 1, 2, 3])])
+    token_rewards[2, 0] = float("nan")
+    token_rewards[3, 1] = float("inf")
+    with pytest.raises(ValueError, match=r"2 response\(s\): row 2 \(uid 'uid-0'\): nan, row 3"):
+        estimate(token_rewards, mask, index, strategies, labels_config())
+
+
+def test_missing_index_is_an_error():
+    token_rewards, mask, _, _ = make_batch([([1, 0, 1, 0], [0, 1, 2, 3])])
+    with pytest.raises(ValueError, match="needs the uid"):
+        get_adv_estimator_fn("poly_epo")(token_level_rewards=token_rewards, response_mask=mask, config=None)
+
+
+def test_default_backend_without_batch_says_what_is_missing():
+    token_rewards, mask, index, _ = make_batch([([1, 0, 1, 0], [0, 1, 2, 3])])
+    with pytest.raises(ValueError, match=r"ngram reads batch\['responses'\].*Stock verl 0.9.1"):
+        get_adv_estimator_fn("poly_epo")(token_level_rewards=token_rewards, response_mask=mask, index=index, config=None)
+
+
+def test_labels_missing_or_of_wrong_length():
+    token_rewards, mask, index, strategies = make_batch([([1, 0, 1, 0], [0, 1, 2, 3])])
+    estimator = get_adv_estimator_fn("poly_epo")
+    common = dict(token_level_rewards=token_rewards, response_mask=mask, index=index, config=labels_config())
+    with pytest.raises(ValueError, match=r"missing \(keys present: acc, uid\)"):
+        estimator(**common, non_tensor_batch={"uid": index, "acc": strategies})
+    with pytest.raises(ValueError, match="3 entries for 4 responses"):
+        estimator(**common, non_tensor_batch={"uid": index, "strategy": strategies[:3]})
+    with pytest.raises(ValueError, match="got no non_tensor_batch"):
+        estimator(**common)
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [
+        ({"objective": "best"}, r"objective='best': expected one of 'poly', 'max', 'mean', 'custom'"),
+        ({"diversity": {"backend": "magic"}}, r"diversity.backend='magic': expected one of 'labels', 'ngram'"),
+        ({"set_size": 0}, r"set_size=0: expected 'auto'"),
+        ({"set_size": "half"}, r"set_size='half'"),
+        ({"advantage_scale": "max"}, r"advantage_scale='max': expected one of 'mean', 'sum'"),
+        ({"setsize": 4}, r"unknown option\(s\) algorithm.poly_epo.setsize; valid options under algorithm.poly_epo: set_size"),
+        ({"diversity": {"ngram": {"n": 0}}}, r"diversity.ngram.n=0"),
+        ({"objective": "custom"}, r"custom_objective.path=None"),
+        ({"custom_objective": {"path": "/nonexistent.py"}, "objective": "custom"}, "no such file"),
+    ],
+)
+def test_bad_options_are_rejected_with_the_valid_choices(options, message):
+    token_rewards, mask, index, strategies = make_batch([([1, 0, 1, 0], [0, 1, 2, 3])])
+    with pytest.raises(ValueError, match=message):
+        estimate(token_rewards, mask, index, strategies, OmegaConf.create({"poly_epo": options}))
+
+
+def test_custom_objective_loaded_from_a_file(tmp_path):
+    source = tmp_path / "my_objective.py"
+    source.write_text(
+        "import torch\n"
+        "def best_of_set(rewards, strategies):\n"
+        "    return rewards.max(dim=1).values\n"
+    )
+    groups = [([1, 0, 0, 1, 0, 0], [0, 1, 2, 3, 4, 5])]
+    batch = make_batch(groups)
+    custom, _ = estimate(*batch, labels_config(objective="custom", custom_objective={"path": str(source), "name": "best_of_set"}))
+    closed, _ = estimate(*batch, labels_config(objective="max"))
+    assert torch.allclose(custom, closed, atol=1e-6)
+
+
+def test_sum_scale_warns_when_the_factor_is_large(caplog):
+    n = 16  # C(15, 7) = 6435 > SUM_SCALE_WARN_FACTOR
+    groups = [([float(i % 2) for i in range(n)], list(range(n)))]
+    batch = make_batch(groups)
+    with caplog.at_level(logging.WARNING, logger="polyepo_plugin.estimator"):
+        summed, _ = estimate(*batch, labels_config(advantage_scale="sum"))
+    assert "C(N-1,k-1) = 6435" in caplog.text and 6435 > SUM_SCALE_WARN_FACTOR
+    mean, _ = estimate(*batch, labels_config())
+    assert torch.allclose(summed, mean * 6435, rtol=1e-5)
+
+
+def test_verl_uuid_uids_and_string_labels():
+    uids = [str(uuid.uuid4()) for _ in range(3)]
+    index = np.array([u for u in uids for _ in range(4)], dtype=object)
+    token_rewards = torch.tensor([[1.0], [0.0], [1.0], [1.0]] * 3)
+    mask = torch.ones(12, 1)
+    strategies = np.array(["sub", "sub", "add", None] * 3, dtype=object)
+    advantages, _ = estimate(token_rewards, mask, index, strategies, labels_config(set_size=2))
+    want = brute_marginal([1.0, 0.0, 1.0, 1.0], [0, 0, 1, -1], 2, poly_objective)
+    assert advantages[:, 0].tolist() == pytest.approx(want * 3, abs=1e-6)
