@@ -21,7 +21,7 @@ import torch
 
 from polyepo_plugin.config import AUTO, PolyEpoConfig, load_custom_objective, parse_config
 from polyepo_plugin.diversity import ResponseGroups, make_backend
-from polyepo_plugin.grouping import GroupLayout, is_padding_uid
+from polyepo_plugin.grouping import GroupLayout
 from polyepo_plugin.set_advantage import (
     custom_conditional_means,
     marginal_advantages,
@@ -62,7 +62,7 @@ def compute_poly_epo_advantage(
 
 def response_rewards(token_level_rewards: torch.Tensor, index: np.ndarray | None) -> torch.Tensor:
     """Sum of each response's token rewards, in float64; non-finite rewards are an error."""
-    rewards = token_level_rewards.double().sum(-1)
+    rewards = token_level_rewards.sum(-1, dtype=torch.float64)
     bad = (~torch.isfinite(rewards)).nonzero(as_tuple=True)[0].tolist()
     if bad:
         shown = ", ".join(
@@ -92,8 +92,7 @@ def set_advantages(
     index = np.asarray(index, dtype=object)
     if len(index) != rewards.shape[0]:
         raise ValueError(f"poly_epo got {len(index)} uids for {rewards.shape[0]} responses")
-    padding = np.fromiter((is_padding_uid(uid) for uid in index), dtype=bool, count=len(index))
-    layout = GroupLayout.from_index(index, ~padding, device=rewards.device)
+    layout = GroupLayout.from_index(index, device=rewards.device)
     set_sizes = _set_sizes(layout.sizes, options)
     grouped_rewards = layout.gather(rewards)
 
@@ -132,7 +131,7 @@ def set_advantages(
 
     if metrics is not None:
         metrics.update(
-            batch_metrics(grouped_rewards, strategies, advantages, layout, set_sizes, padding, options, labelling_seconds)
+            batch_metrics(grouped_rewards, strategies, advantages, layout, set_sizes, options, labelling_seconds)
         )
     return layout.scatter(advantages)
 
@@ -163,7 +162,6 @@ def batch_metrics(
     advantages: torch.Tensor,
     layout: GroupLayout,
     set_sizes: torch.Tensor,
-    padding: np.ndarray,
     options: PolyEpoConfig,
     labelling_seconds: float,
 ) -> dict[str, float]:
@@ -174,7 +172,7 @@ def batch_metrics(
     out = {
         "poly_epo/groups": float(num_groups),
         "poly_epo/skipped_groups": float(skipped.sum()),
-        "poly_epo/padding_rows": float(padding.sum()),
+        "poly_epo/padding_rows": float(layout.padding.sum()),
         "poly_epo/zero_advantage_group_fraction": float(all_zero.double().mean()) if num_groups else 0.0,
         "poly_epo/set_size_mean": float(set_sizes.double().mean()) if num_groups else 0.0,
     }

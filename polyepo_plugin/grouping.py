@@ -22,10 +22,11 @@ def is_padding_uid(uid: object) -> bool:
     return isinstance(uid, str) and uid.startswith(PAD_UID_PREFIX)
 
 
-def factorize(values: Sequence[object]) -> np.ndarray:
-    """Integer codes in order of first appearance: equal values get equal codes."""
+def factorize(values: Sequence[object]) -> tuple[np.ndarray, list]:
+    """Integer codes in order of first appearance, and the distinct values in that order."""
     lookup: dict[object, int] = {}
-    return np.fromiter((lookup.setdefault(v, len(lookup)) for v in values), dtype=np.int64, count=len(values))
+    codes = np.fromiter((lookup.setdefault(v, len(lookup)) for v in values), dtype=np.int64, count=len(values))
+    return codes, list(lookup)
 
 
 @dataclass(frozen=True)
@@ -40,23 +41,28 @@ class GroupLayout:
     valid: torch.Tensor
     sizes: torch.Tensor
     uids: list
+    padding: np.ndarray
     num_rows: int
 
     @classmethod
-    def from_index(cls, index: np.ndarray, member: np.ndarray, device: torch.device | str = "cpu") -> GroupLayout:
-        """Group the rows with ``member[row]`` true by their uid ``index[row]``."""
-        member_rows = np.flatnonzero(member)
-        codes = factorize(index[member_rows].tolist())
-        num_groups = int(codes.max()) + 1 if codes.size else 0
+    def from_index(cls, index: np.ndarray, device: torch.device | str = "cpu") -> GroupLayout:
+        """Group rows by their uid ``index[row]``; padding rows (uid ``pad...``) join no group."""
+        codes, distinct = factorize(index.tolist())
+        is_padding = np.fromiter((is_padding_uid(uid) for uid in distinct), dtype=bool, count=len(distinct))
+        group_of_uid = np.cumsum(~is_padding) - 1
+        padding = is_padding[codes]
+        member_rows = np.flatnonzero(~padding)
+        codes = group_of_uid[codes[member_rows]]
+        num_groups = int((~is_padding).sum())
         order = np.argsort(codes, kind="stable")
         sizes = np.bincount(codes, minlength=num_groups)
         starts = np.cumsum(sizes) - sizes
         position = np.arange(codes.size) - np.repeat(starts, sizes)
         rows = np.full((num_groups, int(sizes.max()) if num_groups else 0), -1, dtype=np.int64)
         rows[codes[order], position] = member_rows[order]
-        uids = [index[member_rows[order[s]]] for s in starts]
+        uids = [uid for uid, pad in zip(distinct, is_padding) if not pad]
         rows_t = torch.as_tensor(rows, device=device)
-        return cls(rows_t, rows_t >= 0, torch.as_tensor(sizes, device=device), uids, len(index))
+        return cls(rows_t, rows_t >= 0, torch.as_tensor(sizes, device=device), uids, padding, len(index))
 
     def gather(self, values: torch.Tensor, fill: float | int = 0) -> torch.Tensor:
         """``(B,)`` per-row values to ``(G, N)``, ``fill`` on padding."""
@@ -65,9 +71,10 @@ class GroupLayout:
 
     def scatter(self, grouped: torch.Tensor) -> torch.Tensor:
         """``(G, N)`` back to ``(B,)``; rows outside every group get 0."""
-        flat = torch.zeros(self.num_rows, dtype=grouped.dtype, device=grouped.device)
-        flat[self.rows[self.valid]] = grouped[self.valid]
-        return flat
+        flat = torch.zeros(self.num_rows + 1, dtype=grouped.dtype, device=grouped.device)
+        # Padding slots write to the extra last element, which is dropped.
+        flat[torch.where(self.valid, self.rows, self.num_rows).reshape(-1)] = grouped.reshape(-1)
+        return flat[:-1]
 
     def compact_strategies(self, row_labels: np.ndarray) -> torch.Tensor:
         """Per-row integer labels (``-1`` degenerate) to ``0..C_g-1`` within each group, ``(G, N)``."""
@@ -91,7 +98,7 @@ def strategy_codes(labels: Sequence[object] | np.ndarray) -> np.ndarray:
         return np.where(array < 0, DEGENERATE, array).astype(np.int64)
     normalised = [_normalise_label(v) for v in array.tolist()]
     is_degenerate = np.fromiter((v is None for v in normalised), dtype=bool, count=len(normalised))
-    return np.where(is_degenerate, DEGENERATE, factorize(normalised))
+    return np.where(is_degenerate, DEGENERATE, factorize(normalised)[0])
 
 
 def _normalise_label(value: object) -> object:

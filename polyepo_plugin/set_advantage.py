@@ -31,29 +31,31 @@ SetFunction = Callable[[Tensor, Tensor], Tensor]
 
 
 def binomial_ratio(top: Tensor, bottom: Tensor, ref_top: Tensor, ref_bottom: Tensor) -> Tensor:
-    """C(top, bottom) / C(ref_top, ref_bottom), elementwise, 0 where C(top, bottom) is 0.
+    """C(top, bottom) / C(ref_top, ref_bottom) for integer-valued tensors, 0 where C(top, bottom) is 0.
 
-    Computed in log space so that C(64, 32) ~ 1.8e18 and larger stay accurate in float64.
-    ``ref`` must describe a positive coefficient.
+    Uses a log-factorial table, so C(64, 32) ~ 1.8e18 and larger stay accurate in float64 and
+    large batches cost a gather instead of an lgamma per element. ``ref`` must be a positive
+    coefficient.
     """
-    top, bottom = torch.broadcast_tensors(top.double(), bottom.double())
+    top, bottom, ref_top, ref_bottom = (x.round().long() for x in torch.broadcast_tensors(top, bottom, ref_top, ref_bottom))
+    largest = max(int(top.max()), int(ref_top.max()), 0) if top.numel() else 0
+    log_factorial = torch.lgamma(torch.arange(largest + 1, dtype=torch.float64, device=top.device) + 1)
+
+    def log_binomial(n: Tensor, r: Tensor) -> Tensor:
+        n = n.clamp(min=0)
+        r = r.clamp(min=0).minimum(n)
+        return log_factorial[n] - log_factorial[r] - log_factorial[n - r]
+
     defined = (bottom >= 0) & (bottom <= top)
-    safe_top = torch.where(defined, top, torch.zeros_like(top))
-    safe_bottom = torch.where(defined, bottom, torch.zeros_like(bottom))
-    log_c = torch.lgamma(safe_top + 1) - torch.lgamma(safe_bottom + 1) - torch.lgamma(safe_top - safe_bottom + 1)
-    ref_top, ref_bottom = ref_top.double(), ref_bottom.double()
-    log_ref = torch.lgamma(ref_top + 1) - torch.lgamma(ref_bottom + 1) - torch.lgamma(ref_top - ref_bottom + 1)
-    return torch.where(defined, torch.exp(log_c - log_ref), torch.zeros_like(log_c))
+    ratio = torch.exp(log_binomial(top, bottom) - log_binomial(ref_top, ref_bottom))
+    return torch.where(defined, ratio, torch.zeros_like(ratio))
 
 
 def strategy_membership(strategies: Tensor, valid: Tensor) -> Tensor:
     """One-hot ``(G, N, C)`` float64 membership of each member in its group's strategies."""
-    strategies = torch.where(valid, strategies, torch.full_like(strategies, -1))
-    num_classes = int(strategies.max().item()) + 1 if strategies.numel() else 0
-    member = torch.zeros(*strategies.shape, max(num_classes, 1), dtype=torch.float64, device=strategies.device)
-    labelled = strategies >= 0
-    member[labelled.nonzero(as_tuple=True) + (strategies[labelled],)] = 1.0
-    return member
+    labelled = torch.where(valid & (strategies >= 0), strategies + 1, torch.zeros_like(strategies))
+    width = int(labelled.max()) + 1 if labelled.numel() else 1
+    return torch.nn.functional.one_hot(labelled, max(width, 2))[..., 1:].double()
 
 
 def poly_conditional_means(

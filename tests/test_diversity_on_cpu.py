@@ -39,7 +39,7 @@ def test_ngram_groups_near_copies_and_separates_other_strategies():
     ]
     responses, mask = padded(sequences)
     index = np.array(["g"] * len(sequences), dtype=object)
-    layout = GroupLayout.from_index(index, np.ones(len(index), dtype=bool))
+    layout = GroupLayout.from_index(index)
     backend = make_backend(DiversityConfig(backend="ngram", ngram=NgramOptions(n=3, threshold=0.4)))
     labels = backend.assign(ResponseGroups(layout, mask, {"responses": responses}, None))
     assert same_partition(labels.tolist(), [0, 0, 1, 1, 2, -1])
@@ -49,7 +49,7 @@ def test_ngram_ignores_tokens_outside_the_mask_and_never_links_across_groups():
     responses, mask = padded([[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3, 4]], width=8, pad=7)
     responses[2, 4:] = torch.tensor([50, 51, 52, 53])  # differs only under a zero mask
     index = np.array(["x", "x", "y"], dtype=object)
-    layout = GroupLayout.from_index(index, np.ones(3, dtype=bool))
+    layout = GroupLayout.from_index(index)
     labels = make_backend(DiversityConfig()).assign(ResponseGroups(layout, mask, {"responses": responses}, None))
     assert labels[0] == labels[1]
     strategies = layout.compact_strategies(labels)
@@ -86,7 +86,7 @@ def test_strategy_codes(labels, expected):
 
 def test_compact_strategies_numbers_labels_within_each_group():
     index = np.array(["a", "b", "a", "b", "a"], dtype=object)
-    layout = GroupLayout.from_index(index, np.ones(5, dtype=bool))
+    layout = GroupLayout.from_index(index)
     compact = layout.compact_strategies(np.array([900, 5, -1, 5, 17]))
     assert compact.tolist() == [[1, -1, 0], [0, 0, -1]]
     assert layout.valid.tolist() == [[True, True, True], [True, True, False]]

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs polyepo with its test dependencies into the current Python environment.
+#   bash .ci/install.sh            (PYTHON=python3.11 bash .ci/install.sh to pick an interpreter)
+# torch comes first and on its own: verl does not pin it, and an unpinned torch pulls a
+# multi-GB CUDA build. Set TORCH_SPEC to choose another build (default: torch==2.13.0).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then
+  "$PYTHON" -m pip install "${TORCH_SPEC:-torch==2.13.0}"
+fi
+"$PYTHON" -m pip install -e ".[test]"
