@@ -31,7 +31,7 @@ def test_plain_import_verl_registers_poly_epo():
         """
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "polyepo_plugin.estimator compute_poly_epo_advantage"
+    assert result.stdout.strip() == "polyepo_plugin.verl_glue poly_epo_estimator"
 
 
 def test_entry_point_is_declared_in_the_verl_plugins_group():
@@ -57,12 +57,14 @@ def test_second_import_and_reload_keep_one_registration():
         """
         import importlib, verl
         from verl.trainer.ppo import core_algos
-        import polyepo_plugin.registration as registration, polyepo_plugin.estimator as estimator
+        import sys
+        import polyepo_plugin.registration as registration
         importlib.reload(registration)
-        importlib.reload(estimator)
-        importlib.reload(importlib.import_module("polyepo_plugin.verl_glue"))
+        glue = importlib.reload(importlib.import_module("polyepo_plugin.verl_glue"))
         importlib.reload(registration)
-        assert core_algos.get_adv_estimator_fn("poly_epo") is estimator.compute_poly_epo_advantage
+        assert core_algos.get_adv_estimator_fn("poly_epo") is glue.poly_epo_estimator
+        hooks = [f for f in sys.meta_path if type(f).__qualname__ == "_PatchAfterImport"]
+        assert len(hooks) == 1, hooks
         print("ok")
         """
     )

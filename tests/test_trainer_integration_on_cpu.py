@@ -1,0 +1,177 @@
+"""verl's real compute_advantage and config with the trainer integration installed."""
+
+import logging
+import os
+
+import numpy as np
+import pytest
+import torch
+import verl
+from hydra import compose, initialize_config_dir
+from verl import DataProto
+from verl.trainer.ppo import ray_trainer
+
+from polyepo_plugin import verl_glue
+from polyepo_plugin.config import parse_config
+from polyepo_plugin.estimator import set_advantages
+
+VERL_CONFIG_DIR = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
+
+
+def verl_config(*overrides):
+    with initialize_config_dir(config_dir=VERL_CONFIG_DIR, version_base=None):
+        return compose("ppo_trainer", overrides=list(overrides))
+
+
+def legacy_batch(groups=4, n=6, width=10, seed=0):
+    """A DataProto as the legacy trainer holds it at advantage time (reward extra info included)."""
+    g = torch.Generator().manual_seed(seed)
+    rows = groups * n
+    responses = torch.randint(3, 40, (rows, width), generator=g)
+    lengths = torch.randint(2, width + 1, (rows,), generator=g)
+    response_mask = (torch.arange(width)[None, :] < lengths[:, None]).long()
+    scores = torch.randint(0, 2, (rows,), generator=g).float()
+    token_level_rewards = torch.zeros(rows, width)
+    token_level_rewards[torch.arange(rows), lengths - 1] = scores
+    uids = np.array([f"prompt-{i // n}" for i in range(rows)], dtype=object)
+    strategy = np.array([int(s) for s in torch.randint(-1, 3, (rows,), generator=g)])
+    data = DataProto.from_dict(
+        tensors={
+            "responses": responses,
+            "response_mask": response_mask,
+            "token_level_rewards": token_level_rewards,
+            "token_level_scores": token_level_rewards.clone(),
+            "prompts": torch.randint(3, 40, (rows, 5), generator=g),
+            "attention_mask": torch.cat([torch.ones(rows, 5, dtype=torch.long), response_mask], dim=1),
+        },
+        non_tensors={"uid": uids, "strategy": strategy, "acc": scores.numpy()},
+    )
+    return data
+
+
+@pytest.mark.parametrize("backend", ["labels", "ngram"])
+def test_legacy_compute_advantage_hands_the_batch_to_poly_epo(backend):
+    data = legacy_batch()
+    config = verl_config("algorithm.adv_estimator=poly_epo", f"+algorithm.poly_epo.diversity.backend={backend}").algorithm
+    out = ray_trainer.compute_advantage(data, adv_estimator="poly_epo", config=config)
+    expected = set_advantages(
+        data.batch["token_level_rewards"].sum(-1).double(),
+        data.non_tensor_batch["uid"],
+        data.batch["response_mask"],
+        parse_config(config),
+        data.batch,
+        data.non_tensor_batch,
+    )
+    assert torch.allclose(out.batch["advantages"], expected.float()[:, None] * data.batch["response_mask"])
+    assert out.batch["advantages"].abs().sum() > 0
+    metrics = ray_trainer.compute_data_metrics(batch=out, use_critic=False)
+    assert metrics["poly_epo/groups"] == 4
+    assert 1 <= metrics["poly_epo/distinct_strategies_mean"] <= 6
+
+
+def test_labels_reach_the_estimator_from_reward_extra_info():
+    """Changing only the labels changes the advantages: they are read, not defaulted."""
+    config = verl_config("algorithm.adv_estimator=poly_epo", "+algorithm.poly_epo.diversity.backend=labels").algorithm
+    data = legacy_batch()
+    relabelled = legacy_batch()
+    relabelled.non_tensor_batch["strategy"] = np.arange(len(relabelled))  # all distinct
+    a = ray_trainer.compute_advantage(data, adv_estimator="poly_epo", config=config).batch["advantages"]
+    b = ray_trainer.compute_advantage(relabelled, adv_estimator="poly_epo", config=config).batch["advantages"]
+    assert not torch.allclose(a, b)
+
+
+@pytest.mark.parametrize("estimator", ["grpo", "grpo_vectorized", "rloo"])
+def test_other_estimators_see_what_they_saw_before(estimator):
+    config = verl_config(f"algorithm.adv_estimator={estimator}").algorithm
+    unpatched = ray_trainer.compute_advantage.__wrapped__
+    a = ray_trainer.compute_advantage(legacy_batch(), adv_estimator=estimator, config=config)
+    b = unpatched(legacy_batch(), adv_estimator=estimator, config=config)
+    assert torch.equal(a.batch["advantages"], b.batch["advantages"])
+    assert verl_glue.METRICS_META_KEY not in a.meta_info
+
+
+def test_trainer_modules_are_patched_once_without_problems():
+    import verl.experimental.separation.ray_trainer as separation
+    import verl.trainer.ppo.v1.trainer_base as v1_base
+    import verl.trainer.ppo.v1.utils as v1_utils
+
+    assert verl_glue._integration_problems == []
+    for function in (
+        ray_trainer.compute_advantage,
+        v1_utils.compute_advantage,
+        separation.compute_advantage,
+        ray_trainer.RayPPOTrainer.__init__,
+        v1_base.PPOTrainer.__init__,
+        v1_base.PPOTrainer._compute_advantage,
+    ):
+        assert function.__polyepo_wrapped__
+        assert not getattr(function.__wrapped__, "__polyepo_wrapped__", False)
+
+
+def test_validation_passes_the_paper_settings_quietly(caplog):
+    config = verl_config(
+        "algorithm.adv_estimator=poly_epo",
+        "actor_rollout_ref.rollout.n=8",
+        "actor_rollout_ref.actor.loss_agg_mode=seq-mean-token-sum-norm",
+        "actor_rollout_ref.actor.loss_scale_factor=4096",
+    )
+    with caplog.at_level(logging.WARNING):
+        verl_glue.validate_run(config)
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["actor_rollout_ref.rollout.n=4", "+algorithm.poly_epo.set_size=4"], "k=4 with actor_rollout_ref.rollout.n=4"),
+        (["actor_rollout_ref.rollout.n=1"], "set_size=auto gives k=1"),
+        (["+algorithm.poly_epo.objective=pass_at_k"], "objective='pass_at_k'"),
+        (["+algorithm.poly_epo.diversity.backend=judge_me"], "diversity.backend='judge_me'"),
+        (["+algorithm.poly_epo.set_sise=2"], r"unknown option\(s\) algorithm.poly_epo.set_sise"),
+    ],
+)
+def test_validation_stops_a_misconfigured_run(overrides, message):
+    config = verl_config("algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=8", *overrides)
+    with pytest.raises(ValueError, match=message):
+        verl_glue.validate_run(config)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ([], "actor.loss_agg_mode=token-mean; the paper used seq-mean-token-sum-norm"),
+        (["actor_rollout_ref.actor.loss_agg_mode=seq-mean-token-sum-norm"], "without actor.loss_scale_factor"),
+        (["algorithm.filter_groups.enable=true"], "algorithm.filter_groups is on"),
+    ],
+)
+def test_validation_notes_departures_from_the_paper_once(overrides, message, caplog):
+    config = verl_config("algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=8", *overrides)
+    verl_glue._warned.clear()
+    with caplog.at_level(logging.WARNING):
+        verl_glue.validate_run(config)
+        verl_glue.validate_run(config)
+    assert caplog.text.count(message) == 1
+
+
+def test_validation_ignores_other_estimators():
+    verl_glue.validate_run(verl_config("algorithm.adv_estimator=grpo", "actor_rollout_ref.rollout.n=1"))
+
+
+def test_a_failed_shape_check_stops_poly_epo_runs(monkeypatch):
+    monkeypatch.setattr(verl_glue, "_integration_problems", ["verl.trainer.ppo.ray_trainer.compute_advantage not found"])
+    with pytest.raises(RuntimeError, match="cannot hand prompt groups to poly_epo.*compute_advantage not found"):
+        verl_glue.validate_run(verl_config("algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=8"))
+
+
+def test_shape_check_records_a_changed_signature():
+    class Trainer:
+        def _compute_advantage(self, batch):  # lost its metrics parameter
+            return batch
+
+    problems_before = list(verl_glue._integration_problems)
+    try:
+        verl_glue._patch_attribute(Trainer, "_compute_advantage", lambda f: f, ("batch", "metrics"), "Trainer")
+        assert verl_glue._integration_problems[-1] == "Trainer._compute_advantage has no parameter(s) metrics"
+        assert not getattr(Trainer._compute_advantage, "__polyepo_wrapped__", False)
+    finally:
+        verl_glue._integration_problems[:] = problems_before
