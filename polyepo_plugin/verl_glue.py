@@ -63,15 +63,36 @@ _integration_problems: list[str] = []
 _warned: set[str] = set()
 
 
-def poly_epo_estimator(token_level_rewards, response_mask, index=None, config=None, **kwargs):
-    """The registered estimator: verl's keywords, plus what the trainer integration supplies."""
+def poly_epo_estimator(
+    token_level_rewards,
+    response_mask,
+    index=None,
+    config=None,
+    batch=None,
+    non_tensor_batch=None,
+    tokenizer=None,
+    metrics=None,
+    **kwargs,
+):
+    """The registered estimator. A verl patched with ``patches/`` passes the group inputs itself
+    (it reads them off this signature); otherwise the trainer integration supplies them."""
     inputs = _group_inputs.get()
     if inputs is not None:
-        kwargs.setdefault("batch", inputs.batch)
-        kwargs.setdefault("non_tensor_batch", inputs.non_tensor_batch)
-        kwargs.setdefault("tokenizer", inputs.tokenizer)
-        kwargs.setdefault("metrics", inputs.metrics)
-    return compute_poly_epo_advantage(token_level_rewards, response_mask, index=index, config=config, **kwargs)
+        batch = inputs.batch if batch is None else batch
+        non_tensor_batch = inputs.non_tensor_batch if non_tensor_batch is None else non_tensor_batch
+        tokenizer = inputs.tokenizer if tokenizer is None else tokenizer
+        metrics = inputs.metrics if metrics is None else metrics
+    return compute_poly_epo_advantage(
+        token_level_rewards,
+        response_mask,
+        index=index,
+        config=config,
+        batch=batch,
+        non_tensor_batch=non_tensor_batch,
+        metrics=metrics,
+        tokenizer=tokenizer,
+        **kwargs,
+    )
 
 
 ESTIMATORS = {ESTIMATOR_NAME: poly_epo_estimator}
@@ -306,8 +327,17 @@ def _patch_attribute(owner, name: str, wrap, required_params: tuple[str, ...], w
     setattr(owner, name, wrapped)
 
 
+def passes_group_inputs(compute_advantage) -> bool:
+    """True for a verl whose compute_advantage hands estimators the batch and tokenizer itself
+    (verl patched with ``patches/``, or upstream once PR #7473 lands)."""
+    return "tokenizer" in inspect.signature(compute_advantage).parameters
+
+
 def _patch_module_with_compute_advantage(module) -> None:
     where = module.__name__
+    current = getattr(module, "compute_advantage", None)
+    if current is not None and passes_group_inputs(current):
+        return
     _patch_attribute(module, "compute_advantage", _wrap_compute_advantage, ("data", "adv_estimator", "config"), where)
     if hasattr(module, "compute_data_metrics"):
         _patch_attribute(module, "compute_data_metrics", _wrap_compute_data_metrics, ("batch",), where)
@@ -329,7 +359,8 @@ def _patch_v1_trainer(module) -> None:
         return
     where = f"{module.__name__}.PPOTrainer"
     _patch_attribute(trainer, "__init__", _wrap_v1_init, ("config",), where)
-    _patch_attribute(trainer, "_compute_advantage", _wrap_v1_compute_advantage, ("batch", "metrics"), where)
+    if not hasattr(trainer, "_add_estimator_inputs"):  # the patched v1 fetches the fields itself
+        _patch_attribute(trainer, "_compute_advantage", _wrap_v1_compute_advantage, ("batch", "metrics"), where)
 
 
 MODULE_PATCHES = {
