@@ -267,8 +267,8 @@ def _fetch_v1_group_inputs(batch, tokenizer) -> GroupInputs:
     prompts, prompt_lengths = _pad_ragged(fields["prompts"], pad_id, left=True)
     prompt_mask = torch.arange(prompts.shape[1]) >= (prompts.shape[1] - prompt_lengths)[:, None]
     response_mask = torch.arange(responses.shape[1]) < response_lengths[:, None]
-    non_tensor = {"uid": np.array(fields["uid"].tolist(), dtype=object)}
-    extra_infos = [_reward_extra_info(extra) for extra in fields["extra_fields"].tolist()]
+    non_tensor = {"uid": np.array(list(fields["uid"]), dtype=object)}
+    extra_infos = [_reward_extra_info(extra) for extra in list(fields["extra_fields"])]
     for key in sorted({k for info in extra_infos for k in info}):
         non_tensor[key] = np.array([info.get(key) for info in extra_infos], dtype=object)
     batch_tensors = {

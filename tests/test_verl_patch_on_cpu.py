@@ -1,40 +1,17 @@
 """patches/: the upstreamable change applies to verl 0.9.1 and makes runtime wrapping unnecessary."""
 
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
-import pytest
-import verl
-
-PATCH = Path(__file__).resolve().parents[1] / "patches" / "verl-0.9.1-estimator-inputs.patch"
-SITE = Path(verl.__file__).resolve().parents[1]
-
-
-def apply(target: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["patch", "-p1", "--batch", "--forward", *extra], cwd=target, stdin=PATCH.open(), capture_output=True, text=True
-    )
+from conftest import VERL_SITE, apply_verl_patch
 
 
 def test_patch_applies_cleanly_to_the_installed_verl():
-    if shutil.which("patch") is None:
-        pytest.fail("the 'patch' program is missing (apt-get install patch)")
-    result = apply(SITE, "--dry-run")
+    result = apply_verl_patch(VERL_SITE, "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "FAILED" not in result.stdout and "offset" not in result.stdout and "fuzz" not in result.stdout
-
-
-@pytest.fixture(scope="module")
-def patched_verl(tmp_path_factory):
-    root = tmp_path_factory.mktemp("patched")
-    shutil.copytree(SITE / "verl", root / "verl", ignore=shutil.ignore_patterns("__pycache__"))
-    result = apply(root)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return root
 
 
 def test_patched_verl_passes_group_inputs_without_runtime_wrappers(patched_verl):
