@@ -10,3 +10,7 @@ if ! "$PYTHON" -c "import torch" >/dev/null 2>&1; then
   "$PYTHON" -m pip install "${TORCH_SPEC:-torch==2.13.0}"
 fi
 "$PYTHON" -m pip install -e ".[test]"
+# The patch test applies patches/ with the standard 'patch' program.
+if ! command -v patch >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq patch
+fi

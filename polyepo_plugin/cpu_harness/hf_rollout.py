@@ -1,0 +1,203 @@
+"""An ``hf`` rollout backend for verl: plain transformers generation on CPU.
+
+verl's agent loop only talks to rollout *servers* (vllm, sglang, trtllm), none of which
+runs here. This module supplies the three pieces verl looks up by the name in
+``actor_rollout_ref.rollout.name``:
+
+- ``HFRolloutServer``: a named Ray actor holding an HF causal LM; its async
+  ``generate(prompt_ids, sampling_params)`` returns verl's ``TokenOutput``.
+- ``HFReplica``: the ``RolloutReplica`` that launches that actor.
+- ``HFServerAdapter``: the ``BaseRollout`` living in the FSDP worker; its
+  ``update_weights`` ships the actor's weights to the server after each step.
+
+Sleep/wake/abort have no memory to free on CPU, so they do nothing. TEST/DEMO only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import ray
+import torch
+
+from verl.workers.rollout.base import BaseRollout
+from verl.workers.rollout.replica import RolloutReplica, TokenOutput
+
+logger = logging.getLogger(__name__)
+
+ROLLOUT_NAME = "hf"
+_ADAPTER_FQN = f"{__name__}.HFServerAdapter"
+
+
+def server_actor_name(replica_rank: int) -> str:
+    # Ray named actors are per-namespace; include the job id so parallel runs don't clash.
+    return f"polyepo_hf_rollout_{ray.get_runtime_context().get_job_id()}_{replica_rank}"
+
+
+def _sample_next(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> tuple[int, float]:
+    """Pick one token from 1-D ``logits``; return it and its log-prob.
+
+    The log-prob is taken under ``softmax(logits / T)`` (before top-k/top-p), which is
+    what verl's actor recomputes, so ``rollout_probs_diff`` stays meaningful.
+    """
+    if temperature <= 0:  # greedy, as verl's validation asks with temperature=0
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        token = int(torch.argmax(logits))
+        return token, float(logp[token])
+    scaled = logits.float() / temperature
+    logp = torch.log_softmax(scaled, dim=-1)
+    filtered = scaled.clone()
+    if top_k is not None and 0 < top_k < filtered.numel():
+        kth = torch.topk(filtered, top_k).values[-1]
+        filtered[filtered < kth] = float("-inf")
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = torch.sort(filtered, descending=True)
+        cum = torch.cumsum(torch.softmax(sorted_logits, dim=-1), dim=-1)
+        drop = cum - torch.softmax(sorted_logits, dim=-1) > top_p  # keep the token crossing top_p
+        filtered[order[drop]] = float("-inf")
+    token = int(torch.multinomial(torch.softmax(filtered, dim=-1), 1))
+    return token, float(logp[token])
+
+
+class HFRolloutServer:
+    """Token-in/token-out generation server (wrapped with ``ray.remote`` at launch)."""
+
+    def __init__(self, model_path: str, response_length: int, seed: int = 0):
+        from transformers import AutoModelForCausalLM, GenerationConfig
+
+        torch.manual_seed(seed)
+        self.model = AutoModelForCausalLM.from_pretrained(
+            model_path, dtype=torch.float32, attn_implementation="eager"
+        ).eval()
+        self.response_length = int(response_length)
+        eos = GenerationConfig.from_model_config(self.model.config).eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else ([] if eos is None else [eos]))
+        self.global_steps = None
+
+    async def ready(self) -> bool:
+        return True
+
+    async def generate(self, prompt_ids: list[int], sampling_params: dict[str, Any], request_id: str = "", **kwargs):
+        sp = sampling_params or {}
+        max_new = int(sp.get("max_tokens") or sp.get("max_new_tokens") or self.response_length)
+        temperature = float(sp.get("temperature", 1.0))
+        top_k = int(sp.get("top_k", -1) if sp.get("top_k") is not None else -1)
+        top_p = float(sp.get("top_p", 1.0) if sp.get("top_p") is not None else 1.0)
+
+        tokens: list[int] = []
+        log_probs: list[float] = []
+        inputs = torch.tensor([list(prompt_ids)], dtype=torch.long)
+        past = None
+        for _ in range(max_new):
+            with torch.no_grad():  # a decorator would not cover the coroutine's body
+                out = self.model(input_ids=inputs, past_key_values=past, use_cache=True)
+            past = out.past_key_values
+            token, logp = _sample_next(out.logits[0, -1], temperature, top_k, top_p)
+            tokens.append(token)
+            log_probs.append(logp)
+            if token in self.eos_ids:  # like vLLM, the eos token is part of the output
+                break
+            inputs = torch.tensor([[token]], dtype=torch.long)
+        return TokenOutput(
+            token_ids=tokens,
+            log_probs=log_probs,
+            stop_reason="completed",
+            num_preempted=0,
+            extra_fields={"global_steps": self.global_steps},
+        )
+
+    async def update_weights(self, named_tensors: dict[str, torch.Tensor], global_steps: int | None = None) -> int:
+        state = self.model.state_dict()
+        loaded = 0
+        with torch.no_grad():
+            for name, tensor in named_tensors.items():
+                if name in state:
+                    state[name].copy_(tensor.to(state[name].dtype))
+                    loaded += 1
+        if loaded == 0:
+            raise RuntimeError(f"hf rollout: none of {len(named_tensors)} tensors matched the model's names")
+        self.global_steps = global_steps
+        return loaded
+
+    # Control calls verl makes on every server; nothing to do on CPU.
+    async def wake_up(self, *args, **kwargs): ...
+    async def sleep(self, *args, **kwargs): ...
+    async def abort_all_requests(self, *args, **kwargs): ...
+    async def resume_generation(self, *args, **kwargs): ...
+    async def clear_kv_cache(self, *args, **kwargs): ...
+    async def release_kv_cache(self, *args, **kwargs): ...
+    async def resume_kv_cache(self, *args, **kwargs): ...
+    async def start_profile(self, *args, **kwargs): ...
+    async def stop_profile(self, *args, **kwargs): ...
+
+
+def _model_path(model_config: Any) -> str:
+    path = model_config.get("path") if hasattr(model_config, "get") else getattr(model_config, "path")
+    return os.path.expanduser(str(path))
+
+
+class HFReplica(RolloutReplica):
+    """One ``HFRolloutServer`` per replica; it takes no Ray CPU so it never blocks placement."""
+
+    async def launch_servers(self):
+        name = server_actor_name(self.replica_rank)
+        handle = (
+            ray.remote(HFRolloutServer)
+            .options(name=name, num_cpus=0, max_concurrency=self.max_concurrency, get_if_exists=True)
+            .remote(_model_path(self.model_config), self.config.response_length, self.config.seed or 0)
+        )
+        await handle.ready.remote()
+        self.servers = [handle]
+        self._server_handle = handle
+        self._server_address = f"hf://{name}"
+
+
+class HFServerAdapter(BaseRollout):
+    """Lives in the FSDP worker; pushes the actor's weights to this replica's server."""
+
+    def __init__(self, config, model_config, device_mesh=None, replica_rank: int = -1, **kwargs):
+        super().__init__(config, model_config, device_mesh)
+        rank = int(os.environ.get("RANK", "0"))
+        world = (
+            self.config.tensor_model_parallel_size
+            * self.config.data_parallel_size
+            * self.config.pipeline_model_parallel_size
+        )
+        self.replica_rank = rank // world if replica_rank == -1 else replica_rank
+        self.is_leader = rank % world == 0
+        self._server = None
+
+    async def resume(self, tags: list[str]):
+        return None
+
+    async def release(self):
+        return None
+
+    async def update_weights(self, weights, wire_format: str = "named_tensors", **kwargs):
+        if wire_format != "named_tensors":
+            raise ValueError(f"hf rollout supports wire_format='named_tensors' only, got {wire_format!r}")
+        # Drain the generator on every rank: FSDP's full_tensor() is a collective.
+        tensors = {}
+        if hasattr(weights, "__aiter__"):
+            async for name, tensor in weights:
+                tensors[name] = tensor.detach().to("cpu").clone()
+        else:
+            for name, tensor in weights:
+                tensors[name] = tensor.detach().to("cpu").clone()
+        if not self.is_leader:
+            return
+        if self._server is None:
+            self._server = ray.get_actor(server_actor_name(self.replica_rank))
+        await self._server.update_weights.remote(tensors, global_steps=kwargs.get("global_steps"))
+
+
+def register_rollout() -> None:
+    """Register ``rollout.name=hf`` in both of verl's rollout registries (idempotent)."""
+    from verl.workers.rollout import base
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+    base._ROLLOUT_REGISTRY.setdefault((ROLLOUT_NAME, "async"), _ADAPTER_FQN)
+    if ROLLOUT_NAME not in RolloutReplicaRegistry._registry:
+        RolloutReplicaRegistry.register(ROLLOUT_NAME, lambda: HFReplica)

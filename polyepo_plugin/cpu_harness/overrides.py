@@ -1,0 +1,86 @@
+"""The single home of the hydra overrides a CPU run of ``verl.trainer.main_ppo`` needs.
+
+Each group says why it is there; the patches in this package cover what overrides can't.
+TEST/DEMO only.
+"""
+
+from __future__ import annotations
+
+ENV_VAR = "VERL_USE_EXTERNAL_MODULES"
+MODULE = "polyepo_plugin.cpu_harness"
+
+
+def cpu_overrides(
+    model_dir: str,
+    train_files: str,
+    val_files: str,
+    reward_path: str,
+    steps: int = 2,
+    use_v1: bool = False,
+    reward_name: str = "compute_score",
+    train_batch_size: int = 4,
+    rollout_n: int = 4,
+    max_prompt_length: int = 32,
+    max_response_length: int = 16,
+    rollout_data_dir: str | None = None,
+) -> list[str]:
+    """Hydra overrides (``key=value`` strings) for a tiny CPU run; add the estimator yourself.
+
+    ``use_v1`` picks verl's v1 trainer (needs the ``TransferQueue`` package) over the legacy one.
+    ``rollout_data_dir``, if given, makes verl dump each step's generations, scores and
+    reward extra info (e.g. ``strategy``) as JSONL there.
+    """
+    samples = train_batch_size * rollout_n
+    out = [
+        # Data: tiny local parquet files, no dataloader subprocesses.
+        f"data.train_files={train_files}",
+        f"data.val_files={val_files}",
+        f"data.train_batch_size={train_batch_size}",
+        f"data.max_prompt_length={max_prompt_length}",
+        f"data.max_response_length={max_response_length}",
+        "data.dataloader_num_workers=0",
+        # Model: local random Qwen2; no flash-attn and no remove-padding kernels on CPU.
+        f"actor_rollout_ref.model.path={model_dir}",
+        "+actor_rollout_ref.model.override_config.attn_implementation=eager",
+        "actor_rollout_ref.model.use_remove_padding=False",
+        # FSDP1 needs an accelerator; FSDP2 runs on a gloo process group.
+        "actor_rollout_ref.actor.strategy=fsdp2",
+        "actor_rollout_ref.actor.fsdp_config.strategy=fsdp2",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={train_batch_size}",
+        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={samples}",
+        "actor_rollout_ref.actor.use_kl_loss=False",
+        "algorithm.use_kl_in_reward=False",
+        # Rollout: the harness's transformers server, one process, one agent-loop worker.
+        "actor_rollout_ref.rollout.name=hf",
+        "actor_rollout_ref.rollout.tensor_model_parallel_size=1",
+        f"actor_rollout_ref.rollout.n={rollout_n}",
+        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={samples}",
+        "actor_rollout_ref.rollout.agent.num_workers=1",
+        # Reward: the toy rule reward, one reward worker.
+        f"reward.custom_reward_function.path={reward_path}",
+        f"reward.custom_reward_function.name={reward_name}",
+        "reward.num_workers=1",
+        # Trainer: one logical "GPU" on one node; console metrics; no validation or checkpoints.
+        "trainer.device=cpu",
+        "trainer.nnodes=1",
+        "trainer.n_gpus_per_node=1",
+        f"trainer.total_training_steps={steps}",
+        "trainer.total_epochs=100",
+        "trainer.val_before_train=False",
+        "trainer.test_freq=-1",
+        "trainer.save_freq=-1",
+        "trainer.logger=[console]",
+        "trainer.project_name=polyepo_cpu_smoke",
+        "trainer.experiment_name=cpu",
+        f"trainer.use_v1={use_v1}",
+        # Ray: verl's placement asks for {GPU: 1, CPU: 3} per worker, so declare logical
+        # resources; with the real 2 CPUs scheduling hangs.
+        "+ray_kwargs.ray_init.num_gpus=1",
+        f"ray_kwargs.ray_init.num_cpus={16 if use_v1 else 8}",
+    ]
+    if rollout_data_dir:
+        out.append(f"trainer.rollout_data_dir={rollout_data_dir}")
+    if use_v1:
+        # TransferQueue's default 8 storage units (1 CPU each) don't fit; tq.init() then hangs.
+        out.append("transfer_queue.backend.SimpleStorage.num_data_storage_units=1")
+    return out
