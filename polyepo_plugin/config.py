@@ -39,17 +39,89 @@ class NgramOptions:
         _require(0.0 < self.threshold <= 1.0, "diversity.ngram.threshold", self.threshold, "a number in (0, 1]")
 
 
+JUDGE_FALLBACKS = ("ngram", "answer", "embedding", "zero", "error")
+
+
+@dataclass(frozen=True)
+class JudgeOptions:
+    """``diversity.judge``: an OpenAI-compatible chat-completions endpoint labels each group.
+
+    One request per prompt group; all groups of a step run concurrently (up to
+    ``max_concurrency``). The API key is read from the environment variable named by
+    ``api_key_env`` (never from the config, never logged). ``prompt_template``: a file path, or
+    None for the shipped math-reasoning prompt. Responses longer than ``max_response_chars``
+    are truncated before sending. A group whose labelling still fails after ``max_retries``
+    gets ``fallback``: another backend's labels (default ``ngram``), ``zero`` (advantage 0 for
+    that group) or ``error`` (stop training).
+    """
+
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "judge"
+    api_key_env: str = "POLYEPO_JUDGE_API_KEY"
+    timeout_s: float = 120.0
+    max_retries: int = 3
+    max_concurrency: int = 32
+    max_tokens: int = 1024
+    temperature: float = 0.0
+    prompt_template: str | None = None
+    max_response_chars: int = 6000
+    fallback: str = "ngram"
+
+    def __post_init__(self):
+        _require(self.timeout_s > 0, "diversity.judge.timeout_s", self.timeout_s, "a number > 0")
+        _require(self.max_retries >= 0, "diversity.judge.max_retries", self.max_retries, "an integer >= 0")
+        _require(self.max_concurrency >= 1, "diversity.judge.max_concurrency", self.max_concurrency, "an integer >= 1")
+        _require(self.max_tokens >= 1, "diversity.judge.max_tokens", self.max_tokens, "an integer >= 1")
+        _require(self.max_response_chars >= 1, "diversity.judge.max_response_chars", self.max_response_chars, "an integer >= 1")
+        _require(self.fallback in JUDGE_FALLBACKS, "diversity.judge.fallback", self.fallback, _one_of(JUDGE_FALLBACKS))
+
+
+@dataclass(frozen=True)
+class EmbeddingOptions:
+    """``diversity.embedding``: sentence-transformers embeddings clustered by cosine similarity.
+
+    model: a sentence-transformers model name or local path. threshold: cosine similarity at or
+    above which two responses are linked (strategies are the linked components).
+    """
+
+    model: str = "all-MiniLM-L6-v2"
+    threshold: float = 0.8
+    device: str = "cpu"
+    batch_size: int = 64
+
+    def __post_init__(self):
+        _require(-1.0 <= self.threshold <= 1.0, "diversity.embedding.threshold", self.threshold, "a number in [-1, 1]")
+        _require(self.batch_size >= 1, "diversity.embedding.batch_size", self.batch_size, "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class CustomBackendOptions:
+    """``diversity.custom``: a user function labelling one group, named like verl's custom rewards."""
+
+    path: str | None = None
+    name: str = "label_strategies"
+
+
 @dataclass(frozen=True)
 class DiversityConfig:
     """``diversity``: which backend labels each response's strategy.
 
-    backend: ``ngram`` (default; token n-gram overlap, no extra inputs) or ``labels`` (labels
-    emitted per response by the reward function as reward extra info under ``key``).
+    backend: ``ngram`` (default; token n-gram overlap, no extra inputs), ``labels`` (labels
+    emitted per response by the reward function as reward extra info under ``key``), ``judge``
+    (an LLM judge, the paper's method), ``answer`` (final-answer equivalence), ``embedding``
+    (sentence embeddings) or ``custom`` (a user function).
     """
 
     backend: str = "ngram"
     key: str = "strategy"
     ngram: NgramOptions = field(default_factory=NgramOptions)
+    judge: JudgeOptions = field(default_factory=JudgeOptions)
+    embedding: EmbeddingOptions = field(default_factory=EmbeddingOptions)
+    custom: CustomBackendOptions = field(default_factory=CustomBackendOptions)
+
+    def __post_init__(self):
+        if self.backend == "custom":
+            _require(bool(self.custom.path), "diversity.custom.path", self.custom.path, "the path of a Python file when backend=custom")
 
 
 @dataclass(frozen=True)
@@ -78,6 +150,7 @@ class PolyEpoConfig:
     """All options; the defaults are the paper's (objective poly, k = N/2, mean scaling).
 
     correct_threshold: a response counts as correct in the metrics when its reward exceeds it.
+    diversity_bonus_weight: lambda of the ``grpo_div`` baseline estimator (r + lambda * d).
     """
 
     set_size: int | str = AUTO
@@ -85,6 +158,7 @@ class PolyEpoConfig:
     single_strategy_sets_score_zero: bool = False
     advantage_scale: str = "mean"
     correct_threshold: float = 0.5
+    diversity_bonus_weight: float = 0.5
     custom_objective: CustomObjectiveConfig = field(default_factory=CustomObjectiveConfig)
     diversity: DiversityConfig = field(default_factory=DiversityConfig)
 

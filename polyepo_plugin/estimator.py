@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from polyepo_plugin.config import AUTO, PolyEpoConfig, load_custom_objective, parse_config
-from polyepo_plugin.diversity import ResponseGroups, make_backend
+from polyepo_plugin.diversity import Labelling, ResponseGroups, make_backend
 from polyepo_plugin.grouping import GroupLayout
 from polyepo_plugin.set_advantage import (
     custom_conditional_means,
@@ -46,6 +46,7 @@ def compute_poly_epo_advantage(
     config: Mapping[str, Any] | None = None,
     batch: Mapping[str, Any] | None = None,
     non_tensor_batch: Mapping[str, Any] | None = None,
+    tokenizer: Any = None,
     metrics: dict[str, float] | None = None,
     **_: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,7 +56,7 @@ def compute_poly_epo_advantage(
     """
     options = parse_config(config)
     rewards = response_rewards(token_level_rewards, index)
-    per_row = set_advantages(rewards, index, response_mask, options, batch, non_tensor_batch, metrics)
+    per_row = set_advantages(rewards, index, response_mask, options, batch, non_tensor_batch, tokenizer, metrics)
     advantages = per_row.to(token_level_rewards.dtype)[:, None] * response_mask
     return advantages, advantages
 
@@ -81,6 +82,7 @@ def set_advantages(
     options: PolyEpoConfig,
     batch: Mapping[str, Any] | None = None,
     non_tensor_batch: Mapping[str, Any] | None = None,
+    tokenizer: Any = None,
     metrics: dict[str, float] | None = None,
 ) -> torch.Tensor:
     """One marginal set advantage per row ``(B,)``; 0 for padding rows and groups with N <= k."""
@@ -96,11 +98,12 @@ def set_advantages(
     set_sizes = _set_sizes(layout.sizes, options)
     grouped_rewards = layout.gather(rewards)
 
-    strategies = None
+    strategies = labelling = None
     started = time.perf_counter()
     if options.uses_strategies:
-        groups = ResponseGroups(layout, response_mask, batch, non_tensor_batch)
-        strategies = layout.compact_strategies(make_backend(options.diversity).assign(groups))
+        groups = ResponseGroups(layout, response_mask, batch, non_tensor_batch, tokenizer)
+        labelling = make_backend(options.diversity).assign(groups)
+        strategies = layout.compact_strategies(labelling.labels)
     labelling_seconds = time.perf_counter() - started
 
     baselines = None
@@ -128,10 +131,13 @@ def set_advantages(
     if options.advantage_scale == "sum":
         _warn_if_sum_scale_explodes(layout.sizes, set_sizes)
     advantages = marginal_advantages(means, layout.valid, layout.sizes, set_sizes, options.advantage_scale, baselines)
+    if labelling is not None and labelling.zero_advantage_groups.any():
+        zeroed = torch.as_tensor(labelling.zero_advantage_groups, device=advantages.device)[:, None]
+        advantages = torch.where(zeroed, torch.zeros_like(advantages), advantages)
 
     if metrics is not None:
         metrics.update(
-            batch_metrics(grouped_rewards, strategies, advantages, layout, set_sizes, options, labelling_seconds)
+            batch_metrics(grouped_rewards, strategies, labelling, advantages, layout, set_sizes, options, labelling_seconds)
         )
     return layout.scatter(advantages)
 
@@ -159,6 +165,7 @@ def _warn_if_sum_scale_explodes(sizes: torch.Tensor, set_sizes: torch.Tensor) ->
 def batch_metrics(
     rewards: torch.Tensor,
     strategies: torch.Tensor | None,
+    labelling: Labelling | None,
     advantages: torch.Tensor,
     layout: GroupLayout,
     set_sizes: torch.Tensor,
@@ -182,6 +189,7 @@ def batch_metrics(
         out["poly_epo/distinct_correct_strategies_mean"] = float(_distinct_per_group(strategies, correct).mean())
         out["poly_epo/degenerate_fraction"] = float(((strategies < 0) & layout.valid).sum() / layout.valid.sum())
         out["poly_epo/diversity_latency_s"] = labelling_seconds
+        out["poly_epo/diversity_failed_groups"] = float(labelling.failed_groups.sum())
     return out
 
 

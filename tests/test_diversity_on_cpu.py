@@ -41,7 +41,7 @@ def test_ngram_groups_near_copies_and_separates_other_strategies():
     index = np.array(["g"] * len(sequences), dtype=object)
     layout = GroupLayout.from_index(index)
     backend = make_backend(DiversityConfig(backend="ngram", ngram=NgramOptions(n=3, threshold=0.4)))
-    labels = backend.assign(ResponseGroups(layout, mask, {"responses": responses}, None))
+    labels = backend.assign(ResponseGroups(layout, mask, {"responses": responses}, None)).labels
     assert same_partition(labels.tolist(), [0, 0, 1, 1, 2, -1])
 
 
@@ -50,7 +50,7 @@ def test_ngram_ignores_tokens_outside_the_mask_and_never_links_across_groups():
     responses[2, 4:] = torch.tensor([50, 51, 52, 53])  # differs only under a zero mask
     index = np.array(["x", "x", "y"], dtype=object)
     layout = GroupLayout.from_index(index)
-    labels = make_backend(DiversityConfig()).assign(ResponseGroups(layout, mask, {"responses": responses}, None))
+    labels = make_backend(DiversityConfig()).assign(ResponseGroups(layout, mask, {"responses": responses}, None)).labels
     assert labels[0] == labels[1]
     strategies = layout.compact_strategies(labels)
     assert strategies[layout.valid].tolist() == [0, 0, 0]

@@ -1,20 +1,24 @@
 """Strategy-diversity backends: each labels every response of a group with a strategy.
 
 A backend is built from the ``diversity`` options and has one method,
-``assign(groups: ResponseGroups) -> np.ndarray``: an int64 label per flat row, ``-1`` for a
-degenerate response (it counts for no strategy). Labels are compared only within a group, so a
-backend may number them however it likes. Register a new backend with ``@register_backend``.
+``assign(groups: ResponseGroups) -> Labelling``: an int64 label per flat row, ``-1`` for a
+degenerate response (it counts for no strategy), plus the groups whose labelling failed.
+Labels are compared only within a group, so a backend may number them however it likes.
+Register a new backend with ``@register_backend(name)`` on a class built from the
+``DiversityConfig``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 import numpy as np
 import torch
 
+from polyepo_plugin.config import CONFIG_ROOT
 from polyepo_plugin.grouping import GroupLayout
 
 
@@ -22,7 +26,16 @@ class MissingInputError(ValueError):
     """The estimator was called without an input its diversity backend reads."""
 
 
-@dataclass(frozen=True)
+def missing_input(backend: str, needs: str, got: str) -> MissingInputError:
+    return MissingInputError(
+        f"{CONFIG_ROOT}.diversity.backend={backend} reads {needs}, but the estimator got {got}. Stock verl 0.9.1 "
+        "passes only rewards, masks and uids to registered estimators: run it through verl's trainers with "
+        "polyepo installed (its trainer integration supplies them), or a verl patched with patches/, or pick "
+        "an objective that needs no strategies (max, mean)."
+    )
+
+
+@dataclass
 class ResponseGroups:
     """What a backend may read: the group layout plus verl's batch, as the estimator got it."""
 
@@ -30,10 +43,60 @@ class ResponseGroups:
     response_mask: torch.Tensor
     batch: Mapping[str, Any] | None
     non_tensor_batch: Mapping[str, Any] | None
+    tokenizer: Any = None
+
+    def batch_tensor(self, key: str, backend: str) -> torch.Tensor:
+        if self.batch is None or key not in self.batch.keys():
+            raise missing_input(backend, f"batch[{key!r}]", "no batch" if self.batch is None else f"a batch without {key!r}")
+        return self.batch[key]
+
+    def response_tokens(self, backend: str) -> list[torch.Tensor]:
+        """Each row's response token ids under the response mask."""
+        responses = self.batch_tensor("responses", backend).cpu()
+        mask = self.response_mask.cpu().bool()
+        return [responses[row][mask[row]] for row in range(self.layout.num_rows)]
+
+    def response_texts(self, backend: str) -> list[str]:
+        """Each row's decoded response (special tokens dropped)."""
+        return self._decode(self.response_tokens(backend), backend)
+
+    def prompt_texts(self, backend: str) -> list[str]:
+        """Each row's decoded prompt; left padding is removed through the attention mask."""
+        prompts = self.batch_tensor("prompts", backend).cpu()
+        if self.batch is not None and "attention_mask" in self.batch.keys():
+            keep = self.batch["attention_mask"][:, : prompts.shape[1]].cpu().bool()
+            rows = [prompts[row][keep[row]] for row in range(prompts.shape[0])]
+        else:
+            rows = list(prompts)
+        return self._decode(rows, backend)
+
+    def _decode(self, rows: list[torch.Tensor], backend: str) -> list[str]:
+        if self.tokenizer is None:
+            raise missing_input(backend, "decoded text (a tokenizer)", "no tokenizer")
+        return [self.tokenizer.decode(row.tolist(), skip_special_tokens=True) for row in rows]
+
+    @cached_property
+    def member_rows(self) -> list[list[int]]:
+        """Flat rows of each group's members, in group order."""
+        return [[row for row in members if row >= 0] for members in self.layout.rows.cpu().tolist()]
+
+
+@dataclass(frozen=True)
+class Labelling:
+    """A backend's answer. ``failed_groups``: labelling failed and a fallback was used;
+    ``zero_advantage_groups``: those groups must get advantage 0 (the ``zero`` fallback)."""
+
+    labels: np.ndarray
+    failed_groups: np.ndarray
+    zero_advantage_groups: np.ndarray
+
+    @classmethod
+    def complete(cls, labels: np.ndarray, num_groups: int) -> Labelling:
+        return cls(labels, np.zeros(num_groups, dtype=bool), np.zeros(num_groups, dtype=bool))
 
 
 class StrategyBackend(Protocol):
-    def assign(self, groups: ResponseGroups) -> np.ndarray: ...
+    def assign(self, groups: ResponseGroups) -> Labelling: ...
 
 
 BACKENDS: dict[str, Callable[..., StrategyBackend]] = {}

@@ -7,10 +7,8 @@ reward extra info, which reaches the estimator as ``non_tensor_batch["strategy"]
 
 from __future__ import annotations
 
-import numpy as np
-
 from polyepo_plugin.config import CONFIG_ROOT
-from polyepo_plugin.diversity import MissingInputError, ResponseGroups, register_backend
+from polyepo_plugin.diversity import Labelling, MissingInputError, ResponseGroups, missing_input, register_backend
 from polyepo_plugin.grouping import strategy_codes
 
 
@@ -19,21 +17,18 @@ class RewardExtraInfoLabels:
     def __init__(self, diversity_config):
         self.key = diversity_config.key
 
-    def assign(self, groups: ResponseGroups) -> np.ndarray:
-        where = f"{CONFIG_ROOT}.diversity.backend=labels reads non_tensor_batch[{self.key!r}]"
+    def assign(self, groups: ResponseGroups) -> Labelling:
+        needs = f"non_tensor_batch[{self.key!r}]"
         if groups.non_tensor_batch is None:
-            raise MissingInputError(
-                f"{where}, but the estimator got no non_tensor_batch. Stock verl 0.9.1 passes only rewards, "
-                "masks and uids to registered estimators; run with the polyepo trainer integration or a verl "
-                "patched with patches/, or pick an objective that needs no strategies (max, mean)."
-            )
+            raise missing_input("labels", needs, "no non_tensor_batch")
         if self.key not in groups.non_tensor_batch:
             available = ", ".join(sorted(map(str, groups.non_tensor_batch))) or "none"
             raise MissingInputError(
-                f"{where}, which is missing (keys present: {available}). Return {self.key!r} from the reward "
-                f"function alongside 'score', or set {CONFIG_ROOT}.diversity.key to the key it uses."
+                f"{CONFIG_ROOT}.diversity.backend=labels reads {needs}, which is missing (keys present: {available}). "
+                f"Return {self.key!r} from the reward function alongside 'score', or set "
+                f"{CONFIG_ROOT}.diversity.key to the key it uses."
             )
         labels = groups.non_tensor_batch[self.key]
         if len(labels) != groups.layout.num_rows:
-            raise ValueError(f"{where}: it has {len(labels)} entries for {groups.layout.num_rows} responses")
-        return strategy_codes(labels)
+            raise ValueError(f"{CONFIG_ROOT}.diversity.backend=labels: {needs} has {len(labels)} entries for {groups.layout.num_rows} responses")
+        return Labelling.complete(strategy_codes(labels), len(groups.member_rows))

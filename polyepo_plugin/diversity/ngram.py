@@ -14,8 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from polyepo_plugin.config import CONFIG_ROOT
-from polyepo_plugin.diversity import MissingInputError, ResponseGroups, register_backend
+from polyepo_plugin.diversity import Labelling, ResponseGroups, register_backend
 from polyepo_plugin.grouping import DEGENERATE
 
 _HASH_BASE = 1_000_003
@@ -56,19 +55,9 @@ class NgramOverlap:
         self.n = diversity_config.ngram.n
         self.threshold = diversity_config.ngram.threshold
 
-    def assign(self, groups: ResponseGroups) -> np.ndarray:
-        if groups.batch is None or "responses" not in groups.batch:
-            raise MissingInputError(
-                f"{CONFIG_ROOT}.diversity.backend=ngram reads batch['responses'] (token ids), but the estimator got "
-                f"{'no batch' if groups.batch is None else 'a batch without it'}. Stock verl 0.9.1 passes only "
-                "rewards, masks and uids to registered estimators; run with the polyepo trainer integration or a verl "
-                "patched with patches/, or pick an objective that needs no strategies (max, mean)."
-            )
-        responses = groups.batch["responses"].cpu()
-        mask = groups.response_mask.cpu().bool()
+    def assign(self, groups: ResponseGroups) -> Labelling:
+        tokens = groups.response_tokens("ngram")
         labels = np.full(groups.layout.num_rows, DEGENERATE, dtype=np.int64)
-        for members in groups.layout.rows.cpu().tolist():
-            members = [row for row in members if row >= 0]
-            sets = [ngram_set(responses[row][mask[row]], self.n) for row in members]
-            labels[members] = cluster_by_overlap(sets, self.threshold)
-        return labels
+        for members in groups.member_rows:
+            labels[members] = cluster_by_overlap([ngram_set(tokens[row], self.n) for row in members], self.threshold)
+        return Labelling.complete(labels, len(groups.member_rows))
