@@ -47,7 +47,8 @@ class JudgeOptions:
     """``diversity.judge``: an OpenAI-compatible chat-completions endpoint labels each group.
 
     One request per prompt group; all groups of a step run concurrently (up to
-    ``max_concurrency``). The API key is read from the environment variable named by
+    ``max_concurrency``). A failed attempt is retried up to ``max_retries`` times, waiting
+    ``retry_backoff_s`` doubled at each retry (at most 8 s). The API key is read from the environment variable named by
     ``api_key_env`` (never from the config, never logged). ``prompt_template``: a file path, or
     None for the shipped math-reasoning prompt. Responses longer than ``max_response_chars``
     are truncated before sending. A group whose labelling still fails after ``max_retries``
@@ -60,6 +61,7 @@ class JudgeOptions:
     api_key_env: str = "POLYEPO_JUDGE_API_KEY"
     timeout_s: float = 120.0
     max_retries: int = 3
+    retry_backoff_s: float = 0.5
     max_concurrency: int = 32
     max_tokens: int = 1024
     temperature: float = 0.0
@@ -70,6 +72,7 @@ class JudgeOptions:
     def __post_init__(self):
         _require(self.timeout_s > 0, "diversity.judge.timeout_s", self.timeout_s, "a number > 0")
         _require(self.max_retries >= 0, "diversity.judge.max_retries", self.max_retries, "an integer >= 0")
+        _require(self.retry_backoff_s >= 0, "diversity.judge.retry_backoff_s", self.retry_backoff_s, "a number >= 0")
         _require(self.max_concurrency >= 1, "diversity.judge.max_concurrency", self.max_concurrency, "an integer >= 1")
         _require(self.max_tokens >= 1, "diversity.judge.max_tokens", self.max_tokens, "an integer >= 1")
         _require(self.max_response_chars >= 1, "diversity.judge.max_response_chars", self.max_response_chars, "an integer >= 1")

@@ -1,0 +1,64 @@
+"""Wall time of one step's judge labelling against a local server that answers after a delay.
+
+    python benchmarks/bench_judge.py [--groups 128] [--responses 8] [--delay 0.2] [--concurrency 32]
+
+The server is the tests' fake judge (a real HTTP server on 127.0.0.1) in a process of its own.
+Sent one by one, the requests would take groups x delay seconds; the backend sends them
+concurrently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from polyepo_plugin.config import JudgeOptions
+from polyepo_plugin.diversity.judge import JudgeClient, load_template, render_request
+
+FAKE_JUDGE = Path(__file__).resolve().parents[1] / "tests" / "fake_judge.py"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=128)
+    parser.add_argument("--responses", type=int, default=8)
+    parser.add_argument("--delay", type=float, default=0.2)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+
+    template = load_template(None)
+    words = ["algebra", "casework", "geometry", "induction"]
+    requests = [
+        (
+            render_request(
+                template,
+                f"Problem {g}: find all real x with x^2 - {g}x + 1 = 0.",
+                [f"{words[(g + r) % 4]} step {r}: " + "we expand and simplify the expression. " * 40 for r in range(args.responses)],
+                6000,
+            ),
+            args.responses,
+        )
+        for g in range(args.groups)
+    ]
+    server = subprocess.Popen([sys.executable, str(FAKE_JUDGE), str(args.delay)], stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = server.stdout.readline().strip()
+        client = JudgeClient(JudgeOptions(base_url=base_url, max_concurrency=args.concurrency))
+        start = time.perf_counter()
+        outcomes = client.label_all(requests)
+        wall = time.perf_counter() - start
+    finally:
+        server.kill()
+    failed = sum(outcome.labels is None for outcome in outcomes)
+    print(
+        f"{args.groups} groups x {args.responses} responses, server delay {args.delay * 1e3:.0f} ms, "
+        f"concurrency {args.concurrency}: {wall:.2f} s wall ({failed} failed; one by one: "
+        f"{args.groups * args.delay:.1f} s; ideal: {args.groups / args.concurrency * args.delay:.2f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""A real HTTP server on 127.0.0.1 standing in for an OpenAI-compatible judge endpoint.
+
+It reads the group out of the prompt it receives (the problem and the "### Attempt N" blocks)
+and answers according to a behaviour named in the problem text, e.g. ``behaviour: 5xx-once``.
+When it answers well, an attempt's strategy is its first word; the word ``gibberish`` is
+degenerate. It records what it saw, for the tests to check.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+_ATTEMPT = re.compile(r"### Attempt (\d+)\n(.*?)(?=\n\n### Attempt |\n\nAnswer with |\Z)", re.DOTALL)
+_BEHAVIOUR = re.compile(r"behaviour: ([a-z0-9-]+)")
+
+
+def good_labels(attempts: list[str]) -> dict[str, int]:
+    classes: dict[str, int] = {}
+    labels = {}
+    for number, text in enumerate(attempts, start=1):
+        word = text.split()[0] if text.split() else ""
+        labels[str(number)] = -1 if word == "gibberish" else classes.setdefault(word, len(classes))
+    return labels
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog of 5 drops concurrent connects (1 s SYN retries)
+    daemon_threads = True
+
+
+class FakeJudge:
+    def __init__(self, delay_s: float = 0.0, slow_timeout_s: float = 5.0):
+        self.delay_s = delay_s
+        self.slow_timeout_s = slow_timeout_s
+        self.requests: Counter[str] = Counter()
+        self.authorization: set[str] = set()
+        self.prompts: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self._server = _Server(("127.0.0.1", 0), self._handler())
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FakeJudge:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def answer(self, prompt: str) -> tuple[int, dict | str]:
+        behaviour = (_BEHAVIOUR.search(prompt) or [None, "ok"])[1]
+        attempts = [text for _, text in _ATTEMPT.findall(prompt)]
+        with self._lock:
+            self.requests[behaviour] += 1
+            seen = self.requests[behaviour]
+            self.prompts.append(prompt)
+        labels = good_labels(attempts)
+        content = json.dumps({"labels": labels})
+        finish = "stop"
+        if behaviour == "5xx-once" and seen == 1 or behaviour == "5xx-always":
+            return 503, "overloaded"
+        if behaviour == "timeout-once" and seen == 1:
+            time.sleep(self.slow_timeout_s)
+        if behaviour == "malformed":
+            content = content[:-3]
+        elif behaviour == "truncated":
+            content, finish = content[: len(content) // 2], "length"
+        elif behaviour == "missing-id":
+            content = json.dumps({"labels": {k: v for k, v in labels.items() if k != "1"}})
+        elif behaviour == "extra-id":
+            content = json.dumps({"labels": {**labels, str(len(labels) + 1): 0}})
+        elif behaviour == "non-integer":
+            content = json.dumps({"labels": {k: f"strategy {v}" for k, v in labels.items()}})
+        elif behaviour == "fenced":
+            content = f"```json\n{content}\n```"
+        time.sleep(self.delay_s)
+        return 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}]}
+
+    def _handler(self):
+        judge = self
+
+        class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs (~40 ms a request)
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real server would
+
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def _send(self, status, payload):
+                body = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                self._send(200, {"data": [{"id": "judge"}]})
+
+            def do_POST(self):
+                request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with judge._lock:
+                    judge.authorization.add(self.headers.get("Authorization", ""))
+                    judge.in_flight += 1
+                    judge.max_in_flight = max(judge.max_in_flight, judge.in_flight)
+                try:
+                    status, payload = judge.answer(request["messages"][0]["content"])
+                finally:
+                    with judge._lock:
+                        judge.in_flight -= 1
+                try:
+                    self._send(status, payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout)
+
+        return Handler
+
+
+if __name__ == "__main__":
+    # Serve from a process of its own (benchmarks: the client's timing must not share a GIL
+    # with the server): prints the base URL, then serves until killed.
+    import sys
+
+    with FakeJudge(delay_s=float(sys.argv[1]) if len(sys.argv) > 1 else 0.0) as server:
+        print(server.base_url, flush=True)
+        threading.Event().wait()

@@ -1,0 +1,197 @@
+"""The LLM-judge backend against a real HTTP server on 127.0.0.1 that answers well or badly."""
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from fake_judge import FakeJudge
+from verl.trainer.ppo.core_algos import get_adv_estimator_fn
+
+import polyepo_plugin.diversity.judge  # noqa: F401  (registers the backend)
+from polyepo_plugin.config import JudgeOptions, parse_config
+from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
+from polyepo_plugin.diversity import ResponseGroups, make_backend
+from polyepo_plugin.diversity.judge import JudgeOutputError, check_reachable, load_template, parse_labels, render_request
+from polyepo_plugin.diversity.ngram import cluster_by_overlap, ngram_set
+from polyepo_plugin.grouping import GroupLayout
+
+RESPONSES = ["algebra: let x be the number", "casework: if n is even", "algebra: set up x + 1 = 3", "gibberish zzzz"]
+REWARDS = [1.0, 1.0, 0.0, 0.0]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    return build_tokenizer(str(tmp_path_factory.mktemp("tokenizer")))
+
+
+def encode(tokenizer, texts, left):
+    rows = [torch.tensor(tokenizer.encode(t, add_special_tokens=False), dtype=torch.long) for t in texts]
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id)
+    mask = torch.zeros(len(rows), width, dtype=torch.long)
+    for i, row in enumerate(rows):
+        span = slice(width - len(row), width) if left else slice(0, len(row))
+        ids[i, span], mask[i, span] = row, 1
+    return ids, mask
+
+
+def judge_batch(tokenizer, behaviours, responses=RESPONSES):
+    """One group per behaviour: the problem text names how the fake judge should answer."""
+    problems = [f"Find x. behaviour: {b} (group {g})" for g, b in enumerate(behaviours)]
+    prompt_texts = [p for p in problems for _ in responses]
+    prompts, prompt_mask = encode(tokenizer, prompt_texts, left=True)
+    answers, response_mask = encode(tokenizer, list(responses) * len(behaviours), left=False)
+    rewards = torch.zeros(answers.shape)
+    rewards[:, 0] = torch.tensor(REWARDS * len(behaviours))
+    index = np.array([f"uid-{g}" for g in range(len(behaviours)) for _ in responses], dtype=object)
+    batch = {"prompts": prompts, "responses": answers, "attention_mask": torch.cat([prompt_mask, response_mask], 1)}
+    return rewards, response_mask, index, batch
+
+
+def judge_config(judge, **options):
+    defaults = {"base_url": judge.base_url, "timeout_s": 1.0, "max_retries": 1, "retry_backoff_s": 0.01}
+    return {"poly_epo": {"set_size": 2, "diversity": {"backend": "judge", "judge": {**defaults, **options}}}}
+
+
+def assign(tokenizer, judge, behaviours, **options):
+    rewards, mask, index, batch = judge_batch(tokenizer, behaviours)
+    layout = GroupLayout.from_index(index)
+    backend = make_backend(parse_config(judge_config(judge, **options)).diversity)
+    return backend.assign(ResponseGroups(layout, mask, batch, None, tokenizer)), layout
+
+
+def run_estimator(tokenizer, judge, behaviours, **options):
+    rewards, mask, index, batch = judge_batch(tokenizer, behaviours)
+    metrics = {}
+    advantages, _ = get_adv_estimator_fn("poly_epo")(
+        token_level_rewards=rewards,
+        response_mask=mask,
+        index=index,
+        config=judge_config(judge, **options),
+        batch=batch,
+        tokenizer=tokenizer,
+        metrics=metrics,
+    )
+    return advantages.sum(1) / mask.sum(1), index, metrics
+
+
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        ('{"labels": {"1": 0, "2": 1, "3": 0}}', [0, 1, 0]),
+        ('```json\n{"labels": {"2": 1, "1": 0, "3": -1}}\n```', [0, 1, -1]),
+        ('<think>hmm, 1 and 3 match</think>{"labels": {"1": 0, "2": 1, "3": 0}}', [0, 1, 0]),
+    ],
+)
+def test_parse_labels_accepts_one_integer_per_attempt(content, expected):
+    assert parse_labels(content, 3) == expected
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ('{"labels": {"1": 0, "2": 1', "malformed JSON"),
+        ('{"labels": {"1": 0, "2": 1}}', r"missing \['3'\]"),
+        ('{"labels": {"1": 0, "2": 1, "3": 0, "4": 2}}', r"unexpected \['4'\]"),
+        ('{"labels": {"1": "a", "2": 1, "3": 0}}', "integers"),
+        ('{"labels": {"1": true, "2": 1, "3": 0}}', "integers"),
+        ('{"labels": {"1": 1.5, "2": 1, "3": 0}}', "integers"),
+        ('{"labels": {"1": -2, "2": 1, "3": 0}}', "integers"),
+        ('[0, 1, 0]', 'no "labels"'),
+        ("Attempts 1 and 3 share a method.", "malformed JSON"),
+    ],
+)
+def test_parse_labels_rejects_everything_else(content, message):
+    with pytest.raises(JudgeOutputError, match=message):
+        parse_labels(content, 3)
+
+
+def test_long_responses_are_truncated_before_sending():
+    prompt = render_request(load_template(None), "Find x.", ["a" * 50, "short"], max_chars=20)
+    assert "a" * 20 + "\n[... 30 more characters not shown]" in prompt
+    assert "a" * 21 not in prompt
+    assert "### Attempt 2\nshort" in prompt and "Find x." in prompt and '"1" to "2"' in prompt
+
+
+def test_well_behaved_judge_labels_every_group(tokenizer):
+    with FakeJudge() as judge:
+        labelling, layout = assign(tokenizer, judge, ["ok", "fenced", "5xx-once", "timeout-once"], timeout_s=0.5)
+    strategies = layout.compact_strategies(labelling.labels)
+    assert not labelling.failed_groups.any()
+    assert strategies.tolist() == [[0, 1, 0, -1]] * 4  # algebra, casework, algebra, degenerate
+    assert judge.requests["5xx-once"] == 2 and judge.requests["timeout-once"] == 2 and judge.requests["ok"] == 1
+
+
+@pytest.mark.parametrize("behaviour", ["5xx-always", "malformed", "truncated", "missing-id", "extra-id", "non-integer"])
+def test_failed_groups_fall_back_to_ngram_by_default(tokenizer, behaviour, caplog):
+    with FakeJudge() as judge, caplog.at_level(logging.WARNING):
+        labelling, layout = assign(tokenizer, judge, ["ok", behaviour])
+    assert labelling.failed_groups.tolist() == [False, True]
+    assert not labelling.zero_advantage_groups.any()
+    assert judge.requests[behaviour] == 2  # first try plus max_retries=1
+    rows = layout.rows[1].tolist()
+    tokens = [torch.tensor(tokenizer.encode(t, add_special_tokens=False)) for t in RESPONSES]
+    expected = cluster_by_overlap([ngram_set(t, 3) for t in tokens], 0.4)
+    assert labelling.labels[rows].tolist() == expected
+    assert "labelling failed for 1 of 2 groups" in caplog.text and "fallback: ngram" in caplog.text
+
+
+def test_zero_fallback_gives_failed_groups_no_advantage(tokenizer):
+    with FakeJudge() as judge:
+        scalar, index, metrics = run_estimator(tokenizer, judge, ["ok", "truncated", "ok"], fallback="zero")
+    assert torch.all(scalar[index == "uid-1"] == 0)
+    assert scalar[index == "uid-0"].abs().sum() > 0 and torch.equal(scalar[index == "uid-0"], scalar[index == "uid-2"])
+    assert metrics["poly_epo/diversity_failed_groups"] == 1
+
+
+def test_error_fallback_stops_training(tokenizer):
+    with FakeJudge() as judge, pytest.raises(RuntimeError, match=r"failed for 1 of 2 groups \(HTTP 503: 1\)"):
+        run_estimator(tokenizer, judge, ["ok", "5xx-always"], fallback="error")
+
+
+def test_ngram_fallback_advantages_match_the_ngram_backend(tokenizer):
+    with FakeJudge() as judge:
+        scalar, index, metrics = run_estimator(tokenizer, judge, ["ok", "malformed"])
+    rewards, mask, index, batch = judge_batch(tokenizer, ["ok", "malformed"])
+    ngram_only, _ = get_adv_estimator_fn("poly_epo")(
+        token_level_rewards=rewards, response_mask=mask, index=index, config={"poly_epo": {"set_size": 2}}, batch=batch
+    )
+    failed = index == "uid-1"
+    assert torch.allclose(scalar[failed], (ngram_only.sum(1) / mask.sum(1))[failed])
+    assert metrics["poly_epo/diversity_failed_groups"] == 1
+
+
+def test_identical_groups_are_sent_once(tokenizer):
+    rewards, mask, index, batch = judge_batch(tokenizer, ["ok"])
+    doubled = {key: torch.cat([value, value]) for key, value in batch.items()}
+    index = np.array(["a"] * 4 + ["b"] * 4, dtype=object)
+    with FakeJudge() as judge:
+        backend = make_backend(parse_config(judge_config(judge)).diversity)
+        labelling = backend.assign(ResponseGroups(GroupLayout.from_index(index), torch.cat([mask, mask]), doubled, None, tokenizer))
+    assert judge.requests["ok"] == 1
+    assert labelling.labels[:4].tolist() == labelling.labels[4:].tolist()
+
+
+def test_groups_are_labelled_concurrently_within_the_limit(tokenizer):
+    with FakeJudge(delay_s=0.3) as judge:
+        labelling, _ = assign(tokenizer, judge, ["ok"] * 10, max_concurrency=4)
+    assert not labelling.failed_groups.any()
+    assert judge.max_in_flight == 4
+
+
+def test_api_key_comes_from_the_environment_and_is_never_logged(tokenizer, monkeypatch, caplog):
+    monkeypatch.setenv("MY_JUDGE_KEY", "sk-test-secret")
+    with FakeJudge() as judge, caplog.at_level(logging.DEBUG):
+        assign(tokenizer, judge, ["ok", "5xx-always"], api_key_env="MY_JUDGE_KEY")
+    assert judge.authorization == {"Bearer sk-test-secret"}
+    assert "sk-test-secret" not in caplog.text
+    assert "sk-test-secret" not in repr(parse_config(judge_config(judge, api_key_env="MY_JUDGE_KEY")))
+
+
+def test_reachability_check():
+    with FakeJudge() as judge:
+        check_reachable(JudgeOptions(base_url=judge.base_url))
+        closed = judge.base_url
+    with pytest.raises(ValueError, match="judge endpoint is unreachable"):
+        check_reachable(JudgeOptions(base_url=closed, timeout_s=2.0))
