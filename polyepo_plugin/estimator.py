@@ -62,8 +62,10 @@ def compute_poly_epo_advantage(
 
 
 def response_rewards(token_level_rewards: torch.Tensor, index: np.ndarray | None) -> torch.Tensor:
-    """Sum of each response's token rewards, in float64; non-finite rewards are an error."""
-    rewards = token_level_rewards.sum(-1, dtype=torch.float64)
+    """Sum of each response's token rewards (as verl sums them), then float64 for the set math.
+
+    Non-finite rewards are an error."""
+    rewards = token_level_rewards.sum(-1).double()  # summing with dtype=float64 is ~30x slower on CPU
     bad = (~torch.isfinite(rewards)).nonzero(as_tuple=True)[0].tolist()
     if bad:
         shown = ", ".join(
