@@ -11,6 +11,7 @@ from brute_force import poly_objective
 from omegaconf import OmegaConf
 from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 
+from polyepo_plugin.diversity import BACKENDS
 from polyepo_plugin.estimator import SUM_SCALE_WARN_FACTOR
 
 
@@ -167,7 +168,7 @@ def test_labels_missing_or_of_wrong_length():
     "options,message",
     [
         ({"objective": "best"}, r"objective='best': expected one of 'poly', 'max', 'mean', 'custom'"),
-        ({"diversity": {"backend": "magic"}}, r"diversity.backend='magic': expected one of 'labels', 'ngram'"),
+        ({"diversity": {"backend": "magic"}}, "diversity.backend='magic': expected one of " + ", ".join(f"'{b}'" for b in sorted(BACKENDS))),
         ({"set_size": 0}, r"set_size=0: expected 'auto'"),
         ({"set_size": "half"}, r"set_size='half'"),
         ({"advantage_scale": "max"}, r"advantage_scale='max': expected one of 'mean', 'sum'"),
