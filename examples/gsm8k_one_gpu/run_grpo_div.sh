@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# GRPO+DIV baseline (r + lambda * diversity, ngram strategy labels) on GSM8K with Qwen2.5-0.5B-Instruct,
+# one 80 GB GPU, vLLM rollouts. Settings: common.sh and examples/common/recipe.sh. From the
+# repository root:
+#
+#   python examples/gsm8k_one_gpu/prepare_gsm8k.py --out-dir $HOME/data/gsm8k
+#   bash examples/gsm8k_one_gpu/run_grpo_div.sh [hydra overrides...]
+#
+# POLYEPO_DRY_RUN=1 prints the trainer's overrides instead of training.
+set -xeuo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+run_arm grpo_div "$@"

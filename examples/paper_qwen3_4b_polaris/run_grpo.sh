@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# GRPO baseline (Dr.GRPO-style: no std normalisation) of the paper's setting:
+# Qwen3-4B-Base on POLARIS-53k, 4 GPUs, vLLM rollouts. Settings: common.sh and
+# examples/common/recipe.sh. From the repository root:
+#
+#   python examples/paper_qwen3_4b_polaris/prepare_polaris.py --out-dir $HOME/data/polaris
+#   CUDA_VISIBLE_DEVICES=0,1,2,3 bash examples/paper_qwen3_4b_polaris/run_grpo.sh [hydra overrides...]
+#
+# POLYEPO_DRY_RUN=1 prints the trainer's overrides instead of training.
+set -xeuo pipefail
+
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+run_arm grpo "$@"
