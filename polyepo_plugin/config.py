@@ -192,11 +192,12 @@ def parse_config(algorithm_config: Mapping[str, Any] | None) -> PolyEpoConfig:
 
 
 def load_custom_objective(config: CustomObjectiveConfig) -> Callable:
-    return _load_function(config.path, config.name, f"{CONFIG_ROOT}.custom_objective")
+    return load_function(config.path, config.name, f"{CONFIG_ROOT}.custom_objective")
 
 
 @cache
-def _load_function(path: str, name: str, key: str) -> Callable:
+def load_function(path: str, name: str, key: str) -> Callable:
+    """Function ``name`` of the Python file ``path``, loaded once; errors name ``key``."""
     if not os.path.isfile(path):
         raise ValueError(f"{key}.path={path!r}: no such file")
     spec = importlib.util.spec_from_file_location(f"polyepo_user_{abs(hash(path))}", path)

@@ -1,11 +1,12 @@
-"""The ``poly_epo`` advantage estimator with verl's estimator signature, free of verl imports.
+"""The ``poly_epo`` and ``grpo_div`` estimators with verl's estimator signature, free of verl imports.
 
 Reads: the per-token rewards (a response's reward is their sum), the response mask, the uid of
 each row (``index``), the ``algorithm`` config (options under ``poly_epo``) and, for backends
 that need them, ``batch`` / ``non_tensor_batch`` as upstream PR #7473 proposes to pass them.
-Writes: ``(advantages, returns)`` shaped like ``response_mask``, each response's marginal set
-advantage on its response tokens. Advantages are never divided by a standard deviation (the
-paper's choice); verl's ``norm_adv_by_std_in_grpo`` is not passed to registered estimators.
+Writes: ``(advantages, returns)`` shaped like ``response_mask``, each response's advantage on its
+response tokens: the marginal set advantage (``poly_epo``) or the GRPO+DIV baseline's
+(``grpo_div``). Advantages are never divided by a standard deviation (the paper's choice);
+verl's ``norm_adv_by_std_in_grpo`` is not passed to registered estimators.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +26,7 @@ from polyepo_plugin.diversity import Labelling, ResponseGroups, make_backend
 from polyepo_plugin.grouping import GroupLayout
 from polyepo_plugin.set_advantage import (
     custom_conditional_means,
+    diversity_bonus_advantages,
     marginal_advantages,
     max_conditional_means,
     mean_conditional_means,
@@ -39,29 +42,35 @@ SUM_SCALE_WARN_FACTOR = 1000
 _warned_sum_factors: set[int] = set()
 
 
-def compute_poly_epo_advantage(
-    token_level_rewards: torch.Tensor,
-    response_mask: torch.Tensor,
-    index: np.ndarray | None = None,
-    config: Mapping[str, Any] | None = None,
-    batch: Mapping[str, Any] | None = None,
-    non_tensor_batch: Mapping[str, Any] | None = None,
-    tokenizer: Any = None,
-    metrics: dict[str, float] | None = None,
-    **_: Any,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """verl estimator: ``(bs, response_length)`` rewards and mask -> ``(advantages, returns)``.
+def _verl_estimator(name: str):
+    """Estimator ``name`` with verl's signature: ``(bs, response_length)`` rewards and mask -> ``(advantages, returns)``."""
 
-    Pass a dict as ``metrics`` to receive ``poly_epo/*`` statistics of the batch.
-    """
-    options = parse_config(config)
-    rewards = response_rewards(token_level_rewards, index)
-    per_row = set_advantages(rewards, index, response_mask, options, batch, non_tensor_batch, tokenizer, metrics)
-    advantages = per_row.to(token_level_rewards.dtype)[:, None] * response_mask
-    return advantages, advantages
+    def estimator(
+        token_level_rewards: torch.Tensor,
+        response_mask: torch.Tensor,
+        index: np.ndarray | None = None,
+        config: Mapping[str, Any] | None = None,
+        batch: Mapping[str, Any] | None = None,
+        non_tensor_batch: Mapping[str, Any] | None = None,
+        tokenizer: Any = None,
+        metrics: dict[str, float] | None = None,
+        **_: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        options = parse_config(config)
+        rewards = response_rewards(token_level_rewards, index, name)
+        per_row = row_advantages(name, rewards, index, response_mask, options, batch, non_tensor_batch, tokenizer, metrics)
+        advantages = per_row.to(token_level_rewards.dtype)[:, None] * response_mask
+        return advantages, advantages
+
+    estimator.__name__ = estimator.__qualname__ = f"compute_{name}_advantage"
+    estimator.__doc__ = (
+        f"verl estimator ``{name}`` (options under ``algorithm.poly_epo``): ``(bs, response_length)`` rewards and "
+        "mask -> ``(advantages, returns)``. Pass a dict as ``metrics`` to receive ``poly_epo/*`` statistics."
+    )
+    return estimator
 
 
-def response_rewards(token_level_rewards: torch.Tensor, index: np.ndarray | None) -> torch.Tensor:
+def response_rewards(token_level_rewards: torch.Tensor, index: np.ndarray | None, name: str = "poly_epo") -> torch.Tensor:
     """Sum of each response's token rewards (as verl sums them), then float64 for the set math.
 
     Non-finite rewards are an error."""
@@ -73,11 +82,52 @@ def response_rewards(token_level_rewards: torch.Tensor, index: np.ndarray | None
             for row in bad[:10]
         )
         more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
-        raise ValueError(f"poly_epo got non-finite rewards in {len(bad)} response(s): {shown}{more}")
+        raise ValueError(f"{name} got non-finite rewards in {len(bad)} response(s): {shown}{more}")
     return rewards
 
 
-def set_advantages(
+@dataclass
+class LabelledGroups:
+    """A batch in the padded group layout, with its strategies when the estimator needs them."""
+
+    layout: GroupLayout
+    rewards: torch.Tensor  # (G, N)
+    strategies: torch.Tensor | None  # (G, N), -1 degenerate
+    labelling: Labelling | None
+    labelling_seconds: float
+
+    @classmethod
+    def build(cls, name, rewards, index, response_mask, batch, non_tensor_batch, tokenizer, options, with_strategies):
+        """Group the rows by uid and, when ``with_strategies``, label them with the configured backend."""
+        if index is None:
+            raise ValueError(
+                f"{name} needs the uid of each response (index=...) to form prompt groups; verl passes "
+                "data.non_tensor_batch['uid'], which was missing"
+            )
+        index = np.asarray(index, dtype=object)
+        if len(index) != rewards.shape[0]:
+            raise ValueError(f"{name} got {len(index)} uids for {rewards.shape[0]} responses")
+        layout = GroupLayout.from_index(index, device=rewards.device)
+        strategies = labelling = None
+        started = time.perf_counter()
+        if with_strategies:
+            groups = ResponseGroups(layout, response_mask, batch, non_tensor_batch, tokenizer)
+            labelling = make_backend(options.diversity).assign(groups)
+            strategies = layout.compact_strategies(labelling.labels)
+        return cls(layout, layout.gather(rewards), strategies, labelling, time.perf_counter() - started)
+
+    def finish(self, advantages, options, set_sizes, metrics) -> torch.Tensor:
+        """Zero the groups the labelling asks to, record metrics, and go back to flat rows."""
+        if self.labelling is not None and self.labelling.zero_advantage_groups.any():
+            zeroed = torch.as_tensor(self.labelling.zero_advantage_groups, device=advantages.device)[:, None]
+            advantages = torch.where(zeroed, torch.zeros_like(advantages), advantages)
+        if metrics is not None:
+            metrics.update(batch_metrics(self, advantages, set_sizes, options))
+        return self.layout.scatter(advantages)
+
+
+def row_advantages(
+    name: str,
     rewards: torch.Tensor,
     index: np.ndarray | None,
     response_mask: torch.Tensor,
@@ -87,27 +137,22 @@ def set_advantages(
     tokenizer: Any = None,
     metrics: dict[str, float] | None = None,
 ) -> torch.Tensor:
-    """One marginal set advantage per row ``(B,)``; 0 for padding rows and groups with N <= k."""
-    if index is None:
-        raise ValueError(
-            "poly_epo needs the uid of each response (index=...) to form prompt groups; verl passes "
-            "data.non_tensor_batch['uid'], which was missing"
-        )
-    index = np.asarray(index, dtype=object)
-    if len(index) != rewards.shape[0]:
-        raise ValueError(f"poly_epo got {len(index)} uids for {rewards.shape[0]} responses")
-    layout = GroupLayout.from_index(index, device=rewards.device)
+    """Estimator ``name``'s advantage per row ``(B,)``, 0 for padding rows and uninformative groups."""
+    needs_strategies, grouped_advantages = _GROUPED[name]
+    inputs = (rewards, index, response_mask, batch, non_tensor_batch, tokenizer)
+    groups = LabelledGroups.build(name, *inputs, options, needs_strategies(options))
+    advantages, set_sizes = grouped_advantages(groups, options)
+    return groups.finish(advantages, options, set_sizes, metrics)
+
+
+def set_advantages(*args, **kwargs) -> torch.Tensor:
+    """``poly_epo``: one marginal set advantage per row; 0 for padding rows and groups with N <= k."""
+    return row_advantages("poly_epo", *args, **kwargs)
+
+
+def _poly_epo_grouped(groups: LabelledGroups, options: PolyEpoConfig) -> tuple[torch.Tensor, torch.Tensor]:
+    layout, grouped_rewards, strategies = groups.layout, groups.rewards, groups.strategies
     set_sizes = _set_sizes(layout.sizes, options)
-    grouped_rewards = layout.gather(rewards)
-
-    strategies = labelling = None
-    started = time.perf_counter()
-    if options.uses_strategies:
-        groups = ResponseGroups(layout, response_mask, batch, non_tensor_batch, tokenizer)
-        labelling = make_backend(options.diversity).assign(groups)
-        strategies = layout.compact_strategies(labelling.labels)
-    labelling_seconds = time.perf_counter() - started
-
     baselines = None
     if options.objective == "poly":
         means = poly_conditional_means(
@@ -133,15 +178,22 @@ def set_advantages(
     if options.advantage_scale == "sum":
         _warn_if_sum_scale_explodes(layout.sizes, set_sizes)
     advantages = marginal_advantages(means, layout.valid, layout.sizes, set_sizes, options.advantage_scale, baselines)
-    if labelling is not None and labelling.zero_advantage_groups.any():
-        zeroed = torch.as_tensor(labelling.zero_advantage_groups, device=advantages.device)[:, None]
-        advantages = torch.where(zeroed, torch.zeros_like(advantages), advantages)
+    return advantages, set_sizes
 
-    if metrics is not None:
-        metrics.update(
-            batch_metrics(grouped_rewards, strategies, labelling, advantages, layout, set_sizes, options, labelling_seconds)
-        )
-    return layout.scatter(advantages)
+
+def _grpo_div_grouped(groups: LabelledGroups, options: PolyEpoConfig) -> tuple[torch.Tensor, None]:
+    layout = groups.layout
+    weight = options.diversity_bonus_weight
+    return diversity_bonus_advantages(groups.rewards, groups.strategies, layout.valid, layout.sizes, weight), None
+
+
+# name -> (does it label strategies for these options, its (G, N) advantages and set sizes)
+_GROUPED = {
+    "poly_epo": (lambda options: options.uses_strategies, _poly_epo_grouped),
+    "grpo_div": (lambda options: True, _grpo_div_grouped),
+}
+compute_poly_epo_advantage = _verl_estimator("poly_epo")
+compute_grpo_div_advantage = _verl_estimator("grpo_div")
 
 
 def _set_sizes(sizes: torch.Tensor, options: PolyEpoConfig) -> torch.Tensor:
@@ -165,32 +217,27 @@ def _warn_if_sum_scale_explodes(sizes: torch.Tensor, set_sizes: torch.Tensor) ->
 
 
 def batch_metrics(
-    rewards: torch.Tensor,
-    strategies: torch.Tensor | None,
-    labelling: Labelling | None,
-    advantages: torch.Tensor,
-    layout: GroupLayout,
-    set_sizes: torch.Tensor,
-    options: PolyEpoConfig,
-    labelling_seconds: float,
+    groups: LabelledGroups, advantages: torch.Tensor, set_sizes: torch.Tensor | None, options: PolyEpoConfig
 ) -> dict[str, float]:
-    """``poly_epo/*`` statistics of one batch, for verl's step metrics."""
+    """``poly_epo/*`` statistics of one batch, for verl's step metrics (``set_sizes``: None for grpo_div)."""
+    layout, strategies, labelling = groups.layout, groups.strategies, groups.labelling
     num_groups = int(layout.sizes.numel())
-    skipped = layout.sizes <= set_sizes
+    skipped = layout.sizes <= (set_sizes if set_sizes is not None else 1)
     all_zero = ((advantages.abs() < 1e-12) | ~layout.valid).all(1)
     out = {
         "poly_epo/groups": float(num_groups),
         "poly_epo/skipped_groups": float(skipped.sum()),
         "poly_epo/padding_rows": float(layout.padding.sum()),
         "poly_epo/zero_advantage_group_fraction": float(all_zero.double().mean()) if num_groups else 0.0,
-        "poly_epo/set_size_mean": float(set_sizes.double().mean()) if num_groups else 0.0,
     }
+    if set_sizes is not None:
+        out["poly_epo/set_size_mean"] = float(set_sizes.double().mean()) if num_groups else 0.0
     if strategies is not None and num_groups:
-        correct = layout.valid & (rewards > options.correct_threshold)
+        correct = layout.valid & (groups.rewards > options.correct_threshold)
         out["poly_epo/distinct_strategies_mean"] = float(_distinct_per_group(strategies, layout.valid).mean())
         out["poly_epo/distinct_correct_strategies_mean"] = float(_distinct_per_group(strategies, correct).mean())
         out["poly_epo/degenerate_fraction"] = float(((strategies < 0) & layout.valid).sum() / layout.valid.sum())
-        out["poly_epo/diversity_latency_s"] = labelling_seconds
+        out["poly_epo/diversity_latency_s"] = groups.labelling_seconds
         out["poly_epo/diversity_failed_groups"] = float(labelling.failed_groups.sum())
     return out
 

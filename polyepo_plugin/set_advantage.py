@@ -201,6 +201,27 @@ def marginal_advantages(
     return torch.where(informative, advantages, torch.zeros_like(advantages))
 
 
+def diversity_bonus_advantages(rewards: Tensor, strategies: Tensor, valid: Tensor, sizes: Tensor, weight: float) -> Tensor:
+    """The GRPO+DIV baseline: GRPO (no std division) on a reward with a rarity bonus.
+
+        r'_i = r_i + weight * d_i,   d_i = (N / m_i - 1) / (N - 1),   A_i = r'_i - mean_j r'_j
+
+    where m_i is the number of members of the group sharing i's strategy: d_i = 1 for a strategy
+    of its own, 0 when the whole group shares it. A degenerate response (strategy -1) gets
+    d_i = 0. A group of size 1 gets advantage 0. Shapes as above; returns ``(G, N)`` float64.
+    """
+    r = torch.where(valid, rewards.double(), torch.zeros_like(rewards, dtype=torch.float64))
+    member = strategy_membership(strategies, valid)
+    own_class_size = torch.einsum("gnc,gc->gn", member, member.sum(1))
+    n = sizes.double()[:, None]
+    bonus = (n / own_class_size.clamp(min=1) - 1) / (n - 1).clamp(min=1)
+    bonus = torch.where(own_class_size > 0, bonus, torch.zeros_like(bonus))
+    shaped = torch.where(valid, r + weight * bonus, torch.zeros_like(r))
+    advantages = shaped - (shaped.sum(1) / sizes.double().clamp(min=1))[:, None]
+    informative = (sizes > 1)[:, None] & valid
+    return torch.where(informative, advantages, torch.zeros_like(advantages))
+
+
 def custom_conditional_means(
     set_function: SetFunction,
     rewards: Tensor,

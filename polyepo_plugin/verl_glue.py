@@ -37,11 +37,13 @@ import numpy as np
 import torch
 
 from polyepo_plugin.config import AUTO, parse_config
-from polyepo_plugin.estimator import compute_poly_epo_advantage
+from polyepo_plugin.diversity import make_backend
+from polyepo_plugin.estimator import compute_grpo_div_advantage, compute_poly_epo_advantage
 
 logger = logging.getLogger(__name__)
 
 ESTIMATOR_NAME = "poly_epo"
+GRPO_DIV_NAME = "grpo_div"  # the paper's GRPO+DIV baseline, labelled by the same backends
 TESTED_VERL_VERSIONS = ("0.9.1",)
 PAPER_LOSS_AGG_MODE = "seq-mean-token-sum-norm"
 METRICS_META_KEY = "poly_epo_metrics"
@@ -63,39 +65,37 @@ _integration_problems: list[str] = []
 _warned: set[str] = set()
 
 
-def poly_epo_estimator(
-    token_level_rewards,
-    response_mask,
-    index=None,
-    config=None,
-    batch=None,
-    non_tensor_batch=None,
-    tokenizer=None,
-    metrics=None,
-    **kwargs,
-):
-    """The registered estimator. A verl patched with ``patches/`` passes the group inputs itself
-    (it reads them off this signature); otherwise the trainer integration supplies them."""
-    inputs = _group_inputs.get()
-    if inputs is not None:
-        batch = inputs.batch if batch is None else batch
-        non_tensor_batch = inputs.non_tensor_batch if non_tensor_batch is None else non_tensor_batch
-        tokenizer = inputs.tokenizer if tokenizer is None else tokenizer
-        metrics = inputs.metrics if metrics is None else metrics
-    return compute_poly_epo_advantage(
+def _registered_estimator(name: str, compute):
+    """The function registered as ``name``. A verl patched with ``patches/`` passes the group
+    inputs itself (it reads them off this signature); otherwise the trainer integration does."""
+
+    def estimator(
         token_level_rewards,
         response_mask,
-        index=index,
-        config=config,
-        batch=batch,
-        non_tensor_batch=non_tensor_batch,
-        metrics=metrics,
-        tokenizer=tokenizer,
+        index=None,
+        config=None,
+        batch=None,
+        non_tensor_batch=None,
+        tokenizer=None,
+        metrics=None,
         **kwargs,
-    )
+    ):
+        given = {"batch": batch, "non_tensor_batch": non_tensor_batch, "tokenizer": tokenizer, "metrics": metrics}
+        inputs = _group_inputs.get()
+        if inputs is not None:  # the trainer integration fills in what the caller left out
+            given = {key: getattr(inputs, key) if value is None else value for key, value in given.items()}
+        return compute(token_level_rewards, response_mask, index=index, config=config, **given, **kwargs)
+
+    # A stable, distinct name per estimator: register() recognises its own function by it.
+    estimator.__name__ = estimator.__qualname__ = f"{name}_estimator"
+    return estimator
 
 
-ESTIMATORS = {ESTIMATOR_NAME: poly_epo_estimator}
+poly_epo_estimator = _registered_estimator(ESTIMATOR_NAME, compute_poly_epo_advantage)
+grpo_div_estimator = _registered_estimator(GRPO_DIV_NAME, compute_grpo_div_advantage)
+ESTIMATORS = {ESTIMATOR_NAME: poly_epo_estimator, GRPO_DIV_NAME: grpo_div_estimator}
+# Estimators that read prompt groups: the trainer integration and start-up checks apply to them.
+GROUP_ESTIMATORS = tuple(ESTIMATORS)  # a tuple: `in` compares with ==, which verl's str enums support
 
 
 def register() -> None:
@@ -128,13 +128,14 @@ def _same_function(a, b) -> bool:
 
 
 def validate_run(config) -> None:
-    """Stop a misconfigured poly_epo run before models load; note settings that differ from the paper."""
+    """Stop a misconfigured poly_epo/grpo_div run before models load; note settings that differ from the paper."""
     algorithm = config.algorithm
-    if algorithm.get("adv_estimator") != ESTIMATOR_NAME:
+    name = algorithm.get("adv_estimator")
+    if name not in GROUP_ESTIMATORS:
         return
     if _integration_problems:
         raise RuntimeError(
-            "polyepo cannot hand prompt groups to poly_epo in this verl "
+            f"polyepo cannot hand prompt groups to {name} in this verl "
             f"({_verl_version()}; tested: {', '.join(TESTED_VERL_VERSIONS)}): " + "; ".join(_integration_problems)
         )
     if _verl_version() not in TESTED_VERL_VERSIONS:
@@ -143,32 +144,48 @@ def validate_run(config) -> None:
             "The trainer integration's shape checks passed."
         )
     options = parse_config(algorithm)
+    if name != ESTIMATOR_NAME or options.uses_strategies:
+        # Building the backend loads what it needs (a custom file, math-verify, the judge's prompt);
+        # check_ready probes what only exists at run time (the judge endpoint, the embedding model).
+        backend = make_backend(options.diversity)
+        if hasattr(backend, "check_ready"):
+            backend.check_ready()
     rollout_n = int(config.actor_rollout_ref.rollout.n)
-    k = max(1, rollout_n // 2) if options.set_size == AUTO else int(options.set_size)
-    if k >= rollout_n:
+    if name == ESTIMATOR_NAME:
+        _check_set_size(options, rollout_n)
+    elif rollout_n < 2:
         raise ValueError(
-            f"algorithm.poly_epo.set_size={options.set_size} gives k={k} with actor_rollout_ref.rollout.n={rollout_n}: "
-            "a set as large as the group makes every advantage 0 and training would learn nothing. "
-            "Use set_size < rollout.n (the paper: rollout.n=8, set_size=4)."
+            f"algorithm.adv_estimator={name} with actor_rollout_ref.rollout.n={rollout_n}: a group of one response "
+            "gets advantage 0 and training would learn nothing; expected rollout.n >= 2."
         )
     actor = config.actor_rollout_ref.actor
     loss_agg_mode = actor.get("loss_agg_mode")
     if loss_agg_mode != PAPER_LOSS_AGG_MODE:
         _warn_once(
-            f"poly_epo: actor.loss_agg_mode={loss_agg_mode}; the paper used {PAPER_LOSS_AGG_MODE} "
+            f"{name}: actor.loss_agg_mode={loss_agg_mode}; the paper used {PAPER_LOSS_AGG_MODE} "
             "(Dr.GRPO-style, with actor.loss_scale_factor = max response length)."
         )
     elif actor.get("loss_scale_factor") is None:
         _warn_once(
-            f"poly_epo: loss_agg_mode={PAPER_LOSS_AGG_MODE} without actor.loss_scale_factor divides by the padded "
+            f"{name}: loss_agg_mode={PAPER_LOSS_AGG_MODE} without actor.loss_scale_factor divides by the padded "
             "response width (set per micro-batch by the v1 trainer); the paper divides by the max response length: "
             "set actor_rollout_ref.actor.loss_scale_factor=<data.max_response_length>."
         )
     filter_groups = algorithm.get("filter_groups")
     if filter_groups is not None and filter_groups.get("enable", False):
         _warn_once(
-            "poly_epo: algorithm.filter_groups is on; it drops all-correct groups, where Poly-EPO still has a "
+            f"{name}: algorithm.filter_groups is on; it drops all-correct groups, where {name} still has a "
             "signal (it prefers rarer strategies among correct answers)."
+        )
+
+
+def _check_set_size(options, rollout_n: int) -> None:
+    k = max(1, rollout_n // 2) if options.set_size == AUTO else int(options.set_size)
+    if k >= rollout_n:
+        raise ValueError(
+            f"algorithm.poly_epo.set_size={options.set_size} gives k={k} with actor_rollout_ref.rollout.n={rollout_n}: "
+            "a set as large as the group makes every advantage 0 and training would learn nothing. "
+            "Use set_size < rollout.n (the paper: rollout.n=8, set_size=4)."
         )
 
 
@@ -192,7 +209,7 @@ def _wrap_compute_advantage(original):
 
     @functools.wraps(original)
     def compute_advantage(data, adv_estimator, *args, **kwargs):
-        if adv_estimator != ESTIMATOR_NAME:
+        if adv_estimator not in GROUP_ESTIMATORS:
             return original(data, adv_estimator, *args, **kwargs)
         inputs = _group_inputs.get()
         if inputs is None:  # legacy and separation trainers: the DataProto holds everything
@@ -242,7 +259,7 @@ def _wrap_v1_init(original):
 def _wrap_v1_compute_advantage(original):
     @functools.wraps(original)
     def _compute_advantage(self, batch, metrics):
-        if self.config.algorithm.adv_estimator != ESTIMATOR_NAME:
+        if self.config.algorithm.adv_estimator not in GROUP_ESTIMATORS:
             return original(self, batch, metrics)
         inputs = _fetch_v1_group_inputs(batch, self.tokenizer)
         inputs.metrics = metrics

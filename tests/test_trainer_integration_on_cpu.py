@@ -11,6 +11,8 @@ from hydra import compose, initialize_config_dir
 from verl import DataProto
 from verl.trainer.ppo import ray_trainer
 
+from fake_judge import FakeJudge
+
 from polyepo_plugin import verl_glue
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.estimator import set_advantages
@@ -108,12 +110,15 @@ def test_trainer_modules_are_patched_once_without_problems():
         assert not getattr(function.__wrapped__, "__polyepo_wrapped__", False)
 
 
-def test_validation_passes_the_paper_settings_quietly(caplog):
+# grpo_div (the GRPO+DIV baseline) forms no sets: a set size that would stop poly_epo is ignored.
+@pytest.mark.parametrize("estimator,extra", [("poly_epo", []), ("grpo_div", ["+algorithm.poly_epo.set_size=8"])])
+def test_validation_passes_the_paper_settings_quietly(estimator, extra, caplog):
     config = verl_config(
-        "algorithm.adv_estimator=poly_epo",
+        f"algorithm.adv_estimator={estimator}",
         "actor_rollout_ref.rollout.n=8",
         "actor_rollout_ref.actor.loss_agg_mode=seq-mean-token-sum-norm",
         "actor_rollout_ref.actor.loss_scale_factor=4096",
+        *extra,
     )
     with caplog.at_level(logging.WARNING):
         verl_glue.validate_run(config)
@@ -175,3 +180,32 @@ def test_shape_check_records_a_changed_signature():
         assert not getattr(Trainer._compute_advantage, "__polyepo_wrapped__", False)
     finally:
         verl_glue._integration_problems[:] = problems_before
+
+
+def judge_run_config(base_url):
+    return verl_config(
+        "algorithm.adv_estimator=poly_epo",
+        "actor_rollout_ref.rollout.n=8",
+        "+algorithm.poly_epo.diversity.backend=judge",
+        f"+algorithm.poly_epo.diversity.judge.base_url={base_url}",
+        "+algorithm.poly_epo.diversity.judge.timeout_s=2",
+    )
+
+
+def test_validation_stops_a_run_whose_judge_does_not_answer():
+    with FakeJudge() as judge:
+        verl_glue.validate_run(judge_run_config(judge.base_url))  # reachable: passes
+        closed = judge.base_url
+    with pytest.raises(ValueError, match="judge.base_url=.*the judge endpoint is unreachable"):
+        verl_glue.validate_run(judge_run_config(closed))
+
+
+def test_validation_builds_the_backend_a_run_will_use(tmp_path):
+    config = verl_config(
+        "algorithm.adv_estimator=grpo_div",
+        "actor_rollout_ref.rollout.n=8",
+        "+algorithm.poly_epo.diversity.backend=custom",
+        f"+algorithm.poly_epo.diversity.custom.path={tmp_path / 'missing.py'}",
+    )
+    with pytest.raises(ValueError, match="diversity.custom.path=.*no such file"):
+        verl_glue.validate_run(config)

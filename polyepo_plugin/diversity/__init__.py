@@ -5,12 +5,13 @@ A backend is built from the ``diversity`` options and has one method,
 degenerate response (it counts for no strategy), plus the groups whose labelling failed.
 Labels are compared only within a group, so a backend may number them however it likes.
 Register a new backend with ``@register_backend(name)`` on a class built from the
-``DiversityConfig``.
+``DiversityConfig``. A backend may also define ``check_ready()``, which the start-up checks call
+once before any model loads (e.g. to reach an endpoint or load a model).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
@@ -37,13 +38,19 @@ def missing_input(backend: str, needs: str, got: str) -> MissingInputError:
 
 @dataclass
 class ResponseGroups:
-    """What a backend may read: the group layout plus verl's batch, as the estimator got it."""
+    """What a backend may read: the group layout plus verl's batch, as the estimator got it.
+
+    ``decoded_responses``/``decoded_prompts``: per-row texts given directly (``label_strategies``
+    outside verl); when set, ``response_texts``/``prompt_texts`` return them, decoding nothing.
+    """
 
     layout: GroupLayout
     response_mask: torch.Tensor
     batch: Mapping[str, Any] | None
     non_tensor_batch: Mapping[str, Any] | None
     tokenizer: Any = None
+    decoded_responses: Sequence[str] | None = None
+    decoded_prompts: Sequence[str] | None = None
 
     def batch_tensor(self, key: str, backend: str) -> torch.Tensor:
         if self.batch is None or key not in self.batch.keys():
@@ -58,10 +65,14 @@ class ResponseGroups:
 
     def response_texts(self, backend: str) -> list[str]:
         """Each row's decoded response (special tokens dropped)."""
+        if self.decoded_responses is not None:
+            return list(self.decoded_responses)
         return self._decode(self.response_tokens(backend), backend)
 
     def prompt_texts(self, backend: str) -> list[str]:
         """Each row's decoded prompt; left padding is removed through the attention mask."""
+        if self.decoded_prompts is not None:
+            return list(self.decoded_prompts)
         prompts = self.batch_tensor("prompts", backend).cpu()
         if self.batch is not None and "attention_mask" in self.batch.keys():
             keep = self.batch["attention_mask"][:, : prompts.shape[1]].cpu().bool()
@@ -114,5 +125,6 @@ def make_backend(diversity_config) -> StrategyBackend:
     return BACKENDS[diversity_config.backend](diversity_config)
 
 
-# Imported for their registration side effect; both are light (numpy/torch only).
-from polyepo_plugin.diversity import labels, ngram  # noqa: E402,F401
+# Imported for their registration side effect; all are light (math-verify, sentence-transformers
+# and httpx are imported only when a backend that needs them is built or used).
+from polyepo_plugin.diversity import answer, custom, embedding, judge, labels, ngram  # noqa: E402,F401

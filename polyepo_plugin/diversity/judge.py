@@ -158,6 +158,9 @@ class LlmJudge:
         self.template = load_template(self.options.prompt_template)
         self.client = JudgeClient(self.options)
 
+    def check_ready(self) -> None:
+        check_reachable(self.options)
+
     def assign(self, groups: ResponseGroups) -> Labelling:
         prompts = groups.prompt_texts("judge")
         texts = groups.response_texts("judge")

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from polyepo_plugin.diversity import Labelling, ResponseGroups, register_backend
+from polyepo_plugin.diversity.graph import linked_components
 from polyepo_plugin.grouping import DEGENERATE
 
 _HASH_BASE = 1_000_003
@@ -33,20 +34,12 @@ def ngram_set(tokens: torch.Tensor, n: int) -> frozenset[int]:
 
 def cluster_by_overlap(ngram_sets: Sequence[frozenset[int]], threshold: float) -> list[int]:
     """Connected components of the 'Jaccard >= threshold' graph; ``-1`` for empty sets."""
-    parent = list(range(len(ngram_sets)))
 
-    def root(a: int) -> int:
-        while parent[a] != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
+    def linked(a: int, b: int) -> bool:
+        set_a, set_b = ngram_sets[a], ngram_sets[b]
+        return len(set_a & set_b) >= threshold * len(set_a | set_b)
 
-    for a, set_a in enumerate(ngram_sets):
-        for b in range(a + 1, len(ngram_sets)):
-            set_b = ngram_sets[b]
-            if set_a and set_b and len(set_a & set_b) >= threshold * len(set_a | set_b):
-                parent[root(b)] = root(a)
-    return [root(a) if ngram_sets[a] else DEGENERATE for a in range(len(ngram_sets))]
+    return linked_components([bool(s) for s in ngram_sets], linked)
 
 
 @register_backend("ngram")
