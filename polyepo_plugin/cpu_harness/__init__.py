@@ -1,9 +1,10 @@
 """CPU TEST/DEMO harness: run verl's real PPO trainer on a machine with no accelerator.
 
-This is not part of Poly-EPO and never needed on a GPU machine. It is opt-in and is
-loaded only through verl's external-module hook::
+This is not part of Poly-EPO and never needed on a GPU machine. It is opt-in: importing this
+package (e.g. for its tiny local assets) changes nothing; it is applied only when the module
+``polyepo_plugin.cpu_harness.activate`` is named in verl's external-module hook::
 
-    VERL_USE_EXTERNAL_MODULES=polyepo_plugin.cpu_harness python -m verl.trainer.main_ppo ...
+    VERL_USE_EXTERNAL_MODULES=polyepo_plugin.cpu_harness.activate python -m verl.trainer.main_ppo ...
 
 verl imports the modules named there inside ``import verl``, in the driver and in every
 Ray worker, so the patches below reach all processes. When ``torch.cuda.is_available()``
@@ -50,6 +51,3 @@ def apply() -> bool:
         logger.exception("polyepo cpu_harness: failed to apply CPU patches")
         raise
     return True
-
-
-apply()

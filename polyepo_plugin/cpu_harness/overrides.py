@@ -7,7 +7,7 @@ TEST/DEMO only.
 from __future__ import annotations
 
 ENV_VAR = "VERL_USE_EXTERNAL_MODULES"
-MODULE = "polyepo_plugin.cpu_harness"
+MODULE = "polyepo_plugin.cpu_harness.activate"
 
 
 def cpu_overrides(

@@ -1,7 +1,7 @@
 """verl's real trainer (legacy and v1) on CPU with poly_epo and with GRPO, end to end.
 
 Runs ``python -m verl.trainer.main_ppo`` in a subprocess with the opt-in CPU harness
-(``VERL_USE_EXTERNAL_MODULES=polyepo_plugin.cpu_harness``), a random tiny Qwen2 and toy
+(``VERL_USE_EXTERNAL_MODULES=polyepo_plugin.cpu_harness.activate``), a random tiny Qwen2 and toy
 parquet data whose reward function emits a ``strategy`` label, built into ``tmp_path``.
 About 1.5 minutes each, mostly Ray start-up.
 
