@@ -30,6 +30,12 @@ from __future__ import annotations
 import logging
 
 logger = logging.getLogger(__name__)
+_active = False
+
+
+def is_active() -> bool:
+    """True once ``apply()`` ran in this process (and found no CUDA)."""
+    return _active
 
 
 def apply() -> bool:
@@ -40,12 +46,15 @@ def apply() -> bool:
         logger.info("polyepo cpu_harness: CUDA is available, leaving verl untouched")
         return False
     try:
-        from . import cpu_platform, hf_rollout
+        global _active
+        _active = True
+        from . import cpu_platform, hf_rollout  # noqa: F401  (importing hf_rollout registers it)
 
         cpu_platform.register_platform()
         cpu_platform.select_fsdp_engine()
         cpu_platform.patch_process_group_backend()
-        hf_rollout.register_rollout()
+        # hf_rollout registers itself when its import completes (see its last lines): a Ray
+        # worker may import it first, and its `import verl` then runs apply() mid-import.
     except Exception:
         # A half-applied harness fails later in confusing ways; say so loudly here.
         logger.exception("polyepo cpu_harness: failed to apply CPU patches")

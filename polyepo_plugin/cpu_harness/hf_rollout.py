@@ -25,6 +25,8 @@ import torch
 from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica, TokenOutput
 
+from polyepo_plugin.cpu_harness import is_active
+
 logger = logging.getLogger(__name__)
 
 ROLLOUT_NAME = "hf"
@@ -201,3 +203,7 @@ def register_rollout() -> None:
     base._ROLLOUT_REGISTRY.setdefault((ROLLOUT_NAME, "async"), _ADAPTER_FQN)
     if ROLLOUT_NAME not in RolloutReplicaRegistry._registry:
         RolloutReplicaRegistry.register(ROLLOUT_NAME, lambda: HFReplica)
+
+
+if is_active():  # the harness was applied in this process: make `rollout.name=hf` available
+    register_rollout()

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from polyepo_plugin.cpu_harness.console import step_metrics
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 600
@@ -70,25 +71,6 @@ def _run_trainer(
     if timed_out:
         pytest.fail(f"main_ppo timed out after {TIMEOUT_S}s\n--- stdout ---\n{out[-20000:]}\n--- stderr ---\n{err[-20000:]}")
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-
-
-def step_metrics(stdout: str) -> dict[int, dict[str, float]]:
-    """verl's console logger prints ``step:N - key:value - ...`` once per step."""
-    steps = {}
-    for line in stdout.splitlines():
-        found = re.search(r"step:(\d+) - (.*training/global_step.*)$", line)  # Ray prefixes the actor's name
-        if found:
-            fields = dict(item.split(":", 1) for item in found.group(2).strip().split(" - ") if ":" in item)
-            steps[int(found.group(1))] = {k: float(v) for k, v in fields.items() if _is_number(v)}
-    return steps
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def rollout_dumps(tmp_path: Path) -> list[list[dict]]:
