@@ -60,7 +60,9 @@ def main() -> None:
     texts = synthetic_groups(args.groups, args.responses, args.words)
     groups = response_groups([texts[i : i + args.responses] for i in range(0, len(texts), args.responses)])
     rows, mask = len(texts), groups.response_mask
-    shape = f"{args.groups} groups x {args.responses} responses, {mask.sum(1).mean():.0f} tokens each (word-level tokens)"
+    shape = (
+        f"{args.groups} groups x {args.responses} responses, {mask.sum(1).mean():.0f} tokens each (word-level tokens)"
+    )
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {shape}")
     for backend_name in args.backends:
         diversity = {"backend": backend_name, "embedding": {"device": args.device}}

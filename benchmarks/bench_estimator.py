@@ -60,7 +60,15 @@ def enumeration_seconds_per_group(n: int, k: int, groups: int = 4) -> float:
 
     start = time.perf_counter()
     custom_conditional_means(
-        poly, rewards, strategies, valid, torch.full((groups,), n), torch.full((groups,), probe_k), [0] * groups, 10**9, 1
+        poly,
+        rewards,
+        strategies,
+        valid,
+        torch.full((groups,), n),
+        torch.full((groups,), probe_k),
+        [0] * groups,
+        10**9,
+        1,
     )
     per_group = (time.perf_counter() - start) / groups
     return per_group * math.comb(n, k) / math.comb(n, probe_k)
@@ -75,7 +83,9 @@ def main() -> None:
 
     grpo_vectorized = get_adv_estimator_fn("grpo_vectorized")
     poly_epo = get_adv_estimator_fn("poly_epo")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.prompts} prompts, response length {args.response_length}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.prompts} prompts, response length {args.response_length}"
+    )
     header = f"{'N,k':>7} {'grpo ms':>9} {'grpo_vec ms':>12} {'poly_epo ms':>12} {'poly/vec':>9} {'poly/grpo':>10} {'C(N,k)':>14} {'enumerate s':>12}"
     print(header)
     for n, k in [(8, 4), (16, 8), (32, 16)]:
@@ -88,10 +98,13 @@ def main() -> None:
                 args.repeats,
             ),
             "grpo_vectorized": median_seconds(
-                lambda: grpo_vectorized(token_level_rewards=token_rewards, response_mask=mask, index=index), args.repeats
+                lambda: grpo_vectorized(token_level_rewards=token_rewards, response_mask=mask, index=index),
+                args.repeats,
             ),
             "poly_epo": median_seconds(
-                lambda: poly_epo(token_level_rewards=token_rewards, response_mask=mask, index=index, config=config, **extras),
+                lambda: poly_epo(
+                    token_level_rewards=token_rewards, response_mask=mask, index=index, config=config, **extras
+                ),
                 args.repeats,
             ),
         }

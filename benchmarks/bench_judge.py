@@ -36,7 +36,10 @@ def main() -> None:
             render_request(
                 template,
                 f"Problem {g}: find all real x with x^2 - {g}x + 1 = 0.",
-                [f"{words[(g + r) % 4]} step {r}: " + "we expand and simplify the expression. " * 40 for r in range(args.responses)],
+                [
+                    f"{words[(g + r) % 4]} step {r}: " + "we expand and simplify the expression. " * 40
+                    for r in range(args.responses)
+                ],
                 6000,
             ),
             args.responses,

@@ -48,8 +48,8 @@ class JudgeOptions:
 
     One request per prompt group; all groups of a step run concurrently (up to
     ``max_concurrency``). A failed attempt is retried up to ``max_retries`` times, waiting
-    ``retry_backoff_s`` doubled at each retry (at most 8 s). The API key is read from the environment variable named by
-    ``api_key_env`` (never from the config, never logged). ``prompt_template``: a file path, or
+    ``retry_backoff_s`` doubled at each retry (at most 8 s). The API key is read from the
+    environment variable named by ``api_key_env`` (never from the config, never logged). ``prompt_template``: a file path, or
     None for the shipped math-reasoning prompt. Responses longer than ``max_response_chars``
     are truncated before sending. A group whose labelling still fails after ``max_retries``
     gets ``fallback``: another backend's labels (default ``ngram``), ``zero`` (advantage 0 for
@@ -75,7 +75,12 @@ class JudgeOptions:
         _require(self.retry_backoff_s >= 0, "diversity.judge.retry_backoff_s", self.retry_backoff_s, "a number >= 0")
         _require(self.max_concurrency >= 1, "diversity.judge.max_concurrency", self.max_concurrency, "an integer >= 1")
         _require(self.max_tokens >= 1, "diversity.judge.max_tokens", self.max_tokens, "an integer >= 1")
-        _require(self.max_response_chars >= 1, "diversity.judge.max_response_chars", self.max_response_chars, "an integer >= 1")
+        _require(
+            self.max_response_chars >= 1,
+            "diversity.judge.max_response_chars",
+            self.max_response_chars,
+            "an integer >= 1",
+        )
         _require(self.fallback in JUDGE_FALLBACKS, "diversity.judge.fallback", self.fallback, _one_of(JUDGE_FALLBACKS))
 
 
@@ -124,7 +129,12 @@ class DiversityConfig:
 
     def __post_init__(self):
         if self.backend == "custom":
-            _require(bool(self.custom.path), "diversity.custom.path", self.custom.path, "the path of a Python file when backend=custom")
+            _require(
+                bool(self.custom.path),
+                "diversity.custom.path",
+                self.custom.path,
+                "the path of a Python file when backend=custom",
+            )
 
 
 @dataclass(frozen=True)
@@ -144,7 +154,12 @@ class CustomObjectiveConfig:
     seed: int = 0
 
     def __post_init__(self):
-        _require(self.max_enumerated_subsets >= 1, "custom_objective.max_enumerated_subsets", self.max_enumerated_subsets, "an integer >= 1")
+        _require(
+            self.max_enumerated_subsets >= 1,
+            "custom_objective.max_enumerated_subsets",
+            self.max_enumerated_subsets,
+            "an integer >= 1",
+        )
         _require(self.num_samples >= 1, "custom_objective.num_samples", self.num_samples, "an integer >= 1")
 
 
@@ -170,9 +185,16 @@ class PolyEpoConfig:
             ok = isinstance(self.set_size, int) and not isinstance(self.set_size, bool) and self.set_size >= 1
             _require(ok, "set_size", self.set_size, f"'{AUTO}' (half of each group, at least 1) or an integer >= 1")
         _require(self.objective in OBJECTIVES, "objective", self.objective, _one_of(OBJECTIVES))
-        _require(self.advantage_scale in ADVANTAGE_SCALES, "advantage_scale", self.advantage_scale, _one_of(ADVANTAGE_SCALES))
+        _require(
+            self.advantage_scale in ADVANTAGE_SCALES, "advantage_scale", self.advantage_scale, _one_of(ADVANTAGE_SCALES)
+        )
         if self.objective == "custom":
-            _require(bool(self.custom_objective.path), "custom_objective.path", self.custom_objective.path, "the path of a Python file when objective=custom")
+            _require(
+                bool(self.custom_objective.path),
+                "custom_objective.path",
+                self.custom_objective.path,
+                "the path of a Python file when objective=custom",
+            )
 
     @property
     def uses_strategies(self) -> bool:
@@ -185,7 +207,9 @@ def parse_config(algorithm_config: Mapping[str, Any] | None) -> PolyEpoConfig:
     config = _build(PolyEpoConfig, section, CONFIG_ROOT)
     from polyepo_plugin.diversity import BACKENDS
 
-    _require(config.diversity.backend in BACKENDS, "diversity.backend", config.diversity.backend, _one_of(sorted(BACKENDS)))
+    _require(
+        config.diversity.backend in BACKENDS, "diversity.backend", config.diversity.backend, _one_of(sorted(BACKENDS))
+    )
     if config.objective == "custom":
         load_custom_objective(config.custom_objective)  # a bad path or name fails here, not mid-step
     return config
@@ -218,7 +242,9 @@ def _build(cls: type, values: Mapping[str, Any] | None, where: str):
     names = [f.name for f in dataclasses.fields(cls)]
     unknown = sorted(set(map(str, values)) - set(names))
     if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(f'{where}.{u}' for u in unknown)}; valid options under {where}: {', '.join(names)}")
+        raise ValueError(
+            f"unknown option(s) {', '.join(f'{where}.{u}' for u in unknown)}; valid options under {where}: {', '.join(names)}"
+        )
     kwargs = {}
     for name, value in values.items():
         kind = hints[name]

@@ -58,7 +58,9 @@ def _verl_estimator(name: str):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         options = parse_config(config)
         rewards = response_rewards(token_level_rewards, index, name)
-        per_row = row_advantages(name, rewards, index, response_mask, options, batch, non_tensor_batch, tokenizer, metrics)
+        per_row = row_advantages(
+            name, rewards, index, response_mask, options, batch, non_tensor_batch, tokenizer, metrics
+        )
         advantages = per_row.to(token_level_rewards.dtype)[:, None] * response_mask
         return advantages, advantages
 
@@ -70,7 +72,9 @@ def _verl_estimator(name: str):
     return estimator
 
 
-def response_rewards(token_level_rewards: torch.Tensor, index: np.ndarray | None, name: str = "poly_epo") -> torch.Tensor:
+def response_rewards(
+    token_level_rewards: torch.Tensor, index: np.ndarray | None, name: str = "poly_epo"
+) -> torch.Tensor:
     """Sum of each response's token rewards (as verl sums them), then float64 for the set math.
 
     Non-finite rewards are an error."""
@@ -78,7 +82,9 @@ def response_rewards(token_level_rewards: torch.Tensor, index: np.ndarray | None
     bad = (~torch.isfinite(rewards)).nonzero(as_tuple=True)[0].tolist()
     if bad:
         shown = ", ".join(
-            f"row {row} (uid {index[row]!r}): {rewards[row].item()}" if index is not None else f"row {row}: {rewards[row].item()}"
+            f"row {row} (uid {index[row]!r}): {rewards[row].item()}"
+            if index is not None
+            else f"row {row}: {rewards[row].item()}"
             for row in bad[:10]
         )
         more = f" and {len(bad) - 10} more" if len(bad) > 10 else ""
@@ -206,7 +212,9 @@ def _warn_if_sum_scale_explodes(sizes: torch.Tensor, set_sizes: torch.Tensor) ->
     informative = sizes > set_sizes
     if not informative.any():
         return
-    factor = max(math.comb(int(n) - 1, int(k) - 1) for n, k in zip(sizes[informative].tolist(), set_sizes[informative].tolist()))
+    factor = max(
+        math.comb(int(n) - 1, int(k) - 1) for n, k in zip(sizes[informative].tolist(), set_sizes[informative].tolist())
+    )
     if factor > SUM_SCALE_WARN_FACTOR and factor not in _warned_sum_factors:
         _warned_sum_factors.add(factor)
         logger.warning(

@@ -59,14 +59,16 @@ def summarize_groups(groups: Sequence[dict]) -> dict:
     for g in groups:
         correct = [s > CORRECT for s in g["scores"]]
         c = sum(correct)
-        per_prompt.append({
-            "prompt": g["prompt"],
-            "correct": c,
-            "pass_at_k": [pass_at_k(n, c, k) for k in range(1, n + 1)],
-            "majority_at_k": [majority_at_k(g["answers"], correct, k) for k in range(1, n + 1)],
-            "distinct_strategies": len({s for s in g["strategies"] if s >= 0}),
-            "distinct_correct_strategies": len({s for s, ok in zip(g["strategies"], correct) if s >= 0 and ok}),
-        })
+        per_prompt.append(
+            {
+                "prompt": g["prompt"],
+                "correct": c,
+                "pass_at_k": [pass_at_k(n, c, k) for k in range(1, n + 1)],
+                "majority_at_k": [majority_at_k(g["answers"], correct, k) for k in range(1, n + 1)],
+                "distinct_strategies": len({s for s in g["strategies"] if s >= 0}),
+                "distinct_correct_strategies": len({s for s, ok in zip(g["strategies"], correct) if s >= 0 and ok}),
+            }
+        )
     summary = {"n": n, "prompts": len(per_prompt)}
     for key in ("pass_at_k", "majority_at_k"):
         columns = list(zip(*(p[key] for p in per_prompt)))
@@ -94,25 +96,40 @@ def load_reward(path: str | None, name: str = "compute_score") -> Callable:
     return getattr(module, name)
 
 
-def score_groups(rows: Sequence[dict], responses: Sequence[Sequence[str]], reward: Callable, backend: str = "labels",
-                 tokenizer=None, **backend_options) -> list[dict]:
+def score_groups(
+    rows: Sequence[dict],
+    responses: Sequence[Sequence[str]],
+    reward: Callable,
+    backend: str = "labels",
+    tokenizer=None,
+    **backend_options,
+) -> list[dict]:
     """Score every response; strategies from the reward's ``strategy`` (labels) or a backend."""
     groups = []
     for row, texts in zip(rows, responses):
-        outs = [reward(row["data_source"], t, row["reward_model"]["ground_truth"], row.get("extra_info")) for t in texts]
+        outs = [
+            reward(row["data_source"], t, row["reward_model"]["ground_truth"], row.get("extra_info")) for t in texts
+        ]
         outs = [o if isinstance(o, dict) else {"score": float(o)} for o in outs]
-        groups.append({
-            "prompt": row["prompt"][-1]["content"],
-            "responses": list(texts),
-            "scores": [float(o["score"]) for o in outs],
-            "answers": [str(o.get("pred", t.strip())) for o, t in zip(outs, texts)],
-            "strategies": [_strategy_code(o.get("strategy")) for o in outs] if backend == "labels" else None,
-        })
+        groups.append(
+            {
+                "prompt": row["prompt"][-1]["content"],
+                "responses": list(texts),
+                "scores": [float(o["score"]) for o in outs],
+                "answers": [str(o.get("pred", t.strip())) for o, t in zip(outs, texts)],
+                "strategies": [_strategy_code(o.get("strategy")) for o in outs] if backend == "labels" else None,
+            }
+        )
     if backend != "labels":
         from polyepo_plugin.strategies import label_strategies
 
-        labels = label_strategies([g["responses"] for g in groups], [g["prompt"] for g in groups],
-                                  backend=backend, tokenizer=tokenizer, **backend_options)
+        labels = label_strategies(
+            [g["responses"] for g in groups],
+            [g["prompt"] for g in groups],
+            backend=backend,
+            tokenizer=tokenizer,
+            **backend_options,
+        )
         for g, lab in zip(groups, labels):
             g["strategies"] = list(lab)
     return groups
@@ -126,8 +143,16 @@ def _strategy_code(label) -> int:
     return int(label)
 
 
-def generate(model_path: str, prompts: Sequence[list], n: int, temperature: float = 1.0, max_new_tokens: int = 64,
-             seed: int = 0, batch_prompts: int = 16, progress: bool = True) -> tuple[list[list[str]], object]:
+def generate(
+    model_path: str,
+    prompts: Sequence[list],
+    n: int,
+    temperature: float = 1.0,
+    max_new_tokens: int = 64,
+    seed: int = 0,
+    batch_prompts: int = 16,
+    progress: bool = True,
+) -> tuple[list[list[str]], object]:
     """N sampled responses per chat prompt (decoded, special tokens dropped) and the tokenizer."""
     import torch
     from transformers import AutoTokenizer
@@ -152,30 +177,57 @@ def generate(model_path: str, prompts: Sequence[list], n: int, temperature: floa
     for start in tqdm(starts, desc=f"sampling {n}/prompt", disable=not progress):
         enc = tok(texts[start : start + batch_prompts], return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.no_grad():
-            ids = model.generate(**enc, do_sample=True, temperature=temperature, top_k=0, top_p=1.0,
-                                 max_new_tokens=max_new_tokens, num_return_sequences=n, pad_token_id=tok.pad_token_id)
+            ids = model.generate(
+                **enc,
+                do_sample=True,
+                temperature=temperature,
+                top_k=0,
+                top_p=1.0,
+                max_new_tokens=max_new_tokens,
+                num_return_sequences=n,
+                pad_token_id=tok.pad_token_id,
+            )
         decoded = tok.batch_decode(ids[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
         out += [decoded[i : i + n] for i in range(0, len(decoded), n)]
     return out, tok
 
 
-def evaluate(model_path: str, data_path: str, n: int = 16, reward: Callable | None = None, backend: str = "labels",
-             temperature: float = 1.0, max_new_tokens: int = 64, max_prompts: int | None = None, seed: int = 0,
-             progress: bool = True, **backend_options) -> dict:
+def evaluate(
+    model_path: str,
+    data_path: str,
+    n: int = 16,
+    reward: Callable | None = None,
+    backend: str = "labels",
+    temperature: float = 1.0,
+    max_new_tokens: int = 64,
+    max_prompts: int | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    **backend_options,
+) -> dict:
     """Sample, score and summarize one model on one parquet dataset (see the module docstring)."""
     import pandas as pd
 
     rows = pd.read_parquet(data_path).to_dict("records")[:max_prompts]
     for row in rows:  # parquet gives numpy arrays; the chat template wants lists of dicts
         row["prompt"] = [dict(m) for m in row["prompt"]]
-    responses, tok = generate(model_path, [r["prompt"] for r in rows], n, temperature, max_new_tokens, seed,
-                              progress=progress)
+    responses, tok = generate(
+        model_path, [r["prompt"] for r in rows], n, temperature, max_new_tokens, seed, progress=progress
+    )
     groups = score_groups(rows, responses, reward or load_reward(None), backend, tok, **backend_options)
     result = summarize_groups(groups)
-    result["settings"] = {"model": model_path, "data": data_path, "n": n, "temperature": temperature,
-                          "max_new_tokens": max_new_tokens, "backend": backend, "seed": seed}
-    result["samples"] = [{"prompt": g["prompt"], "responses": g["responses"], "strategies": g["strategies"]}
-                         for g in groups[:5]]
+    result["settings"] = {
+        "model": model_path,
+        "data": data_path,
+        "n": n,
+        "temperature": temperature,
+        "max_new_tokens": max_new_tokens,
+        "backend": backend,
+        "seed": seed,
+    }
+    result["samples"] = [
+        {"prompt": g["prompt"], "responses": g["responses"], "strategies": g["strategies"]} for g in groups[:5]
+    ]
     return result
 
 
@@ -233,11 +285,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     for spec in args.model:
         name, _, path = spec.rpartition("=") if "=" in spec else (os.path.basename(spec.rstrip("/")), "", spec)
         print(f"[eval] {name}: {path}", flush=True)
-        results[name] = evaluate(path, args.data, args.n, reward, args.backend, args.temperature, args.max_new_tokens,
-                                 args.max_prompts, args.seed, **options)
+        results[name] = evaluate(
+            path,
+            args.data,
+            args.n,
+            reward,
+            args.backend,
+            args.temperature,
+            args.max_new_tokens,
+            args.max_prompts,
+            args.seed,
+            **options,
+        )
         s = results[name]["summary"]
-        print(f"[eval] {name}: pass@1 {s['pass_at_k'][0]['mean']:.3f}  pass@{s['n']} {s['pass_at_k'][-1]['mean']:.3f}  "
-              f"distinct correct strategies {s['distinct_correct_strategies']['mean']:.2f} ({s['prompts']} prompts)")
+        print(
+            f"[eval] {name}: pass@1 {s['pass_at_k'][0]['mean']:.3f}  pass@{s['n']} {s['pass_at_k'][-1]['mean']:.3f}  "
+            f"distinct correct strategies {s['distinct_correct_strategies']['mean']:.2f} ({s['prompts']} prompts)"
+        )
     with open(os.path.join(args.out, "eval.json"), "w") as f:
         json.dump(results, f, indent=1)
     plot_pass_at_k({name: r["summary"] for name, r in results.items()}, os.path.join(args.out, "pass_at_k.png"))

@@ -37,7 +37,9 @@ def binomial_ratio(top: Tensor, bottom: Tensor, ref_top: Tensor, ref_bottom: Ten
     large batches cost a gather instead of an lgamma per element. ``ref`` must be a positive
     coefficient.
     """
-    top, bottom, ref_top, ref_bottom = (x.round().long() for x in torch.broadcast_tensors(top, bottom, ref_top, ref_bottom))
+    top, bottom, ref_top, ref_bottom = (
+        x.round().long() for x in torch.broadcast_tensors(top, bottom, ref_top, ref_bottom)
+    )
     largest = max(int(top.max()), int(ref_top.max()), 0) if top.numel() else 0
     log_factorial = torch.lgamma(torch.arange(largest + 1, dtype=torch.float64, device=top.device) + 1)
 
@@ -201,7 +203,9 @@ def marginal_advantages(
     return torch.where(informative, advantages, torch.zeros_like(advantages))
 
 
-def diversity_bonus_advantages(rewards: Tensor, strategies: Tensor, valid: Tensor, sizes: Tensor, weight: float) -> Tensor:
+def diversity_bonus_advantages(
+    rewards: Tensor, strategies: Tensor, valid: Tensor, sizes: Tensor, weight: float
+) -> Tensor:
     """The GRPO+DIV baseline: GRPO (no std division) on a reward with a rarity bonus.
 
         r'_i = r_i + weight * d_i,   d_i = (N / m_i - 1) / (N - 1),   A_i = r'_i - mean_j r'_j

@@ -366,7 +366,9 @@ def _patch_legacy_trainer(module) -> None:
     if trainer is None:
         _integration_problems.append(f"{module.__name__}.RayPPOTrainer not found")
         return
-    _patch_attribute(trainer, "__init__", _wrap_legacy_init, ("config", "tokenizer"), f"{module.__name__}.RayPPOTrainer")
+    _patch_attribute(
+        trainer, "__init__", _wrap_legacy_init, ("config", "tokenizer"), f"{module.__name__}.RayPPOTrainer"
+    )
 
 
 def _patch_v1_trainer(module) -> None:

@@ -14,7 +14,11 @@ def apply_verl_patch(target: Path, *extra: str) -> subprocess.CompletedProcess:
         pytest.fail("the 'patch' program is missing (apt-get install patch)")
     with VERL_PATCH.open() as patch_file:
         return subprocess.run(
-            ["patch", "-p1", "--batch", "--forward", *extra], cwd=target, stdin=patch_file, capture_output=True, text=True
+            ["patch", "-p1", "--batch", "--forward", *extra],
+            cwd=target,
+            stdin=patch_file,
+            capture_output=True,
+            text=True,
         )
 
 

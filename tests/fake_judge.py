@@ -82,7 +82,9 @@ class FakeJudge:
         elif behaviour == "fenced":
             content = f"```json\n{content}\n```"
         time.sleep(self.delay_s)
-        return 200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}]}
+        return 200, {
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}]
+        }
 
     def _handler(self):
         judge = self

@@ -66,7 +66,9 @@ def test_linked_components_are_transitive_and_skip_absent_items():
 
 
 def test_answer_classes_by_mathematical_equality(tokenizer):
-    groups = decoded_groups(tokenizer, [[HALF, THREE, HALF_AGAIN, "no answer here", ""], ["\\boxed{x+1}", "\\boxed{1+x}"]])
+    groups = decoded_groups(
+        tokenizer, [[HALF, THREE, HALF_AGAIN, "no answer here", ""], ["\\boxed{x+1}", "\\boxed{1+x}"]]
+    )
     labels = make_backend(DiversityConfig(backend="answer")).assign(groups).labels.tolist()
     assert same_partition(labels[:5], [0, 1, 0, -1, -1])
     assert labels[5] == labels[6] != -1
@@ -139,10 +141,22 @@ def test_custom_function_from_a_file_sees_prompt_and_responses(tmp_path):
 @pytest.mark.parametrize(
     "body,message",
     [
-        ("def f(prompt, responses):\n    return [0]\n", r"function 'f' of .*labeller.py returned 1 labels for the 3 responses of group 0"),
-        ("def f(prompt, responses):\n    raise KeyError('boom')\n", r"function 'f' of .*labeller.py failed on group 0: KeyError"),
-        ("def f(prompt, responses):\n    return [[1], [2], [3]]\n", r"function 'f' of .*labeller.py returned a label that is not an int, str or None"),
-        ("def g(prompt, responses):\n    return []\n", r"diversity.custom.name='f': .*defines no function of that name"),
+        (
+            "def f(prompt, responses):\n    return [0]\n",
+            r"function 'f' of .*labeller.py returned 1 labels for the 3 responses of group 0",
+        ),
+        (
+            "def f(prompt, responses):\n    raise KeyError('boom')\n",
+            r"function 'f' of .*labeller.py failed on group 0: KeyError",
+        ),
+        (
+            "def f(prompt, responses):\n    return [[1], [2], [3]]\n",
+            r"function 'f' of .*labeller.py returned a label that is not an int, str or None",
+        ),
+        (
+            "def g(prompt, responses):\n    return []\n",
+            r"diversity.custom.name='f': .*defines no function of that name",
+        ),
     ],
 )
 def test_custom_function_errors_name_the_function(tmp_path, body, message):
@@ -189,7 +203,9 @@ def test_label_strategies_through_the_judge():
 def test_label_strategies_rejects_bad_input():
     with pytest.raises(ValueError, match="1 prompts for 2 groups"):
         label_strategies([["a"], ["b"]], prompts=["p"])
-    with pytest.raises(ValueError, match=r"unknown option\(s\) algorithm.poly_epo.diversity.ngram.size; valid options .*: n, threshold"):
+    with pytest.raises(
+        ValueError, match=r"unknown option\(s\) algorithm.poly_epo.diversity.ngram.size; valid options .*: n, threshold"
+    ):
         label_strategies([["a"]], size=3)
     with pytest.raises(ValueError, match=r"diversity.embedding.threshold=2.0: expected a number in \[-1, 1\]"):
         label_strategies([["a"]], backend="embedding", threshold=2.0)

@@ -149,7 +149,9 @@ def test_missing_index_is_an_error():
 def test_default_backend_without_batch_says_what_is_missing():
     token_rewards, mask, index, _ = make_batch([([1, 0, 1, 0], [0, 1, 2, 3])])
     with pytest.raises(ValueError, match=r"ngram reads batch\['responses'\].*Stock verl 0.9.1"):
-        get_adv_estimator_fn("poly_epo")(token_level_rewards=token_rewards, response_mask=mask, index=index, config=None)
+        get_adv_estimator_fn("poly_epo")(
+            token_level_rewards=token_rewards, response_mask=mask, index=index, config=None
+        )
 
 
 def test_labels_missing_or_of_wrong_length():
@@ -168,11 +170,17 @@ def test_labels_missing_or_of_wrong_length():
     "options,message",
     [
         ({"objective": "best"}, r"objective='best': expected one of 'poly', 'max', 'mean', 'custom'"),
-        ({"diversity": {"backend": "magic"}}, "diversity.backend='magic': expected one of " + ", ".join(f"'{b}'" for b in sorted(BACKENDS))),
+        (
+            {"diversity": {"backend": "magic"}},
+            "diversity.backend='magic': expected one of " + ", ".join(f"'{b}'" for b in sorted(BACKENDS)),
+        ),
         ({"set_size": 0}, r"set_size=0: expected 'auto'"),
         ({"set_size": "half"}, r"set_size='half'"),
         ({"advantage_scale": "max"}, r"advantage_scale='max': expected one of 'mean', 'sum'"),
-        ({"setsize": 4}, r"unknown option\(s\) algorithm.poly_epo.setsize; valid options under algorithm.poly_epo: set_size"),
+        (
+            {"setsize": 4},
+            r"unknown option\(s\) algorithm.poly_epo.setsize; valid options under algorithm.poly_epo: set_size",
+        ),
         ({"diversity": {"ngram": {"n": 0}}}, r"diversity.ngram.n=0"),
         ({"objective": "custom"}, r"custom_objective.path=None"),
         ({"custom_objective": {"path": "/nonexistent.py"}, "objective": "custom"}, "no such file"),
@@ -186,14 +194,12 @@ def test_bad_options_are_rejected_with_the_valid_choices(options, message):
 
 def test_custom_objective_loaded_from_a_file(tmp_path):
     source = tmp_path / "my_objective.py"
-    source.write_text(
-        "import torch\n"
-        "def best_of_set(rewards, strategies):\n"
-        "    return rewards.max(dim=1).values\n"
-    )
+    source.write_text("import torch\ndef best_of_set(rewards, strategies):\n    return rewards.max(dim=1).values\n")
     groups = [([1, 0, 0, 1, 0, 0], [0, 1, 2, 3, 4, 5])]
     batch = make_batch(groups)
-    custom, _ = estimate(*batch, labels_config(objective="custom", custom_objective={"path": str(source), "name": "best_of_set"}))
+    custom, _ = estimate(
+        *batch, labels_config(objective="custom", custom_objective={"path": str(source), "name": "best_of_set"})
+    )
     closed, _ = estimate(*batch, labels_config(objective="max"))
     assert torch.allclose(custom, closed, atol=1e-6)
 

@@ -36,8 +36,13 @@ def test_pass_at_k_large_n_and_bad_input():
 
 
 def test_majority_and_summary():
-    group = {"prompt": "p", "responses": ["2", "2", "3", "x"], "scores": [1, 1, 0, 0],
-             "answers": ["2", "2", "3", "x"], "strategies": [2, 2, 3, -1]}
+    group = {
+        "prompt": "p",
+        "responses": ["2", "2", "3", "x"],
+        "scores": [1, 1, 0, 0],
+        "answers": ["2", "2", "3", "x"],
+        "strategies": [2, 2, 3, -1],
+    }
     assert evaluation.majority_at_k(group["answers"], [True, True, False, False], 4) == 1.0
     result = evaluation.summarize_groups([group, {**group, "scores": [0, 0, 0, 0]}])
     s = result["summary"]
@@ -54,7 +59,9 @@ def test_task_every_problem_has_three_strategies_with_different_successes():
     succeeds = {p: frozenset(t for t, _ in problems if t % p == 0) for p in task.STRATEGY_PRIMES}
     assert len(set(succeeds.values())) == len(task.STRATEGY_PRIMES)
     for t, primes in problems:
-        scores = {p: task.compute_score(task.DATA_SOURCE, f"{p}<|im_end|>", str(t))["score"] for p in task.STRATEGY_PRIMES}
+        scores = {
+            p: task.compute_score(task.DATA_SOURCE, f"{p}<|im_end|>", str(t))["score"] for p in task.STRATEGY_PRIMES
+        }
         assert sorted(p for p, s in scores.items() if s == 1.0) == sorted(primes)
     assert task.compute_score("", "hello", "6") == {"score": 0.0, "strategy": -1}
     assert task.compute_score("", "4", "8") == {"score": 0.0, "strategy": -1}  # a factor, not a prime
@@ -79,16 +86,33 @@ def test_evaluate_end_to_end(tiny):
     assert all(0 <= a <= b <= 1 for a, b in itertools.pairwise(means))  # pass@k never falls with k
     for p in result["per_prompt"]:
         assert 0 <= p["distinct_correct_strategies"] <= p["distinct_strategies"] <= 4
-    ngram = evaluation.evaluate(model, data, n=4, reward=task.compute_score, backend="ngram", max_new_tokens=4,
-                                progress=False)
+    ngram = evaluation.evaluate(
+        model, data, n=4, reward=task.compute_score, backend="ngram", max_new_tokens=4, progress=False
+    )
     assert ngram["summary"]["prompts"] == 6
 
 
 def test_cli_compares_models(tiny, tmp_path):
     model, data = tiny
     out = tmp_path / "eval"
-    rc = evaluation.main(["--model", f"a={model}", "--model", f"b={model}", "--data", data, "--n", "3",
-                          "--reward-path", task.__file__, "--max-new-tokens", "4", "--out", str(out)])
+    rc = evaluation.main(
+        [
+            "--model",
+            f"a={model}",
+            "--model",
+            f"b={model}",
+            "--data",
+            data,
+            "--n",
+            "3",
+            "--reward-path",
+            task.__file__,
+            "--max-new-tokens",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     results = json.loads((out / "eval.json").read_text())
     assert set(results) == {"a", "b"} and len(results["a"]["summary"]["pass_at_k"]) == 3

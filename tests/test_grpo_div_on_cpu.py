@@ -76,7 +76,9 @@ def test_registered_grpo_div_matches_the_hand_computation(weight):
     )
     assert torch.equal(advantages, returns) and torch.all(advantages[mask == 0] == 0)
     scalar = advantages.sum(1) / mask.sum(1)
-    assert scalar.tolist() == pytest.approx(expected_rows(GROUPS, token_rewards, index, labels, weight).tolist(), abs=1e-6)
+    assert scalar.tolist() == pytest.approx(
+        expected_rows(GROUPS, token_rewards, index, labels, weight).tolist(), abs=1e-6
+    )
     assert metrics["poly_epo/groups"] == 4 and metrics["poly_epo/skipped_groups"] == 1
     assert metrics["poly_epo/degenerate_fraction"] == pytest.approx(3 / 14)
     assert "poly_epo/set_size_mean" not in metrics
@@ -87,14 +89,20 @@ def test_the_default_weight_is_one_half():
     advantages, _ = compute_grpo_div_advantage(
         token_rewards, mask, index=index, config=labels_config(), non_tensor_batch={"strategy": labels}
     )
-    assert (advantages.sum(1) / mask.sum(1)).tolist() == pytest.approx(expected_rows(GROUPS, token_rewards, index, labels, 0.5).tolist(), abs=1e-6)
+    assert (advantages.sum(1) / mask.sum(1)).tolist() == pytest.approx(
+        expected_rows(GROUPS, token_rewards, index, labels, 0.5).tolist(), abs=1e-6
+    )
 
 
 def test_weight_zero_is_verls_grpo_without_std():
     groups = [g for g in GROUPS if len(g[0]) > 1]  # verl gives a lone response its raw reward
     token_rewards, mask, index, labels = flat_batch(groups, seed=3)
     ours, _ = compute_grpo_div_advantage(
-        token_rewards, mask, index=index, config=labels_config(diversity_bonus_weight=0.0), non_tensor_batch={"strategy": labels}
+        token_rewards,
+        mask,
+        index=index,
+        config=labels_config(diversity_bonus_weight=0.0),
+        non_tensor_batch={"strategy": labels},
     )
     verls, _ = compute_grpo_outcome_advantage(token_rewards, mask, index, norm_adv_by_std_in_grpo=False)
     assert torch.allclose(ours, verls, atol=1e-6)
@@ -117,7 +125,13 @@ def test_padding_rows_get_zero():
     token_rewards = torch.cat([token_rewards, torch.ones(1, mask.shape[1])])
     mask = torch.cat([mask, torch.zeros(1, mask.shape[1])])
     per_row = row_advantages(
-        "grpo_div", token_rewards.sum(1).double(), index, mask, parse_config(labels_config()), None, {"strategy": labels}
+        "grpo_div",
+        token_rewards.sum(1).double(),
+        index,
+        mask,
+        parse_config(labels_config()),
+        None,
+        {"strategy": labels},
     )
     assert per_row[-1] == 0 and per_row[:-1].abs().sum() > 0
 
@@ -125,7 +139,9 @@ def test_padding_rows_get_zero():
 @pytest.mark.parametrize("backend", ["labels", "ngram"])
 def test_verls_compute_advantage_hands_the_batch_to_grpo_div(backend):
     data = legacy_batch()
-    config = verl_config("algorithm.adv_estimator=grpo_div", f"+algorithm.poly_epo.diversity.backend={backend}").algorithm
+    config = verl_config(
+        "algorithm.adv_estimator=grpo_div", f"+algorithm.poly_epo.diversity.backend={backend}"
+    ).algorithm
     out = ray_trainer.compute_advantage(data, adv_estimator="grpo_div", config=config)
     batch, extra = data.batch, data.non_tensor_batch
     expected, _ = compute_grpo_div_advantage(
@@ -140,13 +156,19 @@ def test_verls_compute_advantage_hands_the_batch_to_grpo_div(backend):
 def test_grpo_div_through_verl_matches_the_hand_computation():
     token_rewards, mask, index, labels = flat_batch(GROUPS[:3], seed=1)
     data = DataProto.from_dict(
-        tensors={"token_level_rewards": token_rewards, "response_mask": mask, "responses": torch.ones_like(mask).long()},
+        tensors={
+            "token_level_rewards": token_rewards,
+            "response_mask": mask,
+            "responses": torch.ones_like(mask).long(),
+        },
         non_tensors={"uid": index, "strategy": labels},
     )
     config = verl_config("algorithm.adv_estimator=grpo_div", "+algorithm.poly_epo.diversity.backend=labels").algorithm
     out = ray_trainer.compute_advantage(data, adv_estimator="grpo_div", config=config)
     scalar = out.batch["advantages"].sum(1) / mask.sum(1)
-    assert scalar.tolist() == pytest.approx(expected_rows(GROUPS[:3], token_rewards, index, labels, 0.5).tolist(), abs=1e-6)
+    assert scalar.tolist() == pytest.approx(
+        expected_rows(GROUPS[:3], token_rewards, index, labels, 0.5).tolist(), abs=1e-6
+    )
 
 
 @pytest.mark.parametrize(
@@ -155,7 +177,13 @@ def test_grpo_div_through_verl_matches_the_hand_computation():
         (["actor_rollout_ref.rollout.n=1"], "adv_estimator=grpo_div with actor_rollout_ref.rollout.n=1"),
         (["+algorithm.poly_epo.diversity.backend=nope"], "diversity.backend='nope'"),
         (["+algorithm.poly_epo.diversity_bonus_weight=much"], "diversity_bonus_weight='much'"),
-        (["+algorithm.poly_epo.diversity.backend=custom", "+algorithm.poly_epo.diversity.custom.path=/nonexistent.py"], "no such file"),
+        (
+            [
+                "+algorithm.poly_epo.diversity.backend=custom",
+                "+algorithm.poly_epo.diversity.custom.path=/nonexistent.py",
+            ],
+            "no such file",
+        ),
     ],
 )
 def test_validation_stops_a_misconfigured_grpo_div_run(overrides, message):

@@ -12,7 +12,13 @@ import polyepo_plugin.diversity.judge  # noqa: F401  (registers the backend)
 from polyepo_plugin.config import JudgeOptions, parse_config
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
 from polyepo_plugin.diversity import ResponseGroups, make_backend
-from polyepo_plugin.diversity.judge import JudgeOutputError, check_reachable, load_template, parse_labels, render_request
+from polyepo_plugin.diversity.judge import (
+    JudgeOutputError,
+    check_reachable,
+    load_template,
+    parse_labels,
+    render_request,
+)
 from polyepo_plugin.diversity.ngram import cluster_by_overlap, ngram_set
 from polyepo_plugin.grouping import GroupLayout
 
@@ -98,7 +104,7 @@ def test_parse_labels_accepts_one_integer_per_attempt(content, expected):
         ('{"labels": {"1": true, "2": 1, "3": 0}}', "integers"),
         ('{"labels": {"1": 1.5, "2": 1, "3": 0}}', "integers"),
         ('{"labels": {"1": -2, "2": 1, "3": 0}}', "integers"),
-        ('[0, 1, 0]', 'no "labels"'),
+        ("[0, 1, 0]", 'no "labels"'),
         ("Attempts 1 and 3 share a method.", "malformed JSON"),
     ],
 )
@@ -168,7 +174,9 @@ def test_identical_groups_are_sent_once(tokenizer):
     index = np.array(["a"] * 4 + ["b"] * 4, dtype=object)
     with FakeJudge() as judge:
         backend = make_backend(parse_config(judge_config(judge)).diversity)
-        labelling = backend.assign(ResponseGroups(GroupLayout.from_index(index), torch.cat([mask, mask]), doubled, None, tokenizer))
+        labelling = backend.assign(
+            ResponseGroups(GroupLayout.from_index(index), torch.cat([mask, mask]), doubled, None, tokenizer)
+        )
     assert judge.requests["ok"] == 1
     assert labelling.labels[:4].tolist() == labelling.labels[4:].tolist()
 

@@ -125,7 +125,9 @@ def test_identities_of_the_poly_objective():
         advantages = closed_form("poly", [(rewards, strategies)], [k])[0]
         assert sum(advantages) == pytest.approx(0.0, abs=1e-12)
         permutation = rng.sample(range(n), n)
-        permuted = closed_form("poly", [([rewards[p] for p in permutation], [strategies[p] for p in permutation])], [k])[0]
+        permuted = closed_form(
+            "poly", [([rewards[p] for p in permutation], [strategies[p] for p in permutation])], [k]
+        )[0]
         assert permuted == pytest.approx([advantages[p] for p in permutation], abs=1e-12)
     assert closed_form("poly", [([0.0] * n, [0, 1, 2, 3, 0, 1, 2, 3])], [k])[0] == [0.0] * n
 
@@ -199,4 +201,6 @@ def test_custom_objective_sampled_is_unbiased_and_seeded():
 def test_custom_objective_with_wrong_output_shape_is_reported():
     rewards, strategies, valid, sizes = pack([([1.0, 0.0, 1.0], [0, 1, 2])])
     with pytest.raises(ValueError, match="custom set objective returned shape"):
-        custom_conditional_means(lambda r, s: r.sum(), rewards, strategies, valid, sizes, torch.tensor([2]), [0], 100, 4)
+        custom_conditional_means(
+            lambda r, s: r.sum(), rewards, strategies, valid, sizes, torch.tensor([2]), [0], 100, 4
+        )

@@ -54,7 +54,9 @@ def legacy_batch(groups=4, n=6, width=10, seed=0):
 @pytest.mark.parametrize("backend", ["labels", "ngram"])
 def test_legacy_compute_advantage_hands_the_batch_to_poly_epo(backend):
     data = legacy_batch()
-    config = verl_config("algorithm.adv_estimator=poly_epo", f"+algorithm.poly_epo.diversity.backend={backend}").algorithm
+    config = verl_config(
+        "algorithm.adv_estimator=poly_epo", f"+algorithm.poly_epo.diversity.backend={backend}"
+    ).algorithm
     out = ray_trainer.compute_advantage(data, adv_estimator="poly_epo", config=config)
     expected = set_advantages(
         data.batch["token_level_rewards"].sum(-1).double(),
@@ -163,7 +165,9 @@ def test_validation_ignores_other_estimators():
 
 
 def test_a_failed_shape_check_stops_poly_epo_runs(monkeypatch):
-    monkeypatch.setattr(verl_glue, "_integration_problems", ["verl.trainer.ppo.ray_trainer.compute_advantage not found"])
+    monkeypatch.setattr(
+        verl_glue, "_integration_problems", ["verl.trainer.ppo.ray_trainer.compute_advantage not found"]
+    )
     with pytest.raises(RuntimeError, match="cannot hand prompt groups to poly_epo.*compute_advantage not found"):
         verl_glue.validate_run(verl_config("algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=8"))
 

@@ -60,8 +60,15 @@ def _build_device_module() -> types.ModuleType:
     mod.set_rng_state = lambda state, *a, **k: torch.set_rng_state(state)
     mod.manual_seed = mod.manual_seed_all = lambda seed: torch.manual_seed(seed)
     mod.mem_get_info = _mem_get_info
-    for name in ("set_device", "synchronize", "empty_cache", "ipc_collect", "set_per_process_memory_fraction",
-                 "reset_peak_memory_stats", "reset_accumulated_memory_stats"):
+    for name in (
+        "set_device",
+        "synchronize",
+        "empty_cache",
+        "ipc_collect",
+        "set_per_process_memory_fraction",
+        "reset_peak_memory_stats",
+        "reset_accumulated_memory_stats",
+    ):
         setattr(mod, name, _noop)
     for name in ("memory_allocated", "memory_reserved", "max_memory_allocated", "max_memory_reserved"):
         setattr(mod, name, _zero)

@@ -36,8 +36,11 @@ def toy_examples(n: int, seed: int = 0, max_operand: int = 9) -> list[dict]:
 
 def _training_corpus() -> list[str]:
     # Enough text for a few hundred merges covering the template and the toy task.
-    lines = [f"{IM_START}user\nAdd {a} and {b}{IM_END}\n{IM_START}assistant\n{a + b}{IM_END}\n"
-             for a in range(10) for b in range(10)]
+    lines = [
+        f"{IM_START}user\nAdd {a} and {b}{IM_END}\n{IM_START}assistant\n{a + b}{IM_END}\n"
+        for a in range(10)
+        for b in range(10)
+    ]
     lines += ["system user assistant answer the question with a number", "0123456789 +-=.,:!?"]
     return lines
 
@@ -127,4 +130,3 @@ def build_all(root: str, n_train: int = 16, n_val: int = 8, seed: int = 0) -> di
     train = write_parquet(toy_examples(n_train, seed=seed), os.path.join(root, "data", "train.parquet"), "train")
     val = write_parquet(toy_examples(n_val, seed=seed + 1), os.path.join(root, "data", "val.parquet"), "test")
     return {"model": model_dir, "train": train, "val": val, "reward": os.path.abspath(toy_reward.__file__)}
-

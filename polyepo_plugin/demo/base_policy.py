@@ -30,13 +30,20 @@ def build_tokenizer(out_dir: str):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    corpus = [f"{IM_START}user\n{task.question(t)}{IM_END}\n{IM_START}assistant\n{p}{IM_END}\n"
-              for t, primes in task.all_problems() for p in primes]
+    corpus = [
+        f"{IM_START}user\n{task.question(t)}{IM_END}\n{IM_START}assistant\n{p}{IM_END}\n"
+        for t, primes in task.all_problems()
+        for p in primes
+    ]
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=320, special_tokens=[PAD, IM_START, IM_END],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=320,
+        special_tokens=[PAD, IM_START, IM_END],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(corpus, trainer=trainer)
     hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=IM_END, pad_token=PAD)
     hf_tok.chat_template = CHAT_TEMPLATE
@@ -50,8 +57,9 @@ def _sft_examples(tok, problems, seed: int) -> list[tuple[list[int], int]]:
     """(token ids, prompt length) of every (problem, correct prime) pair."""
     out = []
     for t, primes in problems:
-        prompt = tok.apply_chat_template([{"role": "user", "content": task.question(t)}],
-                                         add_generation_prompt=True, tokenize=False)
+        prompt = tok.apply_chat_template(
+            [{"role": "user", "content": task.question(t)}], add_generation_prompt=True, tokenize=False
+        )
         prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
         for p in primes:
             answer = tok(f"{p}{IM_END}", add_special_tokens=False)["input_ids"]
@@ -68,10 +76,19 @@ def pretrain(out_dir: str, train_problems, seed: int = 0, log=print, sft_steps: 
     s = SETTINGS
     torch.set_num_threads(1)  # on a shared 2-core machine more threads run ~10x slower (measured)
     tok = build_tokenizer(out_dir)
-    config = Qwen2Config(vocab_size=len(tok), hidden_size=s["hidden"], intermediate_size=2 * s["hidden"],
-                         num_hidden_layers=s["layers"], num_attention_heads=s["heads"], num_key_value_heads=s["heads"],
-                         max_position_embeddings=128, tie_word_embeddings=False, eos_token_id=tok.eos_token_id,
-                         pad_token_id=tok.pad_token_id, bos_token_id=None)
+    config = Qwen2Config(
+        vocab_size=len(tok),
+        hidden_size=s["hidden"],
+        intermediate_size=2 * s["hidden"],
+        num_hidden_layers=s["layers"],
+        num_attention_heads=s["heads"],
+        num_key_value_heads=s["heads"],
+        max_position_embeddings=128,
+        tie_word_embeddings=False,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=None,
+    )
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config).float()
     examples = _sft_examples(tok, train_problems, seed)

@@ -83,7 +83,11 @@ def plot_strategies(curves: dict[str, dict[int, float]], path: str) -> str:
         steps = sorted(curve)
         ax.plot(steps, [curve[s] for s in steps], label=name)
     return evaluation.save_figure(
-        fig, ax, path, "training step", "distinct correct strategies / prompt",
+        fig,
+        ax,
+        path,
+        "training step",
+        "distinct correct strategies / prompt",
         "training rollouts (N per prompt), mean over the batch",
     )
 
@@ -107,14 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     start = time.time()
 
     train, test = task.split_problems(N_TRAIN, mode["n_test"], seed=0)
-    data = {"train": task.write_parquet(train, os.path.join(out, "data", "train.parquet"), "train"),
-            "test": task.write_parquet(test, os.path.join(out, "data", "test.parquet"), "test")}
+    data = {
+        "train": task.write_parquet(train, os.path.join(out, "data", "train.parquet"), "train"),
+        "test": task.write_parquet(test, os.path.join(out, "data", "test.parquet"), "test"),
+    }
     base = base_policy.cached_base_model(train, cache_root=args.cache_dir, log=log)
-    log(f"[demo] task: name a prime factor of T; {len(train)} train / {len(test)} held-out problems, 3 of 8 primes "
-        f"correct each; {steps} steps x {len(args.arms)} arms x seeds {args.seeds}")
+    log(
+        f"[demo] task: name a prime factor of T; {len(train)} train / {len(test)} held-out problems, 3 of 8 primes "
+        f"correct each; {steps} steps x {len(args.arms)} arms x seeds {args.seeds}"
+    )
     log("[demo] evaluating the base model with polyepo-eval (HF sampling)")
-    base_eval = evaluation.evaluate(base, data["test"], n=mode["val_n"], reward=task.compute_score, max_new_tokens=4,
-                                    seed=0)
+    base_eval = evaluation.evaluate(
+        base, data["test"], n=mode["val_n"], reward=task.compute_score, max_new_tokens=4, seed=0
+    )
     arms: dict[str, dict] = {"base": {"pooled": pooled([base_eval]), "source": "polyepo_plugin.evaluation.evaluate"}}
     curves: dict[str, dict[int, float]] = {}
     failed = []
@@ -122,37 +131,68 @@ def main(argv: list[str] | None = None) -> int:
         per_seed, runs = [], []
         for seed in args.seeds:
             settings = runner.Settings(steps=steps, seed=seed, val_n=mode["val_n"], lr=args.lr)
-            run = runner.run_arm(arm, base, data["train"], data["test"], task.__file__, settings,
-                                 os.path.join(out, "runs", f"{arm}_seed{seed}"), log=log)
+            run = runner.run_arm(
+                arm,
+                base,
+                data["train"],
+                data["test"],
+                task.__file__,
+                settings,
+                os.path.join(out, "runs", f"{arm}_seed{seed}"),
+                log=log,
+            )
             validation = runner.read_jsonl_dir(run.validation_dir)
             ok = run.returncode == 0 and len(run.metrics) == steps and bool(validation)
             if not ok:
                 failed.append(f"{arm} seed{seed}")
-                log(f"[demo] {arm} seed{seed} FAILED (exit {run.returncode}); last lines of the log:\n{run.log[-4000:]}")
+                log(
+                    f"[demo] {arm} seed{seed} FAILED (exit {run.returncode}); last lines of the log:\n{run.log[-4000:]}"
+                )
                 continue
             per_seed.append(evaluation.summarize_groups(runner.groups_from_dump(validation[max(validation)])))
             last = run.metrics[steps]
-            runs.append({"seed": seed, "wall_s": round(run.wall_s, 1), "verl_steps_seen": len(run.metrics),
-                         "last_step_metrics": {k: v for k, v in last.items()
-                                               if k.startswith(("poly_epo/", "critic/score", "timing_s/step"))},
-                         "distinct_correct_over_training": distinct_correct_over_training(run.rollout_dir)})
+            runs.append(
+                {
+                    "seed": seed,
+                    "wall_s": round(run.wall_s, 1),
+                    "verl_steps_seen": len(run.metrics),
+                    "last_step_metrics": {
+                        k: v for k, v in last.items() if k.startswith(("poly_epo/", "critic/score", "timing_s/step"))
+                    },
+                    "distinct_correct_over_training": distinct_correct_over_training(run.rollout_dir),
+                }
+            )
             curves.setdefault(arm, {})
             for step_, value in runs[-1]["distinct_correct_over_training"].items():  # mean over seeds
                 curves[arm][step_] = curves[arm].get(step_, 0.0) + value / len(args.seeds)
         if per_seed:
-            arms[arm] = {"pooled": pooled(per_seed), "runs": runs, "source": "verl validation (trainer.validation_data_dir)"}
+            arms[arm] = {
+                "pooled": pooled(per_seed),
+                "runs": runs,
+                "source": "verl validation (trainer.validation_data_dir)",
+            }
 
     memory.stop.set()
     wall = time.time() - start
     results = {
-        "measured": ("held-out problems, N samples each at temperature 1; pass@k unbiased (Chen et al. 2021); "
-                     "SE over (problem, seed) pairs; strategies = the prime named (the task's own labels)"),
+        "measured": (
+            "held-out problems, N samples each at temperature 1; pass@k unbiased (Chen et al. 2021); "
+            "SE over (problem, seed) pairs; strategies = the prime named (the task's own labels)"
+        ),
         "command": " ".join(["polyepo-demo", *(argv if argv is not None else sys.argv[1:])]),
         "mode": "quick" if args.quick else "full",
         "trainer": "verl legacy trainer (trainer.use_v1=False) via python -m verl.trainer.main_ppo",
-        "settings": {"steps": steps, "seeds": args.seeds, "lr": args.lr, "train_problems": len(train),
-                     "test_problems": len(test), "rollout_n": runner.Settings.rollout_n, "val_n": mode["val_n"],
-                     "batch": runner.Settings.batch, "set_size": runner.Settings.rollout_n // 2},
+        "settings": {
+            "steps": steps,
+            "seeds": args.seeds,
+            "lr": args.lr,
+            "train_problems": len(train),
+            "test_problems": len(test),
+            "rollout_n": runner.Settings.rollout_n,
+            "val_n": mode["val_n"],
+            "batch": runner.Settings.batch,
+            "set_size": runner.Settings.rollout_n // 2,
+        },
         "base_model": base,
         "arms": arms,
         "failed": failed,
@@ -164,16 +204,22 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(results, f, indent=1)
     evaluation.plot_pass_at_k({k: v["pooled"] for k, v in arms.items()}, os.path.join(out, "pass_at_k.png"))
     plot_strategies(curves, os.path.join(out, "strategies.png"))
-    log(f"\n[demo] measured on {len(test)} held-out problems x seeds {args.seeds}, {mode['val_n']} samples each "
-        f"(mean ± SE over problem-seed pairs):")
+    log(
+        f"\n[demo] measured on {len(test)} held-out problems x seeds {args.seeds}, {mode['val_n']} samples each "
+        f"(mean ± SE over problem-seed pairs):"
+    )
     log(f"{'arm':<18}{'pass@1':>16}{'pass@' + str(mode['val_n']):>16}{'distinct correct':>20}")
     for name, arm in arms.items():
         p = arm["pooled"]
         first, lastk, dc = p["pass_at_k"][0], p["pass_at_k"][-1], p["distinct_correct_strategies"]
-        log(f"{name:<18}{first['mean']:>9.3f} ±{first['se']:.3f}{lastk['mean']:>9.3f} ±{lastk['se']:.3f}"
-            f"{dc['mean']:>13.2f} ±{dc['se']:.2f}")
-    log(f"[demo] wall {wall:.0f}s, peak memory +{results['peak_memory_above_start_gib']} GiB; wrote {out}/results.json, "
-        f"pass_at_k.png, strategies.png")
+        log(
+            f"{name:<18}{first['mean']:>9.3f} ±{first['se']:.3f}{lastk['mean']:>9.3f} ±{lastk['se']:.3f}"
+            f"{dc['mean']:>13.2f} ±{dc['se']:.2f}"
+        )
+    log(
+        f"[demo] wall {wall:.0f}s, peak memory +{results['peak_memory_above_start_gib']} GiB; wrote {out}/results.json, "
+        f"pass_at_k.png, strategies.png"
+    )
     if failed:
         log(f"[demo] FAILED runs: {failed}")
     return 1 if failed else 0

@@ -76,15 +76,25 @@ def arm_overrides(arm: str, model: str, train: str, test: str, reward: str, s: S
         "trainer.experiment_name": f"{arm}_seed{s.seed}",
         "trainer.default_local_dir": os.path.join(work, "checkpoints"),
     }
-    base = harness.cpu_overrides(model, train, test, reward, steps=s.steps, use_v1=False, train_batch_size=s.batch,
-                                 rollout_n=s.rollout_n, max_response_length=s.max_response_length,
-                                 rollout_data_dir=os.path.join(work, "rollouts"))
+    base = harness.cpu_overrides(
+        model,
+        train,
+        test,
+        reward,
+        steps=s.steps,
+        use_v1=False,
+        train_batch_size=s.batch,
+        rollout_n=s.rollout_n,
+        max_response_length=s.max_response_length,
+        rollout_data_dir=os.path.join(work, "rollouts"),
+    )
     kept = [o for o in base if o.split("=", 1)[0] not in ours]  # hydra rejects a key given twice
     return [*ARMS[arm], *kept, *(f"{k}={v}" for k, v in ours.items())]
 
 
-def run_arm(arm: str, model: str, train: str, test: str, reward: str, s: Settings, work: str, log=print,
-            timeout_s: float = 1800) -> ArmRun:
+def run_arm(
+    arm: str, model: str, train: str, test: str, reward: str, s: Settings, work: str, log=print, timeout_s: float = 1800
+) -> ArmRun:
     """Run one arm to completion, printing a progress line per training step."""
     os.makedirs(work, exist_ok=True)
     cmd = [sys.executable, "-m", "verl.trainer.main_ppo", *arm_overrides(arm, model, train, test, reward, s, work)]
@@ -94,8 +104,14 @@ def run_arm(arm: str, model: str, train: str, test: str, reward: str, s: Setting
     env.setdefault("OMP_NUM_THREADS", "1")  # several torch processes on 2 cores: more threads is slower
     env.setdefault("RAY_DEDUP_LOGS", "0")
     log_path = Path(work) / "main_ppo.log"
-    run = ArmRun(arm, s.seed, -1, 0.0, rollout_dir=os.path.join(work, "rollouts"),
-                 validation_dir=os.path.join(work, "validation"))
+    run = ArmRun(
+        arm,
+        s.seed,
+        -1,
+        0.0,
+        rollout_dir=os.path.join(work, "rollouts"),
+        validation_dir=os.path.join(work, "validation"),
+    )
     start = time.time()
     # Output to a file, polled: a pipe could be held open by a stray Ray process. Own session,
     # so a hung run is killed with everything it started and nothing else.
@@ -126,10 +142,15 @@ def _follow_line(line: str, run: ArmRun, s: Settings, start: float, log) -> None
         return
     step, metrics = parsed
     run.metrics[step] = metrics
-    extra = f" distinct correct {metrics['poly_epo/distinct_correct_strategies_mean']:.2f}" \
-        if "poly_epo/distinct_correct_strategies_mean" in metrics else ""
-    log(f"[{run.arm} seed{s.seed}] step {step}/{s.steps} reward {metrics.get('critic/score/mean', float('nan')):.3f}"
-        f"{extra} ({metrics.get('timing_s/step', float('nan')):.2f}s/step, {time.time() - start:.0f}s)")
+    extra = (
+        f" distinct correct {metrics['poly_epo/distinct_correct_strategies_mean']:.2f}"
+        if "poly_epo/distinct_correct_strategies_mean" in metrics
+        else ""
+    )
+    log(
+        f"[{run.arm} seed{s.seed}] step {step}/{s.steps} reward {metrics.get('critic/score/mean', float('nan')):.3f}"
+        f"{extra} ({metrics.get('timing_s/step', float('nan')):.2f}s/step, {time.time() - start:.0f}s)"
+    )
 
 
 def read_jsonl_dir(path: str) -> dict[int, list[dict]]:
@@ -144,8 +165,9 @@ def groups_from_dump(rows: list[dict]) -> list[dict]:
     """Rows of one dump grouped by prompt, in the form ``evaluation.summarize_groups`` reads."""
     by_prompt: dict[str, dict] = {}
     for row in rows:
-        g = by_prompt.setdefault(row["input"], {"prompt": row["input"], "responses": [], "scores": [],
-                                                "answers": [], "strategies": []})
+        g = by_prompt.setdefault(
+            row["input"], {"prompt": row["input"], "responses": [], "scores": [], "answers": [], "strategies": []}
+        )
         g["responses"].append(row["output"])
         g["scores"].append(float(row["score"]))
         g["answers"].append(row["output"].strip())

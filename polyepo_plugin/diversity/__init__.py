@@ -54,7 +54,9 @@ class ResponseGroups:
 
     def batch_tensor(self, key: str, backend: str) -> torch.Tensor:
         if self.batch is None or key not in self.batch.keys():
-            raise missing_input(backend, f"batch[{key!r}]", "no batch" if self.batch is None else f"a batch without {key!r}")
+            raise missing_input(
+                backend, f"batch[{key!r}]", "no batch" if self.batch is None else f"a batch without {key!r}"
+            )
         return self.batch[key]
 
     def response_tokens(self, backend: str) -> list[torch.Tensor]:

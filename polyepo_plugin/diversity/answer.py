@@ -52,7 +52,9 @@ class AnswerEquivalence:
         class_of: dict[tuple, int] = {}
         for key in sorted(answer_of):
             answer = answer_of[key]
-            match = next((c for c, rep in enumerate(representatives) if verify(rep, answer, timeout_seconds=timeout)), None)
+            match = next(
+                (c for c, rep in enumerate(representatives) if verify(rep, answer, timeout_seconds=timeout)), None
+            )
             if match is None:
                 match = len(representatives)
                 representatives.append(answer)

@@ -60,4 +60,6 @@ class UserLabels:
         try:
             return strategy_codes(values)
         except TypeError as error:
-            raise ValueError(f"{self.where} returned a label that is not an int, str or None for group {uid!r}: {error}") from None
+            raise ValueError(
+                f"{self.where} returned a label that is not an int, str or None for group {uid!r}: {error}"
+            ) from None

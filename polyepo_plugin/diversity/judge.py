@@ -54,7 +54,9 @@ def render_request(template: Template, problem: str, responses: list[str], max_c
         if len(text) > max_chars:
             text = text[:max_chars] + f"\n[... {len(text) - max_chars} more characters not shown]"
         blocks.append(f"### Attempt {number}\n{text.strip()}")
-    return template.safe_substitute(problem=problem.strip(), responses="\n\n".join(blocks), num_responses=len(responses))
+    return template.safe_substitute(
+        problem=problem.strip(), responses="\n\n".join(blocks), num_responses=len(responses)
+    )
 
 
 def parse_labels(content: str, num_responses: int) -> list[int]:
@@ -165,7 +167,12 @@ class LlmJudge:
         prompts = groups.prompt_texts("judge")
         texts = groups.response_texts("judge")
         requests = [
-            (render_request(self.template, prompts[members[0]], [texts[r] for r in members], self.options.max_response_chars), len(members))
+            (
+                render_request(
+                    self.template, prompts[members[0]], [texts[r] for r in members], self.options.max_response_chars
+                ),
+                len(members),
+            )
             for members in groups.member_rows
         ]
         unique = list(dict.fromkeys(requests))  # identical groups are asked once

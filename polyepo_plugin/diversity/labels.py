@@ -30,5 +30,7 @@ class RewardExtraInfoLabels:
             )
         labels = groups.non_tensor_batch[self.key]
         if len(labels) != groups.layout.num_rows:
-            raise ValueError(f"{CONFIG_ROOT}.diversity.backend=labels: {needs} has {len(labels)} entries for {groups.layout.num_rows} responses")
+            raise ValueError(
+                f"{CONFIG_ROOT}.diversity.backend=labels: {needs} has {len(labels)} entries for {groups.layout.num_rows} responses"
+            )
         return Labelling.complete(strategy_codes(labels), len(groups.member_rows))

@@ -34,7 +34,9 @@ def test_demo_quick(tmp_path):
     cmd = [sys.executable, "-m", "polyepo_plugin.demo.cli", "--quick", "--out", str(out)]
     log_path = tmp_path / "demo.log"
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             proc.wait(timeout=900)
         except subprocess.TimeoutExpired:

@@ -69,12 +69,17 @@ def _run_trainer(
             proc.wait()
     out, err = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
     if timed_out:
-        pytest.fail(f"main_ppo timed out after {TIMEOUT_S}s\n--- stdout ---\n{out[-20000:]}\n--- stderr ---\n{err[-20000:]}")
+        pytest.fail(
+            f"main_ppo timed out after {TIMEOUT_S}s\n--- stdout ---\n{out[-20000:]}\n--- stderr ---\n{err[-20000:]}"
+        )
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def rollout_dumps(tmp_path: Path) -> list[list[dict]]:
-    return [[json.loads(line) for line in path.read_text().splitlines()] for path in sorted((tmp_path / "rollouts").glob("*.jsonl"))]
+    return [
+        [json.loads(line) for line in path.read_text().splitlines()]
+        for path in sorted((tmp_path / "rollouts").glob("*.jsonl"))
+    ]
 
 
 def _check_run(proc: subprocess.CompletedProcess, tmp_path: Path, steps: int, dumps_extra_info: bool) -> None:
