@@ -14,3 +14,7 @@ fi
 if ! command -v patch >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq patch
 fi
+# pyenv exposes new console scripts (polyepo-demo, polyepo-eval) only after a rehash.
+if command -v pyenv >/dev/null 2>&1; then
+  pyenv rehash
+fi
