@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from omegaconf import OmegaConf
-from test_trainer_integration_on_cpu import legacy_batch, verl_config
+from test_trainer_integration_on_cpu import verl_config
 from verl import DataProto
 from verl.trainer.ppo import ray_trainer
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage, get_adv_estimator_fn
@@ -134,23 +134,6 @@ def test_padding_rows_get_zero():
         {"strategy": labels},
     )
     assert per_row[-1] == 0 and per_row[:-1].abs().sum() > 0
-
-
-@pytest.mark.parametrize("backend", ["labels", "ngram"])
-def test_verls_compute_advantage_hands_the_batch_to_grpo_div(backend):
-    data = legacy_batch()
-    config = verl_config(
-        "algorithm.adv_estimator=grpo_div", f"+algorithm.poly_epo.diversity.backend={backend}"
-    ).algorithm
-    out = ray_trainer.compute_advantage(data, adv_estimator="grpo_div", config=config)
-    batch, extra = data.batch, data.non_tensor_batch
-    expected, _ = compute_grpo_div_advantage(
-        batch["token_level_rewards"], batch["response_mask"], extra["uid"], config, batch=batch, non_tensor_batch=extra
-    )
-    assert torch.allclose(out.batch["advantages"], expected)
-    assert out.batch["advantages"].abs().sum() > 0
-    metrics = ray_trainer.compute_data_metrics(batch=out, use_critic=False)
-    assert metrics["poly_epo/groups"] == 4
 
 
 def test_grpo_div_through_verl_matches_the_hand_computation():

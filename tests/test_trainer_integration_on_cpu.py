@@ -14,8 +14,7 @@ from verl.trainer.ppo import ray_trainer
 from fake_judge import FakeJudge
 
 from polyepo_plugin import verl_glue
-from polyepo_plugin.config import parse_config
-from polyepo_plugin.estimator import set_advantages
+from polyepo_plugin.estimator import compute_grpo_div_advantage, compute_poly_epo_advantage
 
 VERL_CONFIG_DIR = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
 
@@ -51,22 +50,23 @@ def legacy_batch(groups=4, n=6, width=10, seed=0):
     return data
 
 
+@pytest.mark.parametrize("estimator", ["poly_epo", "grpo_div"])
 @pytest.mark.parametrize("backend", ["labels", "ngram"])
-def test_legacy_compute_advantage_hands_the_batch_to_poly_epo(backend):
+def test_legacy_compute_advantage_hands_the_batch_to_the_estimator(estimator, backend):
     data = legacy_batch()
-    config = verl_config(
-        "algorithm.adv_estimator=poly_epo", f"+algorithm.poly_epo.diversity.backend={backend}"
-    ).algorithm
-    out = ray_trainer.compute_advantage(data, adv_estimator="poly_epo", config=config)
-    expected = set_advantages(
-        data.batch["token_level_rewards"].sum(-1).double(),
-        data.non_tensor_batch["uid"],
-        data.batch["response_mask"],
-        parse_config(config),
-        data.batch,
-        data.non_tensor_batch,
+    config = verl_config(f"algorithm.adv_estimator={estimator}", f"+algorithm.poly_epo.diversity.backend={backend}")
+    out = ray_trainer.compute_advantage(data, adv_estimator=estimator, config=config.algorithm)
+    compute = {"poly_epo": compute_poly_epo_advantage, "grpo_div": compute_grpo_div_advantage}[estimator]
+    batch, extra = data.batch, data.non_tensor_batch
+    expected, _ = compute(
+        batch["token_level_rewards"],
+        batch["response_mask"],
+        extra["uid"],
+        config.algorithm,
+        batch=batch,
+        non_tensor_batch=extra,
     )
-    assert torch.allclose(out.batch["advantages"], expected.float()[:, None] * data.batch["response_mask"])
+    assert torch.allclose(out.batch["advantages"], expected)
     assert out.batch["advantages"].abs().sum() > 0
     metrics = ray_trainer.compute_data_metrics(batch=out, use_critic=False)
     assert metrics["poly_epo/groups"] == 4
