@@ -21,6 +21,8 @@ import random
 from collections import Counter
 from collections.abc import Callable, Sequence
 
+from polyepo_plugin.grouping import strategy_codes
+
 CORRECT = 0.5  # a response is correct when its score exceeds this (binary rewards: score 1)
 
 
@@ -117,7 +119,7 @@ def score_groups(
                 "responses": list(texts),
                 "scores": [float(o["score"]) for o in outs],
                 "answers": [str(o.get("pred", t.strip())) for o, t in zip(outs, texts)],
-                "strategies": [_strategy_code(o.get("strategy")) for o in outs] if backend == "labels" else None,
+                "strategies": _reward_strategies(outs) if backend == "labels" else None,
             }
         )
     if backend != "labels":
@@ -135,12 +137,11 @@ def score_groups(
     return groups
 
 
-def _strategy_code(label) -> int:
-    if label is None:
+def _reward_strategies(outs: Sequence[dict]) -> list[int]:
+    """The reward's ``strategy`` labels coded as the ``labels`` backend codes them."""
+    if any("strategy" not in o for o in outs):
         raise KeyError("backend 'labels' needs the reward function to return a 'strategy'; pick another --backend")
-    if isinstance(label, str):  # strings become stable ints; only equality within a prompt matters
-        return -1 if label == "" else int.from_bytes(label.encode()[:7].ljust(7, b"\0"), "little")
-    return int(label)
+    return strategy_codes([o["strategy"] for o in outs]).tolist()
 
 
 def generate(

@@ -117,3 +117,19 @@ def test_cli_compares_models(tiny, tmp_path):
     results = json.loads((out / "eval.json").read_text())
     assert set(results) == {"a", "b"} and len(results["a"]["summary"]["pass_at_k"]) == 3
     assert (out / "pass_at_k.png").stat().st_size > 0
+
+
+def test_reward_strategy_strings_are_told_apart_in_full():
+    """Labels sharing a long prefix are still different strategies; None is degenerate."""
+    from polyepo_plugin.evaluation import score_groups, summarize_groups
+
+    labels = {"a": "substitution-then-factor", "b": "substitution-then-expand", "c": None}
+    row = {"data_source": "toy", "prompt": [{"role": "user", "content": "q"}], "reward_model": {"ground_truth": "1"}}
+
+    def reward(data_source, solution, ground_truth, extra_info=None):
+        return {"score": 1.0, "strategy": labels[solution]}
+
+    groups = score_groups([row], [["a", "b", "c", "a"]], reward)
+    assert groups[0]["strategies"][0] == groups[0]["strategies"][3] != groups[0]["strategies"][1]
+    assert groups[0]["strategies"][2] == -1
+    assert summarize_groups(groups)["per_prompt"][0]["distinct_strategies"] == 2

@@ -13,27 +13,21 @@ labels, an unhashable label or an exception stops the step with an error naming 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
 import numpy as np
 
-from polyepo_plugin.config import CONFIG_ROOT, CustomBackendOptions, load_function
+from polyepo_plugin.config import CONFIG_ROOT, load_function
 from polyepo_plugin.diversity import Labelling, ResponseGroups, register_backend
 from polyepo_plugin.grouping import DEGENERATE, strategy_codes
-
-
-def load_custom_backend(options: CustomBackendOptions) -> Callable:
-    """The user's labelling function; a missing file or name is a ValueError naming the key."""
-    if not options.path:
-        raise ValueError(f"{CONFIG_ROOT}.diversity.custom.path={options.path!r}: expected the path of a Python file")
-    return load_function(options.path, options.name, f"{CONFIG_ROOT}.diversity.custom")
 
 
 @register_backend("custom")
 class UserLabels:
     def __init__(self, diversity_config):
         options = diversity_config.custom
-        self.function = load_custom_backend(options)
+        # DiversityConfig already requires a path with backend=custom; a missing file or name is
+        # a ValueError naming the key.
+        self.function = load_function(options.path, options.name, f"{CONFIG_ROOT}.diversity.custom")
         self.where = f"{CONFIG_ROOT}.diversity.custom function {options.name!r} of {options.path}"
 
     def assign(self, groups: ResponseGroups) -> Labelling:
