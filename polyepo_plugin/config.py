@@ -9,10 +9,8 @@ choices, so a typo stops the run instead of silently training with a default.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import os
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -202,35 +200,37 @@ class PolyEpoConfig:
 
 
 def parse_config(algorithm_config: Mapping[str, Any] | None) -> PolyEpoConfig:
-    """Read ``poly_epo`` options from verl's ``algorithm`` section (a DictConfig, dict or None)."""
+    """Read ``poly_epo`` options from verl's ``algorithm`` section (a DictConfig, dict or None).
+
+    Parsed once per distinct section content: the estimator calls this every step, and a
+    hydra ``DictConfig`` is read through OmegaConf's slow accessors. The backend name is
+    checked against the registry when the backend is built (at start-up, by the trainer
+    integration's checks), and a custom objective's file when the objective is loaded.
+    """
     section = algorithm_config.get("poly_epo") if algorithm_config is not None else None
-    config = _build(PolyEpoConfig, section, CONFIG_ROOT)
-    from polyepo_plugin.diversity import BACKENDS
-
-    _require(
-        config.diversity.backend in BACKENDS, "diversity.backend", config.diversity.backend, _one_of(sorted(BACKENDS))
-    )
-    if config.objective == "custom":
-        load_custom_objective(config.custom_objective)  # a bad path or name fails here, not mid-step
-    return config
-
-
-def load_custom_objective(config: CustomObjectiveConfig) -> Callable:
-    return load_function(config.path, config.name, f"{CONFIG_ROOT}.custom_objective")
+    return _parse_section(_freeze(section))
 
 
 @cache
-def load_function(path: str, name: str, key: str) -> Callable:
-    """Function ``name`` of the Python file ``path``, loaded once; errors name ``key``."""
-    if not os.path.isfile(path):
-        raise ValueError(f"{key}.path={path!r}: no such file")
-    spec = importlib.util.spec_from_file_location(f"polyepo_user_{abs(hash(path))}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    function = getattr(module, name, None)
-    if not callable(function):
-        raise ValueError(f"{key}.name={name!r}: {path} defines no function of that name")
-    return function
+def _parse_section(section) -> PolyEpoConfig:
+    return _build(PolyEpoConfig, _thaw(section), CONFIG_ROOT)
+
+
+def _freeze(value: Any):
+    """A hashable copy of a (possibly nested) mapping of options, for the parse cache."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return ("__list__", tuple(_freeze(v) for v in value))
+    return value
+
+
+def _thaw(value: Any):
+    if isinstance(value, tuple) and value[:1] == ("__list__",):
+        return [_thaw(v) for v in value[1]]
+    if isinstance(value, tuple):
+        return {k: _thaw(v) for k, v in value}
+    return value
 
 
 def _build(cls: type, values: Mapping[str, Any] | None, where: str):

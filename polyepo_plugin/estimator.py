@@ -11,19 +11,22 @@ verl's ``norm_adv_by_std_in_grpo`` is not passed to registered estimators.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import math
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from polyepo_plugin.config import AUTO, PolyEpoConfig, load_custom_objective, parse_config
-from polyepo_plugin.diversity import Labelling, ResponseGroups, make_backend
-from polyepo_plugin.grouping import GroupLayout
+from polyepo_plugin.config import AUTO, CONFIG_ROOT, PolyEpoConfig, parse_config
+from polyepo_plugin.diversity import make_backend
+from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
+from polyepo_plugin.grouping import PAD_UID_PREFIX, GroupLayout
 from polyepo_plugin.set_advantage import (
     custom_conditional_means,
     diversity_bonus_advantages,
@@ -33,6 +36,7 @@ from polyepo_plugin.set_advantage import (
     poly_conditional_means,
     stable_seed,
 )
+from polyepo_plugin.user_code import load_function
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +44,50 @@ logger = logging.getLogger(__name__)
 # learning rate the user tuned for GRPO-sized advantages.
 SUM_SCALE_WARN_FACTOR = 1000
 _warned_sum_factors: set[int] = set()
+
+
+@dataclass
+class StepInputs:
+    """What one advantage call may read beyond rewards, masks and uids, and where it reports.
+
+    ``batch``/``non_tensor_batch``: verl's batch in the legacy trainer's layout (``responses``,
+    ``prompts``, ``attention_mask``; reward extra info per key). ``tokenizer``: to decode text.
+    ``metrics``: a dict that receives the ``poly_epo/*`` statistics. ``padding``: ``(B,)`` bool,
+    rows a trainer added only to even out the batch (verl's v1 tags them ``is_padding``); they
+    join no group. Rows whose uid starts with ``pad`` are padding in any case.
+    """
+
+    batch: Mapping[str, Any] | None = None
+    non_tensor_batch: Mapping[str, Any] | None = None
+    tokenizer: Any = None
+    metrics: dict[str, float] | None = None
+    padding: np.ndarray | None = None
+
+    def completed_by(self, other: StepInputs | None) -> StepInputs:
+        """These inputs, with what is missing here taken from ``other``."""
+        if other is None:
+            return self
+        missing = {name: getattr(other, name) for name in self.__dataclass_fields__ if getattr(self, name) is None}
+        return replace(self, **missing)
+
+
+# The trainer integration's way in: verl calls a registered estimator with a fixed set of
+# keywords, so the integration supplies the rest for the duration of one advantage call.
+_supplied: contextvars.ContextVar[StepInputs | None] = contextvars.ContextVar("polyepo_step_inputs", default=None)
+
+
+@contextlib.contextmanager
+def supplying(inputs: StepInputs) -> Iterator[StepInputs]:
+    """Make ``inputs`` visible to the estimators called inside the block (in this context only)."""
+    token = _supplied.set(inputs)
+    try:
+        yield inputs
+    finally:
+        _supplied.reset(token)
+
+
+def supplied_inputs() -> StepInputs | None:
+    return _supplied.get()
 
 
 def _verl_estimator(name: str):
@@ -56,11 +104,14 @@ def _verl_estimator(name: str):
         metrics: dict[str, float] | None = None,
         **_: Any,
     ) -> tuple[torch.Tensor, torch.Tensor]:
+        # Keywords first (a verl patched with patches/ passes them), then what the trainer
+        # integration supplies.
+        inputs = StepInputs(batch, non_tensor_batch, tokenizer, metrics).completed_by(_supplied.get())
         options = parse_config(config)
+        if options.objective == "custom":
+            load_custom_objective(options)  # a bad path or name fails before any labelling
         rewards = response_rewards(token_level_rewards, index, name)
-        per_row = row_advantages(
-            name, rewards, index, response_mask, options, batch, non_tensor_batch, tokenizer, metrics
-        )
+        per_row = row_advantages(name, rewards, index, response_mask, options, inputs)
         advantages = per_row.to(token_level_rewards.dtype)[:, None] * response_mask
         return advantages, advantages
 
@@ -103,7 +154,7 @@ class LabelledGroups:
     labelling_seconds: float
 
     @classmethod
-    def build(cls, name, rewards, index, response_mask, batch, non_tensor_batch, tokenizer, options, with_strategies):
+    def build(cls, name, rewards, index, response_mask, options, inputs: StepInputs, with_strategies):
         """Group the rows by uid and, when ``with_strategies``, label them with the configured backend."""
         if index is None:
             raise ValueError(
@@ -113,11 +164,14 @@ class LabelledGroups:
         index = np.asarray(index, dtype=object)
         if len(index) != rewards.shape[0]:
             raise ValueError(f"{name} got {len(index)} uids for {rewards.shape[0]} responses")
+        if inputs.padding is not None and inputs.padding.any():
+            index = index.copy()
+            index[inputs.padding] = PAD_UID_PREFIX  # grouping leaves every pad-prefixed uid out
         layout = GroupLayout.from_index(index, device=rewards.device)
         strategies = labelling = None
         started = time.perf_counter()
         if with_strategies:
-            groups = ResponseGroups(layout, response_mask, batch, non_tensor_batch, tokenizer)
+            groups = ResponseGroups(layout, response_mask, inputs.batch, inputs.non_tensor_batch, inputs.tokenizer)
             labelling = make_backend(options.diversity).assign(groups)
             strategies = layout.compact_strategies(labelling.labels)
         return cls(layout, layout.gather(rewards), strategies, labelling, time.perf_counter() - started)
@@ -138,22 +192,18 @@ def row_advantages(
     index: np.ndarray | None,
     response_mask: torch.Tensor,
     options: PolyEpoConfig,
-    batch: Mapping[str, Any] | None = None,
-    non_tensor_batch: Mapping[str, Any] | None = None,
-    tokenizer: Any = None,
-    metrics: dict[str, float] | None = None,
+    inputs: StepInputs | None = None,
 ) -> torch.Tensor:
-    """Estimator ``name``'s advantage per row ``(B,)``, 0 for padding rows and uninformative groups."""
+    """Estimator ``name``'s advantage per row ``(B,)``, 0 for padding rows and uninformative groups.
+
+    ``rewards``: ``(B,)`` float64, one per response; ``index``: ``(B,)`` uids; ``inputs``: what
+    the strategy backend reads and where metrics go (``StepInputs``).
+    """
+    inputs = inputs or StepInputs()
     needs_strategies, grouped_advantages = _GROUPED[name]
-    inputs = (rewards, index, response_mask, batch, non_tensor_batch, tokenizer)
-    groups = LabelledGroups.build(name, *inputs, options, needs_strategies(options))
+    groups = LabelledGroups.build(name, rewards, index, response_mask, options, inputs, needs_strategies(options))
     advantages, set_sizes = grouped_advantages(groups, options)
-    return groups.finish(advantages, options, set_sizes, metrics)
-
-
-def set_advantages(*args, **kwargs) -> torch.Tensor:
-    """``poly_epo``: one marginal set advantage per row; 0 for padding rows and groups with N <= k."""
-    return row_advantages("poly_epo", *args, **kwargs)
+    return groups.finish(advantages, options, set_sizes, inputs.metrics)
 
 
 def _poly_epo_grouped(groups: LabelledGroups, options: PolyEpoConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -171,7 +221,7 @@ def _poly_epo_grouped(groups: LabelledGroups, options: PolyEpoConfig) -> tuple[t
     else:
         custom = options.custom_objective
         means, baselines = custom_conditional_means(
-            load_custom_objective(custom),
+            load_custom_objective(options),
             grouped_rewards,
             strategies,
             layout.valid,
@@ -199,7 +249,16 @@ _GROUPED = {
     "grpo_div": (lambda options: True, _grpo_div_grouped),
 }
 compute_poly_epo_advantage = _verl_estimator("poly_epo")
-compute_grpo_div_advantage = _verl_estimator("grpo_div")
+compute_grpo_div_advantage = _verl_estimator("grpo_div")  # the paper's GRPO+DIV baseline
+ESTIMATORS = {"poly_epo": compute_poly_epo_advantage, "grpo_div": compute_grpo_div_advantage}
+# Both read prompt groups: the trainer integration and start-up checks apply to them.
+GROUP_ESTIMATORS = tuple(ESTIMATORS)  # a tuple: `in` compares with ==, which verl's str enums support
+
+
+def load_custom_objective(options: PolyEpoConfig):
+    """The user's set function named by ``custom_objective.path``/``name``."""
+    custom = options.custom_objective
+    return load_function(custom.path, custom.name, f"{CONFIG_ROOT}.custom_objective")
 
 
 def _set_sizes(sizes: torch.Tensor, options: PolyEpoConfig) -> torch.Tensor:

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from polyepo_plugin.config import parse_config
-from polyepo_plugin.diversity import ResponseGroups, make_backend
+from polyepo_plugin.diversity import make_backend
+from polyepo_plugin.diversity.groups import ResponseGroups
 from polyepo_plugin.grouping import DEGENERATE, GroupLayout
 
 _WORD = re.compile(r"\w+|[^\w\s]")

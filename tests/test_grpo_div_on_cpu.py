@@ -9,9 +9,9 @@ from verl import DataProto
 from verl.trainer.ppo import ray_trainer
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage, get_adv_estimator_fn
 
-from polyepo_plugin import verl_glue
 from polyepo_plugin.config import parse_config
-from polyepo_plugin.estimator import compute_grpo_div_advantage, row_advantages
+from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, compute_grpo_div_advantage, row_advantages
+from polyepo_plugin.integration.checks import validate_run
 from polyepo_plugin.set_advantage import diversity_bonus_advantages
 
 GROUPS = [
@@ -130,8 +130,7 @@ def test_padding_rows_get_zero():
         index,
         mask,
         parse_config(labels_config()),
-        None,
-        {"strategy": labels},
+        StepInputs(non_tensor_batch={"strategy": labels}),
     )
     assert per_row[-1] == 0 and per_row[:-1].abs().sum() > 0
 
@@ -172,10 +171,10 @@ def test_grpo_div_through_verl_matches_the_hand_computation():
 def test_validation_stops_a_misconfigured_grpo_div_run(overrides, message):
     config = verl_config("algorithm.adv_estimator=grpo_div", "actor_rollout_ref.rollout.n=8", *overrides)
     with pytest.raises(ValueError, match=message):
-        verl_glue.validate_run(config)
+        validate_run(config)
 
 
 def test_grpo_div_is_registered_beside_poly_epo():
-    assert get_adv_estimator_fn("grpo_div") is verl_glue.grpo_div_estimator
-    assert verl_glue.grpo_div_estimator.__name__ == "grpo_div_estimator"
-    assert "grpo_div" in verl_glue.GROUP_ESTIMATORS and "poly_epo" in verl_glue.GROUP_ESTIMATORS
+    assert get_adv_estimator_fn("grpo_div") is compute_grpo_div_advantage
+    assert compute_grpo_div_advantage.__name__ == "compute_grpo_div_advantage"
+    assert "grpo_div" in GROUP_ESTIMATORS and "poly_epo" in GROUP_ESTIMATORS

@@ -31,12 +31,12 @@ def test_plain_import_verl_registers_poly_epo():
         """
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "polyepo_plugin.verl_glue poly_epo_estimator"
+    assert result.stdout.strip() == "polyepo_plugin.estimator compute_poly_epo_advantage"
 
 
 def test_entry_point_is_declared_in_the_verl_plugins_group():
     points = [ep for ep in importlib.metadata.entry_points(group="verl.plugins") if ep.name == "polyepo"]
-    assert [ep.value for ep in points] == ["polyepo_plugin.registration"]
+    assert [ep.value for ep in points] == ["polyepo_plugin.integration.registration"]
 
 
 def test_plugins_off_means_no_estimator():
@@ -58,11 +58,11 @@ def test_second_import_and_reload_keep_one_registration():
         import importlib, verl
         from verl.trainer.ppo import core_algos
         import sys
-        import polyepo_plugin.registration as registration
+        import polyepo_plugin.integration.registration as registration
         importlib.reload(registration)
-        glue = importlib.reload(importlib.import_module("polyepo_plugin.verl_glue"))
+        estimator = importlib.reload(importlib.import_module("polyepo_plugin.estimator"))
         importlib.reload(registration)
-        assert core_algos.get_adv_estimator_fn("poly_epo") is glue.poly_epo_estimator
+        assert core_algos.get_adv_estimator_fn("poly_epo") is estimator.compute_poly_epo_advantage
         hooks = [f for f in sys.meta_path if type(f).__qualname__ == "_PatchAfterImport"]
         assert len(hooks) == 1, hooks
         print("ok")
@@ -81,7 +81,7 @@ def test_a_foreign_estimator_under_our_name_is_left_alone_with_a_warning():
         def other(**kwargs):
             pass
         core_algos.ADV_ESTIMATOR_REGISTRY["poly_epo"] = other
-        importlib.reload(importlib.import_module("polyepo_plugin.registration"))
+        importlib.reload(importlib.import_module("polyepo_plugin.integration.registration"))
         assert core_algos.get_adv_estimator_fn("poly_epo") is other
         """
     )
@@ -97,7 +97,7 @@ def test_a_failing_registration_is_reported_at_warning(tmp_path):
     (fake / "trainer" / "__init__.py").write_text("")
     (fake / "trainer" / "ppo" / "__init__.py").write_text("")
     (fake / "trainer" / "ppo" / "core_algos.py").write_text("raise ImportError('broken verl install')\n")
-    result = run_python("import polyepo_plugin.registration", PYTHONPATH=str(tmp_path))
+    result = run_python("import polyepo_plugin.integration.registration", PYTHONPATH=str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "could not register the poly_epo advantage estimator" in result.stderr
     assert "broken verl install" in result.stderr

@@ -13,7 +13,8 @@ from verl.trainer.ppo import ray_trainer
 
 from fake_judge import FakeJudge
 
-from polyepo_plugin import verl_glue
+from polyepo_plugin.integration import legacy, notes, patching
+from polyepo_plugin.integration.checks import validate_run
 from polyepo_plugin.estimator import compute_grpo_div_advantage, compute_poly_epo_advantage
 
 VERL_CONFIG_DIR = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
@@ -91,7 +92,7 @@ def test_other_estimators_see_what_they_saw_before(estimator):
     a = ray_trainer.compute_advantage(legacy_batch(), adv_estimator=estimator, config=config)
     b = unpatched(legacy_batch(), adv_estimator=estimator, config=config)
     assert torch.equal(a.batch["advantages"], b.batch["advantages"])
-    assert verl_glue.METRICS_META_KEY not in a.meta_info
+    assert legacy.METRICS_META_KEY not in a.meta_info
 
 
 def test_trainer_modules_are_patched_once_without_problems():
@@ -99,7 +100,7 @@ def test_trainer_modules_are_patched_once_without_problems():
     import verl.trainer.ppo.v1.trainer_base as v1_base
     import verl.trainer.ppo.v1.utils as v1_utils
 
-    assert verl_glue._integration_problems == []
+    assert patching.problems == []
     for function in (
         ray_trainer.compute_advantage,
         v1_utils.compute_advantage,
@@ -123,7 +124,7 @@ def test_validation_passes_the_paper_settings_quietly(estimator, extra, caplog):
         *extra,
     )
     with caplog.at_level(logging.WARNING):
-        verl_glue.validate_run(config)
+        validate_run(config)
     assert caplog.text == ""
 
 
@@ -140,7 +141,7 @@ def test_validation_passes_the_paper_settings_quietly(estimator, extra, caplog):
 def test_validation_stops_a_misconfigured_run(overrides, message):
     config = verl_config("algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=8", *overrides)
     with pytest.raises(ValueError, match=message):
-        verl_glue.validate_run(config)
+        validate_run(config)
 
 
 @pytest.mark.parametrize(
@@ -153,23 +154,24 @@ def test_validation_stops_a_misconfigured_run(overrides, message):
 )
 def test_validation_notes_departures_from_the_paper_once(overrides, message, caplog):
     config = verl_config("algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=8", *overrides)
-    verl_glue._warned.clear()
+    notes._noted.clear()
     with caplog.at_level(logging.WARNING):
-        verl_glue.validate_run(config)
-        verl_glue.validate_run(config)
+        validate_run(config)
+        validate_run(config)
     assert caplog.text.count(message) == 1
 
 
 def test_validation_ignores_other_estimators():
-    verl_glue.validate_run(verl_config("algorithm.adv_estimator=grpo", "actor_rollout_ref.rollout.n=1"))
+    validate_run(verl_config("algorithm.adv_estimator=grpo", "actor_rollout_ref.rollout.n=1"))
 
 
-def test_a_failed_shape_check_stops_poly_epo_runs(monkeypatch):
-    monkeypatch.setattr(
-        verl_glue, "_integration_problems", ["verl.trainer.ppo.ray_trainer.compute_advantage not found"]
-    )
-    with pytest.raises(RuntimeError, match="cannot hand prompt groups to poly_epo.*compute_advantage not found"):
-        verl_glue.validate_run(verl_config("algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=8"))
+def test_a_failed_shape_check_stops_poly_epo_runs():
+    patching.problems.append("verl.trainer.ppo.ray_trainer.compute_advantage not found")
+    try:
+        with pytest.raises(RuntimeError, match="cannot hand prompt groups to poly_epo.*compute_advantage not found"):
+            validate_run(verl_config("algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=8"))
+    finally:
+        patching.problems.pop()
 
 
 def test_shape_check_records_a_changed_signature():
@@ -177,13 +179,13 @@ def test_shape_check_records_a_changed_signature():
         def _compute_advantage(self, batch):  # lost its metrics parameter
             return batch
 
-    problems_before = list(verl_glue._integration_problems)
+    problems_before = list(patching.problems)
     try:
-        verl_glue._patch_attribute(Trainer, "_compute_advantage", lambda f: f, ("batch", "metrics"), "Trainer")
-        assert verl_glue._integration_problems[-1] == "Trainer._compute_advantage has no parameter(s) metrics"
+        patching.wrap_attribute(Trainer, "_compute_advantage", lambda f: f, ("batch", "metrics"), "Trainer")
+        assert patching.problems[-1] == "Trainer._compute_advantage has no parameter(s) metrics"
         assert not getattr(Trainer._compute_advantage, "__polyepo_wrapped__", False)
     finally:
-        verl_glue._integration_problems[:] = problems_before
+        patching.problems[:] = problems_before
 
 
 def judge_run_config(base_url):
@@ -198,10 +200,10 @@ def judge_run_config(base_url):
 
 def test_validation_stops_a_run_whose_judge_does_not_answer():
     with FakeJudge() as judge:
-        verl_glue.validate_run(judge_run_config(judge.base_url))  # reachable: passes
+        validate_run(judge_run_config(judge.base_url))  # reachable: passes
         closed = judge.base_url
     with pytest.raises(ValueError, match="judge.base_url=.*the judge endpoint is unreachable"):
-        verl_glue.validate_run(judge_run_config(closed))
+        validate_run(judge_run_config(closed))
 
 
 def test_validation_builds_the_backend_a_run_will_use(tmp_path):
@@ -212,4 +214,4 @@ def test_validation_builds_the_backend_a_run_will_use(tmp_path):
         f"+algorithm.poly_epo.diversity.custom.path={tmp_path / 'missing.py'}",
     )
     with pytest.raises(ValueError, match="diversity.custom.path=.*no such file"):
-        verl_glue.validate_run(config)
+        validate_run(config)

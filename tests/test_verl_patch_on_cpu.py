@@ -21,9 +21,9 @@ def test_patched_verl_passes_group_inputs_without_runtime_wrappers(patched_verl)
         assert verl.__file__.startswith(PATCHED_ROOT), verl.__file__
         from verl import DataProto
         from verl.trainer.ppo import ray_trainer
-        from polyepo_plugin import verl_glue
+        from polyepo_plugin.integration.patching import passes_group_inputs
         assert not hasattr(ray_trainer.compute_advantage, "__polyepo_wrapped__")
-        assert verl_glue.passes_group_inputs(ray_trainer.compute_advantage)
+        assert passes_group_inputs(ray_trainer.compute_advantage)
         assert ray_trainer.RayPPOTrainer.__init__.__polyepo_wrapped__  # start-up validation stays
         rows = 8
         data = DataProto.from_dict(

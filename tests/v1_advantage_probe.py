@@ -19,7 +19,7 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils.tensordict_utils import list_of_dict_to_tensordict
 
 from polyepo_plugin.config import parse_config
-from polyepo_plugin.estimator import set_advantages
+from polyepo_plugin.estimator import StepInputs, row_advantages
 
 
 class PadOnlyTokenizer:
@@ -75,13 +75,16 @@ def main():
         metrics = {}
         trainer._compute_advantage(meta, metrics)
         written = tq.kv_batch_get(keys=meta.keys, partition_id="train", select_fields=["advantages"])["advantages"]
-        expected = set_advantages(
+        expected = row_advantages(
+            "poly_epo",
             torch.tensor([row["rm_scores"].sum().item() for row in samples], dtype=torch.float64),
             np.array([row["uid"] for row in samples], dtype=object),
             mask,
             parse_config(config.algorithm),
-            {"responses": responses},
-            {"strategy": np.array([row["extra_fields"]["reward_extra_info"]["strategy"] for row in samples])},
+            StepInputs(
+                {"responses": responses},
+                {"strategy": np.array([row["extra_fields"]["reward_extra_info"]["strategy"] for row in samples])},
+            ),
         )
         report[backend] = {
             "written": [float(row[0]) for row in written.unbind()],

@@ -1,132 +1,82 @@
-"""Strategy-diversity backends: each labels every response of a group with a strategy.
+"""Strategy-diversity backends: the interface and the registry, nothing else.
 
-A backend is built from the ``diversity`` options and has one method,
-``assign(groups: ResponseGroups) -> Labelling``: an int64 label per flat row, ``-1`` for a
-degenerate response (it counts for no strategy), plus the groups whose labelling failed.
-Labels are compared only within a group, so a backend may number them however it likes.
-Register a new backend with ``@register_backend(name)`` on a class built from the
-``DiversityConfig``. A backend may also define ``check_ready()``, which the start-up checks call
-once before any model loads (e.g. to reach an endpoint or load a model).
+A backend labels every response of a group with a strategy. It is a class built from the
+``DiversityConfig`` with one method, ``assign(groups: ResponseGroups) -> Labelling``
+(``polyepo_plugin.diversity.groups``): an int64 label per flat row, ``-1`` for a degenerate
+response (it counts for no strategy), plus the groups whose labelling failed. Labels are
+compared only within a group, so a backend may number them however it likes. A backend may
+also define ``check_ready()``, which the start-up checks call once before any model loads
+(e.g. to reach an endpoint or load a model).
+
+The built-in backends are named here and imported only when one is built, so importing the
+package (which ``import verl`` does in every process) stays light. Add your own with
+``@register_backend(name)`` on its class.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from functools import cached_property
-from typing import Any, Protocol
+import importlib
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Protocol
 
-import numpy as np
-import torch
+from polyepo_plugin.config import CONFIG_ROOT, DiversityConfig
+from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 
-from polyepo_plugin.config import CONFIG_ROOT
-from polyepo_plugin.grouping import GroupLayout
-
-
-class MissingInputError(ValueError):
-    """The estimator was called without an input its diversity backend reads."""
-
-
-def missing_input(backend: str, needs: str, got: str) -> MissingInputError:
-    return MissingInputError(
-        f"{CONFIG_ROOT}.diversity.backend={backend} reads {needs}, but the estimator got {got}. Stock verl 0.9.1 "
-        "passes only rewards, masks and uids to registered estimators: run it through verl's trainers with "
-        "polyepo installed (its trainer integration supplies them), or a verl patched with patches/, or pick "
-        "an objective that needs no strategies (max, mean)."
-    )
-
-
-@dataclass
-class ResponseGroups:
-    """What a backend may read: the group layout plus verl's batch, as the estimator got it.
-
-    ``decoded_responses``/``decoded_prompts``: per-row texts given directly (``label_strategies``
-    outside verl); when set, ``response_texts``/``prompt_texts`` return them, decoding nothing.
-    """
-
-    layout: GroupLayout
-    response_mask: torch.Tensor
-    batch: Mapping[str, Any] | None
-    non_tensor_batch: Mapping[str, Any] | None
-    tokenizer: Any = None
-    decoded_responses: Sequence[str] | None = None
-    decoded_prompts: Sequence[str] | None = None
-
-    def batch_tensor(self, key: str, backend: str) -> torch.Tensor:
-        if self.batch is None or key not in self.batch.keys():
-            raise missing_input(
-                backend, f"batch[{key!r}]", "no batch" if self.batch is None else f"a batch without {key!r}"
-            )
-        return self.batch[key]
-
-    def response_tokens(self, backend: str) -> list[torch.Tensor]:
-        """Each row's response token ids under the response mask."""
-        responses = self.batch_tensor("responses", backend).cpu()
-        mask = self.response_mask.cpu().bool()
-        return [responses[row][mask[row]] for row in range(self.layout.num_rows)]
-
-    def response_texts(self, backend: str) -> list[str]:
-        """Each row's decoded response (special tokens dropped)."""
-        if self.decoded_responses is not None:
-            return list(self.decoded_responses)
-        return self._decode(self.response_tokens(backend), backend)
-
-    def prompt_texts(self, backend: str) -> list[str]:
-        """Each row's decoded prompt; left padding is removed through the attention mask."""
-        if self.decoded_prompts is not None:
-            return list(self.decoded_prompts)
-        prompts = self.batch_tensor("prompts", backend).cpu()
-        if self.batch is not None and "attention_mask" in self.batch.keys():
-            keep = self.batch["attention_mask"][:, : prompts.shape[1]].cpu().bool()
-            rows = [prompts[row][keep[row]] for row in range(prompts.shape[0])]
-        else:
-            rows = list(prompts)
-        return self._decode(rows, backend)
-
-    def _decode(self, rows: list[torch.Tensor], backend: str) -> list[str]:
-        if self.tokenizer is None:
-            raise missing_input(backend, "decoded text (a tokenizer)", "no tokenizer")
-        return [self.tokenizer.decode(row.tolist(), skip_special_tokens=True) for row in rows]
-
-    @cached_property
-    def member_rows(self) -> list[list[int]]:
-        """Flat rows of each group's members, in group order."""
-        return [[row for row in members if row >= 0] for members in self.layout.rows.cpu().tolist()]
-
-
-@dataclass(frozen=True)
-class Labelling:
-    """A backend's answer. ``failed_groups``: labelling failed and a fallback was used;
-    ``zero_advantage_groups``: those groups must get advantage 0 (the ``zero`` fallback)."""
-
-    labels: np.ndarray
-    failed_groups: np.ndarray
-    zero_advantage_groups: np.ndarray
-
-    @classmethod
-    def complete(cls, labels: np.ndarray, num_groups: int) -> Labelling:
-        return cls(labels, np.zeros(num_groups, dtype=bool), np.zeros(num_groups, dtype=bool))
+BUILTIN_BACKENDS = {
+    "ngram": "polyepo_plugin.diversity.ngram:NgramOverlap",
+    "labels": "polyepo_plugin.diversity.labels:RewardExtraInfoLabels",
+    "judge": "polyepo_plugin.diversity.judge:LlmJudge",
+    "answer": "polyepo_plugin.diversity.answer:AnswerEquivalence",
+    "embedding": "polyepo_plugin.diversity.embedding:EmbeddingSimilarity",
+    "custom": "polyepo_plugin.diversity.custom:UserLabels",
+}
+_registered: dict[str, Callable[[DiversityConfig], StrategyBackend]] = {}
 
 
 class StrategyBackend(Protocol):
     def assign(self, groups: ResponseGroups) -> Labelling: ...
 
 
-BACKENDS: dict[str, Callable[..., StrategyBackend]] = {}
-
-
 def register_backend(name: str):
+    """Class decorator: make ``diversity.backend=name`` build this class."""
+
     def decorator(factory):
-        BACKENDS[name] = factory
+        _registered[name] = factory
         return factory
 
     return decorator
 
 
-def make_backend(diversity_config) -> StrategyBackend:
-    return BACKENDS[diversity_config.backend](diversity_config)
+def backend_names() -> list[str]:
+    return sorted({*BUILTIN_BACKENDS, *_registered})
 
 
-# Imported for their registration side effect; all are light (math-verify, sentence-transformers
-# and httpx are imported only when a backend that needs them is built or used).
-from polyepo_plugin.diversity import answer, custom, embedding, judge, labels, ngram  # noqa: E402,F401
+def backend_class(name: str) -> Callable[[DiversityConfig], StrategyBackend]:
+    """The class registered as ``name``; an unknown name is a ``ValueError`` listing the valid ones."""
+    if name in _registered:
+        return _registered[name]
+    if name not in BUILTIN_BACKENDS:
+        choices = ", ".join(repr(n) for n in backend_names())
+        raise ValueError(f"{CONFIG_ROOT}.diversity.backend={name!r}: expected one of {choices}")
+    module, _, attribute = BUILTIN_BACKENDS[name].partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@lru_cache(maxsize=16)
+def make_backend(diversity_config: DiversityConfig) -> StrategyBackend:
+    """The backend for these options, built once per run (the config is frozen and hashable):
+    a judge's prompt file is read, a user's file loaded, once."""
+    return backend_class(diversity_config.backend)(diversity_config)
+
+
+__all__ = [
+    "BUILTIN_BACKENDS",
+    "Labelling",
+    "ResponseGroups",
+    "StrategyBackend",
+    "backend_class",
+    "backend_names",
+    "make_backend",
+    "register_backend",
+]

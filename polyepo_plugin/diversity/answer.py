@@ -21,14 +21,13 @@ import threading
 
 import numpy as np
 
-from polyepo_plugin.diversity import Labelling, ResponseGroups, register_backend
+from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.diversity.optional import import_optional
 from polyepo_plugin.grouping import DEGENERATE
 
 MAIN_THREAD_TIMEOUT_S = 5  # math-verify's own default
 
 
-@register_backend("answer")
 class AnswerEquivalence:
     def __init__(self, diversity_config):
         self.math_verify = import_optional("math_verify", "answer")

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from polyepo_plugin.config import CONFIG_ROOT, load_function
-from polyepo_plugin.diversity import Labelling, ResponseGroups, register_backend
+from polyepo_plugin.config import CONFIG_ROOT
+from polyepo_plugin.user_code import load_function
+from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.grouping import DEGENERATE, strategy_codes
 
 
-@register_backend("custom")
 class UserLabels:
     def __init__(self, diversity_config):
         options = diversity_config.custom

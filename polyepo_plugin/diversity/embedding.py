@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from polyepo_plugin.diversity import Labelling, ResponseGroups, register_backend
+from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.diversity.graph import linked_components
 from polyepo_plugin.diversity.optional import import_optional
 from polyepo_plugin.grouping import DEGENERATE
@@ -46,7 +46,6 @@ def load_model(name: str, device: str):
     return sentence_transformers.SentenceTransformer(resolve_model(name), device=device)
 
 
-@register_backend("embedding")
 class EmbeddingSimilarity:
     def __init__(self, diversity_config):
         self.options = diversity_config.embedding

@@ -25,7 +25,8 @@ from string import Template
 import numpy as np
 
 from polyepo_plugin.config import CONFIG_ROOT, JudgeOptions
-from polyepo_plugin.diversity import Labelling, ResponseGroups, make_backend, register_backend
+from polyepo_plugin.diversity import make_backend
+from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.grouping import DEGENERATE
 
 logger = logging.getLogger(__name__)
@@ -152,7 +153,6 @@ class JudgeClient:
         return _Outcome(failure=failure)
 
 
-@register_backend("judge")
 class LlmJudge:
     def __init__(self, diversity_config):
         self.config = diversity_config

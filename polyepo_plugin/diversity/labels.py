@@ -8,11 +8,10 @@ reward extra info, which reaches the estimator as ``non_tensor_batch["strategy"]
 from __future__ import annotations
 
 from polyepo_plugin.config import CONFIG_ROOT
-from polyepo_plugin.diversity import Labelling, MissingInputError, ResponseGroups, missing_input, register_backend
+from polyepo_plugin.diversity.groups import Labelling, MissingInputError, ResponseGroups, missing_input
 from polyepo_plugin.grouping import strategy_codes
 
 
-@register_backend("labels")
 class RewardExtraInfoLabels:
     def __init__(self, diversity_config):
         self.key = diversity_config.key

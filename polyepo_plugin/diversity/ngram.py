@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from polyepo_plugin.diversity import Labelling, ResponseGroups, register_backend
+from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.diversity.graph import linked_components
 from polyepo_plugin.grouping import DEGENERATE
 
@@ -42,7 +42,6 @@ def cluster_by_overlap(ngram_sets: Sequence[frozenset[int]], threshold: float) -
     return linked_components([bool(s) for s in ngram_sets], linked)
 
 
-@register_backend("ngram")
 class NgramOverlap:
     def __init__(self, diversity_config):
         self.n = diversity_config.ngram.n

@@ -1,0 +1,105 @@
+"""The per-step view a strategy backend reads, and the labelling it returns.
+
+``ResponseGroups`` is one advantage call's batch seen group by group: the layout of prompt
+groups, the response mask, verl's ``batch``/``non_tensor_batch`` and a tokenizer, decoded on
+demand. ``Labelling`` is a backend's answer: an int64 label per flat row (``-1`` degenerate)
+and the groups whose labelling failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import torch
+
+from polyepo_plugin.config import CONFIG_ROOT
+from polyepo_plugin.grouping import GroupLayout
+
+
+class MissingInputError(ValueError):
+    """The estimator was called without an input its diversity backend reads."""
+
+
+def missing_input(backend: str, needs: str, got: str) -> MissingInputError:
+    return MissingInputError(
+        f"{CONFIG_ROOT}.diversity.backend={backend} reads {needs}, but the estimator got {got}. Stock verl 0.9.1 "
+        "passes only rewards, masks and uids to registered estimators: run it through verl's trainers with "
+        "polyepo installed (its trainer integration supplies them), or a verl patched with patches/, or pick "
+        "an objective that needs no strategies (max, mean)."
+    )
+
+
+@dataclass
+class ResponseGroups:
+    """What a backend may read: the group layout plus verl's batch, as the estimator got it.
+
+    ``decoded_responses``/``decoded_prompts``: per-row texts given directly (``label_strategies``
+    outside verl); when set, ``response_texts``/``prompt_texts`` return them, decoding nothing.
+    """
+
+    layout: GroupLayout
+    response_mask: torch.Tensor
+    batch: Mapping[str, Any] | None
+    non_tensor_batch: Mapping[str, Any] | None
+    tokenizer: Any = None
+    decoded_responses: Sequence[str] | None = None
+    decoded_prompts: Sequence[str] | None = None
+
+    def batch_tensor(self, key: str, backend: str) -> torch.Tensor:
+        if self.batch is None or key not in self.batch.keys():
+            raise missing_input(
+                backend, f"batch[{key!r}]", "no batch" if self.batch is None else f"a batch without {key!r}"
+            )
+        return self.batch[key]
+
+    def response_tokens(self, backend: str) -> list[torch.Tensor]:
+        """Each row's response token ids under the response mask."""
+        responses = self.batch_tensor("responses", backend).cpu()
+        mask = self.response_mask.cpu().bool()
+        return [responses[row][mask[row]] for row in range(self.layout.num_rows)]
+
+    def response_texts(self, backend: str) -> list[str]:
+        """Each row's decoded response (special tokens dropped)."""
+        if self.decoded_responses is not None:
+            return list(self.decoded_responses)
+        return self._decode(self.response_tokens(backend), backend)
+
+    def prompt_texts(self, backend: str) -> list[str]:
+        """Each row's decoded prompt; left padding is removed through the attention mask."""
+        if self.decoded_prompts is not None:
+            return list(self.decoded_prompts)
+        prompts = self.batch_tensor("prompts", backend).cpu()
+        if self.batch is not None and "attention_mask" in self.batch.keys():
+            keep = self.batch["attention_mask"][:, : prompts.shape[1]].cpu().bool()
+            rows = [prompts[row][keep[row]] for row in range(prompts.shape[0])]
+        else:
+            rows = list(prompts)
+        return self._decode(rows, backend)
+
+    def _decode(self, rows: list[torch.Tensor], backend: str) -> list[str]:
+        if self.tokenizer is None:
+            raise missing_input(backend, "decoded text (a tokenizer)", "no tokenizer")
+        return [self.tokenizer.decode(row.tolist(), skip_special_tokens=True) for row in rows]
+
+    @cached_property
+    def member_rows(self) -> list[list[int]]:
+        """Flat rows of each group's members, in group order."""
+        return [[row for row in members if row >= 0] for members in self.layout.rows.cpu().tolist()]
+
+
+@dataclass(frozen=True)
+class Labelling:
+    """A backend's answer. ``failed_groups``: labelling failed and a fallback was used;
+    ``zero_advantage_groups``: those groups must get advantage 0 (the ``zero`` fallback)."""
+
+    labels: np.ndarray
+    failed_groups: np.ndarray
+    zero_advantage_groups: np.ndarray
+
+    @classmethod
+    def complete(cls, labels: np.ndarray, num_groups: int) -> Labelling:
+        return cls(labels, np.zeros(num_groups, dtype=bool), np.zeros(num_groups, dtype=bool))

@@ -1,0 +1,64 @@
+"""Start-up checks: stop a misconfigured ``poly_epo``/``grpo_div`` run before any model loads.
+
+Called from both trainers' ``__init__`` (wrapped by the import hook), in the process that
+computes advantages (verl's TaskRunner). Hard errors only; ``notes`` says once where a run
+differs from the paper's settings.
+"""
+
+from __future__ import annotations
+
+from polyepo_plugin.config import AUTO, CONFIG_ROOT, parse_config
+from polyepo_plugin.diversity import make_backend
+from polyepo_plugin.estimator import GROUP_ESTIMATORS, load_custom_objective
+from polyepo_plugin.integration import notes
+from polyepo_plugin.integration.patching import problems
+
+TESTED_VERL_VERSIONS = ("0.9.1",)
+
+
+def validate_run(config) -> None:
+    """Raise on a run that cannot train as configured; then give the one-time notes."""
+    algorithm = config.algorithm
+    name = algorithm.get("adv_estimator")
+    if name not in GROUP_ESTIMATORS:
+        return
+    if problems:
+        raise RuntimeError(
+            f"polyepo cannot hand prompt groups to {name} in this verl "
+            f"({verl_version()}; tested: {', '.join(TESTED_VERL_VERSIONS)}): " + "; ".join(problems)
+        )
+    options = parse_config(algorithm)
+    if options.objective == "custom":
+        load_custom_objective(options)  # a bad path or name fails here, not mid-step
+    if name != "poly_epo" or options.uses_strategies:
+        # Building the backend checks its name and loads what it needs (a custom file,
+        # math-verify, the judge's prompt); check_ready probes what only exists at run time
+        # (the judge endpoint, the embedding model and its device).
+        backend = make_backend(options.diversity)
+        if hasattr(backend, "check_ready"):
+            backend.check_ready()
+    rollout_n = int(config.actor_rollout_ref.rollout.n)
+    if name == "poly_epo":
+        _check_set_size(options, rollout_n)
+    elif rollout_n < 2:
+        raise ValueError(
+            f"algorithm.adv_estimator={name} with actor_rollout_ref.rollout.n={rollout_n}: a group of one response "
+            "gets advantage 0 and training would learn nothing; expected rollout.n >= 2."
+        )
+    notes.note_run(config, name, verl_version(), TESTED_VERL_VERSIONS)
+
+
+def _check_set_size(options, rollout_n: int) -> None:
+    k = max(1, rollout_n // 2) if options.set_size == AUTO else int(options.set_size)
+    if k >= rollout_n:
+        raise ValueError(
+            f"{CONFIG_ROOT}.set_size={options.set_size} gives k={k} with actor_rollout_ref.rollout.n={rollout_n}: "
+            "a set as large as the group makes every advantage 0 and training would learn nothing. "
+            "Use set_size < rollout.n (the paper: rollout.n=8, set_size=4)."
+        )
+
+
+def verl_version() -> str:
+    import verl
+
+    return getattr(verl, "__version__", "unknown")

@@ -1,0 +1,71 @@
+"""Installs the trainer wrappers when verl's trainer modules are imported.
+
+Importing the trainers at entry-point time would pull their optional dependencies into every
+process, so a finder on ``sys.meta_path`` waits for each target module and wraps it right after
+it has executed (or at once, if it is already imported). A verl patched with ``patches/`` passes
+the group inputs itself: then only the start-up checks are installed.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import logging
+import sys
+
+from polyepo_plugin.integration import legacy, v1
+from polyepo_plugin.integration.patching import problems
+
+logger = logging.getLogger(__name__)
+
+MODULE_PATCHES = {
+    "verl.trainer.ppo.ray_trainer": legacy.patch_legacy_trainer,
+    "verl.experimental.separation.ray_trainer": legacy.patch_separation_trainer,
+    "verl.trainer.ppo.v1.utils": v1.patch_v1_utils,
+    "verl.trainer.ppo.v1.trainer_base": v1.patch_v1_trainer,
+}
+
+
+class _PatchAfterImport(importlib.abc.MetaPathFinder):
+    """Finds nothing itself; wraps the real loader of a target module to patch it once executed."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname not in MODULE_PATCHES:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = _PatchingLoader(spec.loader, MODULE_PATCHES[fullname])
+                return spec
+        return None
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    def __init__(self, loader, patch):
+        self._loader = loader
+        self._patch = patch
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        self._loader.exec_module(module)
+        _apply_patch(self._patch, module)
+
+
+def _apply_patch(patch, module) -> None:
+    try:
+        patch(module)
+    except Exception as error:  # noqa: BLE001 - record it; a poly_epo run stops on it at start-up
+        problems.append(f"patching {module.__name__} failed: {error!r}")
+        logger.warning("polyepo: could not patch %s", module.__name__, exc_info=True)
+
+
+def install_import_hook() -> None:
+    # By name, so that a reloaded copy of this module does not add a second hook.
+    if not any(type(finder).__qualname__ == _PatchAfterImport.__qualname__ for finder in sys.meta_path):
+        sys.meta_path.insert(0, _PatchAfterImport())
+    for name, patch in MODULE_PATCHES.items():
+        if name in sys.modules:
+            _apply_patch(patch, sys.modules[name])

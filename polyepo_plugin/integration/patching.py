@@ -1,0 +1,37 @@
+"""Wrapping verl's functions and methods in place, with their shape checked first.
+
+A target that is missing, or lacks a parameter a wrapper relies on, is not wrapped: the problem
+is recorded in ``problems`` and a ``poly_epo``/``grpo_div`` run stops on it at start-up
+(``checks.validate_run``), while every other estimator trains as if polyepo were absent.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+problems: list[str] = []
+
+
+def wrap_attribute(owner, name: str, wrap: Callable, required_params: tuple[str, ...], where: str) -> None:
+    """Replace ``owner.name`` by ``wrap(owner.name)`` once, if it takes ``required_params``."""
+    current = getattr(owner, name, None)
+    if current is None:
+        problems.append(f"{where}.{name} not found")
+        return
+    if getattr(current, "__polyepo_wrapped__", False):
+        return
+    params = inspect.signature(current).parameters
+    missing = [p for p in required_params if p not in params]
+    if missing:
+        problems.append(f"{where}.{name} has no parameter(s) {', '.join(missing)}")
+        return
+    wrapped = wrap(current)
+    wrapped.__polyepo_wrapped__ = True
+    setattr(owner, name, wrapped)
+
+
+def passes_group_inputs(compute_advantage) -> bool:
+    """True for a verl whose ``compute_advantage`` hands estimators the batch and tokenizer itself
+    (verl patched with ``patches/``, or upstream once PR #7473 lands)."""
+    return "tokenizer" in inspect.signature(compute_advantage).parameters

@@ -1,0 +1,247 @@
+"""The v1 trainer (``verl.trainer.ppo.v1``, verl's default since 0.9.0).
+
+Its ``PPOTrainer._compute_advantage(batch, metrics)`` fetches a fixed list of TransferQueue
+fields (uid, masks, scores, log-probs) and calls ``compute_advantage_for_multi_trajectories``,
+whose rows are keyed ``{uid}_{session}_{i}``: an agent loop may return several outputs per
+session. For a group estimator, polyepo does what verl does for GRPO there (see
+``final_output_rows``): only each session's final output enters the group, and its advantage
+is broadcast to every row of the session.
+
+- in: the wrapped ``_compute_advantage`` makes the trainer and its ``metrics`` known to this
+  thread; the wrapped ``compute_advantage_for_multi_trajectories`` picks the final outputs,
+  fetches their ``prompts``, ``responses`` and reward extra info from TransferQueue, lays them
+  out as the legacy batch, checks they are the rows verl handed over (``check_same_rows``),
+  and supplies them as ``StepInputs`` for its call of ``compute_advantage``;
+- out: the estimator writes its metrics into the trainer's ``metrics`` dict.
+
+verl's v1 pads a batch with synthetic rows tagged ``is_padding`` (``padding_utils``); they are
+passed on as ``StepInputs.padding`` and join no group.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from polyepo_plugin.config import parse_config
+from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, supplying
+from polyepo_plugin.integration.legacy import patch_advantage_functions, wrap_init
+from polyepo_plugin.integration.patching import problems, wrap_attribute
+
+
+@dataclass
+class _AdvantageCall:
+    trainer: Any
+    batch: Any  # the KVBatchMeta of the step
+    metrics: dict
+
+
+_current_call: contextvars.ContextVar[_AdvantageCall | None] = contextvars.ContextVar("polyepo_v1_call", default=None)
+
+
+def final_output_rows(keys: list[str]) -> tuple[list[int], list[int]]:
+    """Rows of each session's final output, and for every row the position of its session's.
+
+    Keys are ``{uid}_{session}_{i}``; a session's final output is its largest ``i``. The rule and
+    the order (sessions by first appearance) are those of verl 0.9.1's GRPO path in
+    ``verl.trainer.ppo.v1.utils.compute_advantage_for_multi_trajectories``.
+    Returns ``(final_rows, session_of_row)``: ``final_rows[s]`` is a row index, ``session_of_row[r]``
+    indexes ``final_rows``.
+    """
+    final: dict[str, tuple[int, int]] = {}
+    session_keys = []
+    for row, key in enumerate(keys):
+        parts = key.rsplit("_", 2)
+        if len(parts) != 3:
+            raise ValueError(f"polyepo: v1 row key {key!r} is not of the form {{uid}}_{{session}}_{{index}}")
+        session = f"{parts[0]}_{parts[1]}"
+        session_keys.append(session)
+        output = int(parts[2])
+        if session not in final or final[session][0] < output:
+            final[session] = (output, row)
+    position = {session: s for s, session in enumerate(final)}
+    return [row for _, row in final.values()], [position[session] for session in session_keys]
+
+
+def row_fingerprints(lengths: torch.Tensor, scores: torch.Tensor) -> list[tuple[int, float]]:
+    """What identifies a row on both sides: its response length and its summed score."""
+    return [(int(n), round(float(s), 5)) for n, s in zip(lengths.tolist(), scores.tolist())]
+
+
+def check_same_rows(fetched: list[tuple[int, float]], given: list[tuple[int, float]]) -> None:
+    """The rows fetched for the estimator must be, in order, the rows verl gives it.
+
+    Each side is read independently: ours from the ``responses`` and ``rm_scores`` we fetch,
+    verl's from its own ``response_mask`` and ``token_level_scores``. A permutation inside a
+    prompt group (rows share a uid there) would pair strategies with the wrong rewards.
+    """
+    if len(fetched) != len(given):
+        raise RuntimeError(f"polyepo: fetched {len(fetched)} rows from TransferQueue for {len(given)} given rows")
+    wrong = [row for row, (a, b) in enumerate(zip(fetched, given)) if a != b]
+    if wrong:
+        row = wrong[0]
+        raise RuntimeError(
+            f"polyepo: the responses fetched from TransferQueue do not line up with the rows given to the estimator "
+            f"({len(wrong)} of {len(given)} rows differ; row {row}: fetched (length, score) {fetched[row]}, "
+            f"given {given[row]}); refusing to pair strategies with the wrong rewards"
+        )
+
+
+def fetch_step_inputs(call: _AdvantageCall, keys: list[str], tags: list[dict]) -> tuple[StepInputs, list]:
+    """The rows ``keys`` laid out as the legacy trainer's batch, and their fingerprints."""
+    import transfer_queue as tq
+
+    partition = call.batch.partition_id
+    fields = tq.kv_batch_get(
+        keys=keys, partition_id=partition, select_fields=["prompts", "responses", "rm_scores", "extra_fields"]
+    )
+    tokenizer = call.trainer.tokenizer
+    pad_id = tokenizer.pad_token_id if tokenizer is not None and tokenizer.pad_token_id is not None else 0
+    responses, response_lengths = pad_ragged(fields["responses"], pad_id, left=False)
+    prompts, prompt_lengths = pad_ragged(fields["prompts"], pad_id, left=True)
+    prompt_mask = torch.arange(prompts.shape[1]) >= (prompts.shape[1] - prompt_lengths)[:, None]
+    response_mask = torch.arange(responses.shape[1]) < response_lengths[:, None]
+    extra = reward_extra_info(list(fields["extra_fields"]))
+    wanted = parse_config(call.trainer.config.algorithm).diversity.key
+    if wanted not in extra:
+        extra.update(top_level_reward_keys(keys, partition, [wanted]))
+    scores = torch.stack([row.float().sum() for row in fields["rm_scores"].unbind()]) if keys else torch.zeros(0)
+    inputs = StepInputs(
+        batch={
+            "responses": responses,
+            "prompts": prompts,
+            "attention_mask": torch.cat([prompt_mask, response_mask], dim=1).long(),
+        },
+        non_tensor_batch=extra,
+        tokenizer=tokenizer,
+        metrics=call.metrics,
+        padding=np.array([bool(tag.get("is_padding", False)) for tag in tags], dtype=bool),
+    )
+    return inputs, row_fingerprints(response_lengths, scores)
+
+
+def reward_extra_info(extra_fields: list) -> dict[str, np.ndarray]:
+    """Each key of the rows' ``extra_fields["reward_extra_info"]`` as one object array."""
+    infos = []
+    for extra in extra_fields:
+        extra = getattr(extra, "data", extra)
+        info = extra.get("reward_extra_info", {}) if isinstance(extra, dict) else {}
+        infos.append(info if isinstance(info, dict) else {})
+    keys = sorted({key for info in infos for key in info})
+    return {key: _object_array([info.get(key) for info in infos]) for key in keys}
+
+
+def top_level_reward_keys(keys: list[str], partition: str, names: list[str]) -> dict[str, np.ndarray]:
+    """Reward extra info that v1 stores as fields of their own: with a colocated reward model,
+    ``PPOTrainer._compute_reward_colocate`` writes each reward-extra key at the top level."""
+    import transfer_queue as tq
+
+    found = {}
+    for name in names:
+        try:
+            values = tq.kv_batch_get(keys=keys, partition_id=partition, select_fields=[name])[name]
+        except Exception:  # noqa: BLE001 - TransferQueue raises plain errors for a field no row has
+            continue
+        found[name] = _object_array([getattr(v, "data", v) for v in list(values)])
+    return found
+
+
+def _object_array(values: list) -> np.ndarray:
+    array = np.empty(len(values), dtype=object)  # keeps ints and strings apart, lists as lists
+    array[:] = values
+    return array
+
+
+def pad_ragged(rows, pad_id: int, left: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, L)`` ids padded with ``pad_id`` on the left or right, and each row's length."""
+    rows = list(rows.unbind()) if isinstance(rows, torch.Tensor) and rows.is_nested else list(rows)
+    lengths = torch.tensor([row.numel() for row in rows], dtype=torch.long)
+    flipped = [row.flip(0) if left else row for row in rows]
+    if not rows:
+        return torch.zeros(0, 0, dtype=torch.long), lengths
+    padded = torch.nn.utils.rnn.pad_sequence(
+        [row.long() for row in flipped], batch_first=True, padding_value=pad_id
+    )
+    return (padded.flip(1) if left else padded), lengths
+
+
+def wrap_compute_advantage_method(original):
+    @functools.wraps(original)
+    def _compute_advantage(self, batch, metrics):
+        if self.config.algorithm.adv_estimator not in GROUP_ESTIMATORS:
+            return original(self, batch, metrics)
+        token = _current_call.set(_AdvantageCall(self, batch, metrics))
+        try:
+            return original(self, batch, metrics)
+        finally:
+            _current_call.reset(token)
+
+    return _compute_advantage
+
+
+def wrap_multi_trajectories(original, compute_advantage):
+    """Around ``compute_advantage_for_multi_trajectories``: final outputs only, for group estimators."""
+
+    @functools.wraps(original)
+    def compute_advantage_for_multi_trajectories(data, batch_keys, adv_estimator, *args, **kwargs):
+        call = _current_call.get()
+        if adv_estimator not in GROUP_ESTIMATORS or call is None:
+            return original(data, batch_keys, adv_estimator, *args, **kwargs)
+        final_rows, session_of_row = final_output_rows(list(batch_keys))
+        final = data.select_idxs(final_rows)
+        tags = list(call.batch.tags) if call.batch.tags else [{}] * len(batch_keys)
+        inputs, fetched = fetch_step_inputs(call, [batch_keys[r] for r in final_rows], [tags[r] for r in final_rows])
+        given = row_fingerprints(final.batch["response_mask"].sum(-1), final.batch["token_level_scores"].sum(-1))
+        check_same_rows(fetched, given)
+        with supplying(inputs):
+            final = compute_advantage()(final, adv_estimator, *args, **kwargs)
+        # One value per final output (constant over its tokens), spread over its session's rows.
+        per_session = (final.batch["advantages"] * final.batch["response_mask"]).sum(-1) / final.batch[
+            "response_mask"
+        ].sum(-1).clamp(min=1)
+        spread = per_session[torch.as_tensor(session_of_row)][:, None] * data.batch["response_mask"]
+        data.batch["advantages"] = spread.to(final.batch["advantages"].dtype)
+        data.batch["returns"] = data.batch["advantages"].clone()
+        return data
+
+    return compute_advantage_for_multi_trajectories
+
+
+def patch_v1_utils(module) -> None:
+    patch_advantage_functions(module)
+    if _native_sessions(module):
+        return
+    wrap_attribute(
+        module,
+        "compute_advantage_for_multi_trajectories",
+        lambda original: wrap_multi_trajectories(original, lambda: module.compute_advantage),
+        ("data", "batch_keys", "adv_estimator"),
+        module.__name__,
+    )
+
+
+def patch_v1_trainer(module) -> None:
+    trainer = getattr(module, "PPOTrainer", None)
+    where = f"{module.__name__}.PPOTrainer"
+    if trainer is None:
+        problems.append(f"{where} not found")
+        return
+    wrap_attribute(trainer, "__init__", wrap_init, ("config",), where)
+    if hasattr(trainer, "_add_estimator_inputs"):  # a verl patched with patches/ fetches the fields itself
+        return
+    wrap_attribute(trainer, "_compute_advantage", wrap_compute_advantage_method, ("batch", "metrics"), where)
+    # trainer_base binds the function by name at import: wrap that binding too.
+    from verl.trainer.ppo.v1 import utils
+
+    module.compute_advantage_for_multi_trajectories = utils.compute_advantage_for_multi_trajectories
+
+
+def _native_sessions(module) -> bool:
+    """A verl patched with patches/ groups sessions for group estimators itself."""
+    return hasattr(module, "estimator_takes_final_outputs")
+
