@@ -1,16 +1,27 @@
-"""The evaluation tool: pass@k against brute force, the demo task's reward, and
-``polyepo-eval`` end to end on a tiny model built here (a few SFT steps, seconds)."""
+"""The evaluation tool: pass@k and majority@k against brute force, answer extraction, the token
+budget and its truncation report, the demo task's reward, and ``polyepo-eval`` end to end on a
+tiny model built here (a few SFT steps, seconds)."""
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import math
+import random
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from polyepo_plugin import evaluation
 from polyepo_plugin.demo import base_policy, task
+from polyepo_plugin.evaluation import cli, sampling, scoring, stats
+
+EVALUATION_DIR = Path(evaluation.__file__).resolve().parent
+
+
+# ----------------------------------------------------------------------------- pass@k
 
 
 def brute_pass_at_k(n: int, c: int, k: int) -> float:
@@ -35,23 +46,225 @@ def test_pass_at_k_large_n_and_bad_input():
         evaluation.pass_at_k(4, 1, 0)
 
 
-def test_majority_and_summary():
+# ----------------------------------------------------------------------------- majority@k
+
+
+def brute_majority_at_k(answers, correct, k) -> float:
+    """Every k-subset: the answers with most votes (no answer: no vote) split the subset's credit
+    equally; an answer is correct when more than half of all N samples giving it are."""
+    members = {}
+    for a, ok in zip(answers, correct):
+        if a is not None:
+            members.setdefault(a, []).append(ok)
+    right = {a: sum(oks) > len(oks) / 2 for a, oks in members.items()}
+    total = 0.0
+    subsets = list(itertools.combinations(range(len(answers)), k))
+    for subset in subsets:
+        votes = Counter(answers[i] for i in subset if answers[i] is not None)
+        if votes:
+            top = max(votes.values())
+            winners = [a for a, v in votes.items() if v == top]
+            total += sum(right[a] for a in winners) / len(winners)
+    return total / len(subsets)
+
+
+def test_majority_at_k_hand_computed():
+    # "2": 3 samples, 2 correct -> correct; "3": 2 samples, both wrong; one sample without an answer.
+    answers = ["2", "2", "2", "3", "3", None]
+    correct = [True, True, False, False, False, False]
+    assert evaluation.majority_at_k(answers, correct, 6) == 1.0  # 3 votes to 2
+    assert evaluation.majority_at_k(answers, correct, 1) == pytest.approx(3 / 6)
+    # k=2, 15 pairs: 3 "2"+"2" (1 each), 6 "2"+"3" (a tie: 1/2 each), 3 "2"+none (1), 1 "3"+"3", 2 "3"+none
+    assert evaluation.majority_at_k(answers, correct, 2) == pytest.approx((3 + 6 * 0.5 + 3) / 15)
+    assert evaluation.majority_at_k([None, None, None], [True, False, True], 2) == 0.0
+    assert evaluation.majority_at_k(["a", "b"], [True, False], 2) == pytest.approx(0.5)  # a tie
+
+
+def test_majority_correctness_does_not_depend_on_which_sample_was_scored_last():
+    # The last "2" scored wrong, but most "2" samples are right: "2" is a correct answer.
+    assert evaluation.majority_at_k(["2", "2", "2", "3"], [True, True, False, False], 4) == 1.0
+    assert evaluation.majority_at_k(["2", "2", "2", "3"], [False, True, True, False], 4) == 1.0
+    # Half right is not a majority: "2" counts as wrong whatever the order.
+    for order in itertools.permutations(range(3)):
+        answers = [["2", "2", "3"][i] for i in order]
+        correct = [[True, False, False][i] for i in order]
+        assert evaluation.majority_at_k(answers, correct, 3) == 0.0
+
+
+def test_majority_at_k_matches_brute_force_and_ignores_sample_order():
+    rng = random.Random(3)
+    for _ in range(60):
+        n = rng.randint(1, 7)
+        answers = [rng.choice(["a", "b", "c", None]) for _ in range(n)]
+        correct = [rng.random() < 0.5 for _ in range(n)]
+        order = list(range(n))
+        rng.shuffle(order)
+        for k in range(1, n + 1):
+            expected = brute_majority_at_k(answers, correct, k)
+            assert evaluation.majority_at_k(answers, correct, k) == pytest.approx(expected, abs=1e-12)
+            shuffled = evaluation.majority_at_k([answers[i] for i in order], [correct[i] for i in order], k)
+            assert shuffled == pytest.approx(expected, abs=1e-12)
+
+
+def test_majority_at_k_estimate_when_subsets_are_too_many():
+    rng = random.Random(5)
+    answers = [rng.choice(["a", "b", "c", None]) for _ in range(12)]
+    correct = [a == "b" or (a == "a" and rng.random() < 0.4) for a in answers]
+    for k in (3, 5, 8):
+        assert math.comb(12, k) > stats.MAJORITY_DRAWS  # sampled, not enumerated
+        expected = brute_majority_at_k(answers, correct, k)
+        estimate = evaluation.majority_at_k(answers, correct, k)
+        assert estimate == pytest.approx(expected, abs=0.1)
+        assert evaluation.majority_at_k(answers, correct, k, draws=20000) == pytest.approx(expected, abs=0.02)
+        assert evaluation.majority_at_k(answers, correct, k) == estimate  # seeded: reproducible
+
+
+def test_summary_hand_computed():
     group = {
         "prompt": "p",
         "responses": ["2", "2", "3", "x"],
         "scores": [1, 1, 0, 0],
-        "answers": ["2", "2", "3", "x"],
+        "answers": ["2", "2", "3", None],
         "strategies": [2, 2, 3, -1],
+        "truncated": [False, False, False, True],
     }
-    assert evaluation.majority_at_k(group["answers"], [True, True, False, False], 4) == 1.0
-    result = evaluation.summarize_groups([group, {**group, "scores": [0, 0, 0, 0]}])
+    wrong = {**group, "scores": [0, 0, 0, 0], "truncated": [True, True, True, False]}
+    result = evaluation.summarize_groups([group, wrong])
     s = result["summary"]
     assert s["n"] == 4 and s["prompts"] == 2
-    assert s["pass_at_k"][0]["mean"] == pytest.approx(0.25)  # (2/4 + 0) / 2
+    assert [p["correct"] for p in result["per_prompt"]] == [2, 0]
+    assert [p["mean"] for p in s["pass_at_k"]] == pytest.approx([0.25, 5 / 12, 0.5, 0.5])  # (1 - C(2,k)/C(4,k)) / 2
+    assert s["majority_at_k"][-1]["mean"] == pytest.approx(0.5)  # "2" wins both; right in the first only
+    # k=2, 6 pairs: "2"+"2" 1, two "2"+"3" ties 1/2 each, two "2"+none 1 each, "3"+none 0; k=3, 4 triples:
+    # "2"+"2"+"3" 1, "2"+"2"+none 1, two "2"+"3"+none ties 1/2 each
+    assert result["per_prompt"][0]["majority_at_k"] == pytest.approx([2 / 4, 4 / 6, 3 / 4, 1.0])
+    assert result["per_prompt"][1]["majority_at_k"] == [0.0] * 4
     assert s["distinct_strategies"]["mean"] == 2  # -1 is degenerate: 2 and 3
     assert s["distinct_correct_strategies"]["mean"] == pytest.approx(0.5)
+    assert s["answered_fraction"] == pytest.approx(6 / 8)
+    assert s["truncated_fraction"] == pytest.approx(4 / 8)
+    assert evaluation.summarize_groups([{**group, "truncated": None}])["summary"]["truncated_fraction"] is None
+    # answer classes, when given, say which answers are one answer
+    classes = evaluation.summarize_groups(
+        [{**group, "answers": ["1/2", "0.5", "3", None], "answer_classes": [0, 0, 1, -1]}]
+    )
+    assert classes["per_prompt"][0]["majority_at_k"][-1] == 1.0
     with pytest.raises(ValueError, match="same number of samples"):
         evaluation.summarize_groups([group, {**group, "scores": [1]}])
+
+
+def test_majority_unavailable_when_no_answer_at_all():
+    group = {"prompt": "p", "responses": ["?", "?"], "scores": [1, 0], "answers": [None, None], "strategies": [0, 1]}
+    result = evaluation.summarize_groups([group, group])
+    assert result["summary"]["majority_at_k"] is None
+    assert all(p["majority_at_k"] is None for p in result["per_prompt"])
+    assert result["summary"]["answered_fraction"] == 0.0
+    assert json.loads(json.dumps(result))["summary"]["majority_at_k"] is None  # null in eval.json
+    line = cli.format_summary("m", result["summary"], 8)
+    assert "majority@2 n/a" in line and "pass@1 0.500" in line
+    # one answer anywhere makes it available: prompts without answers then score 0
+    mixed = evaluation.summarize_groups([group, {**group, "answers": ["7", None]}])
+    assert [p["majority_at_k"] for p in mixed["per_prompt"]] == [[0.0, 0.0], [0.5, 1.0]]
+
+
+# ----------------------------------------------------------------------------- answers
+
+
+def score_only(data_source, solution, ground_truth, extra_info=None):
+    """A reward that returns no 'pred' (like verl's and the paper recipe's math rewards)."""
+    return {"score": float(solution == ground_truth), "strategy": 0}
+
+
+ROW = {"data_source": "math", "prompt": [{"role": "user", "content": "q"}], "reward_model": {"ground_truth": "1/2"}}
+
+
+def test_answers_are_extracted_with_math_verify_and_grouped_by_equivalence():
+    responses = ["So \\boxed{3}.", "We get \\boxed{\\frac{1}{2}}", "the answer is 0.5", "I am not sure"]
+    scores = {"So \\boxed{3}.": 0.0, "We get \\boxed{\\frac{1}{2}}": 1.0, "the answer is 0.5": 1.0}
+
+    def reward(data_source, solution, ground_truth, extra_info=None):
+        return {"score": scores.get(solution, 0.0), "strategy": 0}
+
+    (group,) = evaluation.score_groups([ROW], [responses], reward)
+    assert group["answers"][0] == "3" and group["answers"][3] is None
+    assert group["answers"][1] != group["answers"][2]  # different strings ...
+    classes = group["answer_classes"]
+    assert classes[1] == classes[2] != classes[0] and classes[3] == -1  # ... one answer
+    per_prompt = evaluation.summarize_groups([group])["per_prompt"][0]
+    # the wrong "3" comes first, but 1/2 has two votes: the majority of all 4 is right
+    assert per_prompt["majority_at_k"][-1] == 1.0
+    # the partition does not depend on the order of the responses
+    (reversed_group,) = evaluation.score_groups([ROW], [responses[::-1]], reward)
+    assert _same_partition(reversed_group["answer_classes"][::-1], classes)
+
+
+def _same_partition(a, b) -> bool:
+    return all((a[i] == a[j]) == (b[i] == b[j]) for i in range(len(a)) for j in range(len(a))) and all(
+        (x < 0) == (y < 0) for x, y in zip(a, b)
+    )
+
+
+def test_answers_come_from_the_rewards_pred_when_it_gives_one():
+    preds = {"r1": "7", "r2": "7.0", "r3": "[INVALID]", "r4": None, "r5": "x+1"}
+
+    def reward(data_source, solution, ground_truth, extra_info=None):
+        return {"score": float(solution == "r1"), "pred": preds[solution], "strategy": 0}
+
+    (group,) = evaluation.score_groups([ROW], [["r1", "r2", "r3", "r4", "r5"]], reward)
+    assert group["answers"] == ["7", "7.0", None, None, "x+1"]  # r4's text holds no answer either
+    classes = group["answer_classes"]
+    assert classes[0] == classes[1] and classes[2] == classes[3] == -1 and classes[4] not in (-1, classes[0])
+
+
+def test_truncation_warning_threshold():
+    assert evaluation.truncation_warning(0.5, 64) is None
+    assert evaluation.truncation_warning(None, 64) is None
+    warning = evaluation.truncation_warning(0.75, 64, "m")
+    assert warning.startswith("WARNING") and "75%" in warning and "64-token" in warning
+
+
+def test_hit_budget_reads_end_tokens():
+    eos = sampling.end_of_sequence_ids([5, 6], 7, None)
+    assert eos == {5, 6, 7}
+    assert sampling.hit_budget([[1, 2, 3], [1, 5, 0], [7, 0, 0], [4, 4, 6]], eos) == [True, False, False, False]
+
+
+def test_evaluation_never_imports_verl_itself():
+    """verl is reached through polyepo_plugin.integration; the user's reward through user_code."""
+    modules = sorted(EVALUATION_DIR.glob("*.py"))
+    assert {m.stem for m in modules} >= {"__init__", "stats", "sampling", "scoring", "plots", "cli"}
+    for module in modules:
+        tree = ast.parse(module.read_text(), str(module))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names = [node.value]
+            elif isinstance(node, ast.Attribute) and node.attr == "spec_from_file_location":
+                pytest.fail(f"{module.name} loads files itself; use polyepo_plugin.user_code.load_function")
+            for name in names:
+                assert name != "verl" and not name.startswith("verl."), f"{module.name} imports {name}"
+    stats_tree = ast.parse((EVALUATION_DIR / "stats.py").read_text())
+    imported = {a.name.split(".")[0] for n in ast.walk(stats_tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(stats_tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not imported & {"torch", "transformers", "vllm", "polyepo_plugin", "math_verify"}, imported
+
+
+def test_load_reward_uses_the_shared_loader_and_verls_default(tmp_path):
+    from verl.utils.reward_score import default_compute_score
+
+    assert scoring.load_reward(None) is default_compute_score
+    assert scoring.load_reward(task.__file__)("", "3", "6")["score"] == 1.0
+    with pytest.raises(ValueError, match=r"--reward\.path"):
+        scoring.load_reward(str(tmp_path / "missing.py"))
+    with pytest.raises(ValueError, match=r"--reward\.name='nope'"):
+        scoring.load_reward(task.__file__, "nope")
+
+
+# ----------------------------------------------------------------------------- the demo task
 
 
 def test_task_every_problem_has_three_strategies_with_different_successes():
@@ -69,6 +282,9 @@ def test_task_every_problem_has_three_strategies_with_different_successes():
     assert not {t for t, _ in train} & {t for t, _ in test}
 
 
+# ----------------------------------------------------------------------------- end to end
+
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
@@ -77,22 +293,86 @@ def tiny(tmp_path_factory):
     return model, task.write_parquet(test, str(root / "test.parquet"), "test")
 
 
+def odd_length_reward(data_source, solution, ground_truth, extra_info=None):
+    """A reward the test can recompute from the returned responses: right when the length is odd."""
+    return {"score": float(len(solution) % 2), "strategy": len(solution) % 3}
+
+
 def test_evaluate_end_to_end(tiny):
     model, data = tiny
-    result = evaluation.evaluate(model, data, n=4, reward=task.compute_score, max_new_tokens=4, progress=False)
+    result = evaluation.evaluate(model, data, n=4, reward=odd_length_reward, max_new_tokens=4, progress=False)
     s = result["summary"]
     assert s["n"] == 4 and s["prompts"] == 6 and len(s["pass_at_k"]) == 4
-    means = [p["mean"] for p in s["pass_at_k"]]
-    assert all(0 <= a <= b <= 1 for a, b in itertools.pairwise(means))  # pass@k never falls with k
-    for p in result["per_prompt"]:
-        assert 0 <= p["distinct_correct_strategies"] <= p["distinct_strategies"] <= 4
+    assert result["settings"]["max_new_tokens"] == 4 and result["settings"]["top_k"] == -1
+    assert len(result["samples"]) == 5
+    for sample, p in zip(result["samples"], result["per_prompt"]):
+        assert len(sample["responses"]) == 4
+        c = sum(len(r) % 2 for r in sample["responses"])
+        assert p["correct"] == c
+        assert p["pass_at_k"] == pytest.approx([brute_pass_at_k(4, c, k) for k in range(1, 5)])
+        assert p["distinct_strategies"] == len({len(r) % 3 for r in sample["responses"]})
+        assert p["distinct_correct_strategies"] == len({len(r) % 3 for r in sample["responses"] if len(r) % 2})
+        assert len(sample["truncated"]) == 4
+    for k in range(4):
+        mean = sum(p["pass_at_k"][k] for p in result["per_prompt"]) / 6
+        assert s["pass_at_k"][k]["mean"] == pytest.approx(mean)
     ngram = evaluation.evaluate(
         model, data, n=4, reward=task.compute_score, backend="ngram", max_new_tokens=4, progress=False
     )
     assert ngram["summary"]["prompts"] == 6
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    for sample, p in zip(ngram["samples"], ngram["per_prompt"]):  # strategies from the backend, not the reward
+        (again,) = evaluation.score_groups(
+            [_row(sample["prompt"])], [sample["responses"]], task.compute_score, "ngram", tokenizer
+        )
+        assert sample["strategies"] == again["strategies"]
+        assert p["distinct_strategies"] == len({label for label in sample["strategies"] if label >= 0})
 
 
-def test_cli_compares_models(tiny, tmp_path):
+def _row(prompt: str) -> dict:
+    return {
+        "data_source": task.DATA_SOURCE,
+        "prompt": [{"role": "user", "content": prompt}],
+        "reward_model": {"ground_truth": "6"},
+    }
+
+
+def test_truncated_fraction_on_a_tiny_budget(tiny, tmp_path, capsys):
+    model, data = tiny
+    # One new token: a response ends by the budget unless that token is the end token, which decodes to "".
+    result = evaluation.evaluate(model, data, n=4, reward=task.compute_score, max_new_tokens=1, progress=False)
+    flags = [t for sample in result["samples"] for t in sample["truncated"]]
+    texts = [r for sample in result["samples"] for r in sample["responses"]]
+    assert all(text == "" for text, cut in zip(texts, flags) if not cut)
+    assert all(cut for text, cut in zip(texts, flags) if text)
+    fraction = result["summary"]["truncated_fraction"]
+    assert fraction > 0.5  # the SFT'd-for-3-steps model rarely stops after one token
+    assert "WARNING" in capsys.readouterr().err
+    # The same model with every token an end token: every response ends after its first token.
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    stopping = tmp_path / "stopping"
+    m = AutoModelForCausalLM.from_pretrained(model)
+    m.generation_config.eos_token_id = list(range(m.config.vocab_size))
+    m.save_pretrained(stopping)
+    AutoTokenizer.from_pretrained(model).save_pretrained(stopping)
+    stopped = evaluation.evaluate(str(stopping), data, n=4, reward=task.compute_score, max_new_tokens=3, progress=False)
+    assert stopped["summary"]["truncated_fraction"] == 0.0
+    assert "WARNING" not in capsys.readouterr().err
+
+
+def test_max_new_tokens_is_required(tiny, capsys):
+    model, data = tiny
+    with pytest.raises(SystemExit) as exit_info:
+        evaluation.main(["--model", model, "--data", data])
+    assert exit_info.value.code == 2 and "--max-new-tokens" in capsys.readouterr().err
+    with pytest.raises(TypeError, match="max_new_tokens"):
+        evaluation.evaluate(model, data, n=2, reward=task.compute_score)
+
+
+def test_cli_compares_models(tiny, tmp_path, capsys):
     model, data = tiny
     out = tmp_path / "eval"
     rc = evaluation.main(
@@ -109,6 +389,8 @@ def test_cli_compares_models(tiny, tmp_path):
             task.__file__,
             "--max-new-tokens",
             "4",
+            "--top-p",
+            "0.9",
             "--out",
             str(out),
         ]
@@ -116,6 +398,16 @@ def test_cli_compares_models(tiny, tmp_path):
     assert rc == 0
     results = json.loads((out / "eval.json").read_text())
     assert set(results) == {"a", "b"} and len(results["a"]["summary"]["pass_at_k"]) == 3
+    settings = results["a"]["settings"]
+    assert (settings["max_new_tokens"], settings["top_p"], settings["top_k"], settings["temperature"]) == (
+        4,
+        0.9,
+        -1,
+        1.0,
+    )
+    assert 0.0 <= results["a"]["summary"]["truncated_fraction"] <= 1.0
+    printed = capsys.readouterr().out
+    assert printed.count("truncated at 4 tokens:") == 2 and "majority@3" in printed
     assert (out / "pass_at_k.png").stat().st_size > 0
 
 

@@ -10,6 +10,7 @@ and their parquet files are read by verl's RLHFDataset with the recipe's data se
 
 import logging
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ from fake_judge import FakeJudge
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from polyepo_plugin import verl_glue
+from polyepo_plugin.integration.checks import validate_run
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -172,24 +173,19 @@ def test_composed_config_passes_verl_and_polyepo_start_up_checks(recipe, arm, ju
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
-    from polyepo_plugin.diversity import BACKENDS
+    from polyepo_plugin.diversity import backend_names
 
     config = composed(recipe, arm, judge)
     validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
     assert not need_reference_policy(config) and not need_critic(config)  # no KL, no critic: no extra models
 
-    try:
-        get_adv_estimator_fn(arm)
-    except (ValueError, KeyError) as error:
-        pytest.skip(f"estimator {arm!r} is not registered in verl yet (pending work): {error}")
+    # Registered or the test fails: a lost registration must never turn into a skip.
+    assert callable(get_adv_estimator_fn(arm)), f"estimator {arm!r} is not registered in verl"
     if arm != "grpo":
         backend = config.algorithm.poly_epo.diversity.backend
-        if backend not in BACKENDS:
-            pytest.skip(
-                f"diversity backend {backend!r} is not registered yet (pending work); known: {sorted(BACKENDS)}"
-            )
+        assert backend in backend_names(), f"diversity backend {backend!r} is not registered; known: {backend_names()}"
     with caplog.at_level(logging.WARNING):
-        verl_glue.validate_run(config)
+        validate_run(config)
     assert caplog.text == ""  # the paper's settings: no departure to warn about
 
 
@@ -222,7 +218,8 @@ def load_with_verl(path: Path, recipe: str, tmp_path: Path) -> list[dict]:
     """Read the file the way the trainer does: RLHFDataset with the recipe's data section."""
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
-    from polyepo_plugin.cpu_harness.tiny_assets import CHAT_TEMPLATE, build_tokenizer
+    from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
+    from polyepo_plugin.tiny_lm import CHAT_TEMPLATE
 
     tokenizer = build_tokenizer(str(tmp_path / "tokenizer"))
     tokenizer.chat_template = CHAT_TEMPLATE
@@ -332,8 +329,17 @@ def test_prepare_gsm8k_from_local_files_fits_verls_gsm8k_reward(tmp_path):
 # ----------------------------------------------------------------------------- evaluation
 
 
-def test_evaluate_runs_polyepo_eval_on_every_set(tmp_path):
+def eval_flags(command: str) -> dict[str, str]:
+    """A polyepo-eval command line as {flag: value} (every flag the script passes takes a value)."""
+    words = shlex.split(command)
+    assert words[0] == "polyepo-eval" and len(words) % 2 == 1, command
+    return dict(zip(words[1::2], words[2::2]))
+
+
+def test_evaluate_runs_polyepo_eval_on_every_set(tmp_path, judge):
     env = script_env(POLYEPO_DRY_RUN="1", DATA_DIR=str(tmp_path), N_SAMPLES="16")
+    for name in [k for k in env if k == "MAX_RESPONSE_LENGTH" or k.startswith("EVAL_")]:
+        del env[name]  # the recipe's defaults
     result = subprocess.run(
         ["bash", str(EXAMPLES / PAPER / "evaluate.sh"), "Qwen/Qwen3-4B-Base"],
         env=env,
@@ -345,20 +351,45 @@ def test_evaluate_runs_polyepo_eval_on_every_set(tmp_path):
     assert result.returncode == 0, result.stderr
     commands = result.stdout.splitlines()
     assert [c.split()[0] for c in commands] == ["polyepo-eval"] * 3
+    training = composed(PAPER, "grpo", judge)
     for name, command in zip(("aime24", "aime25", "math500"), commands):
-        assert f"--data {tmp_path}/{name}.parquet" in command and "--n 16" in command
-        assert f"--reward-path {EXAMPLES / PAPER / 'math_reward.py'} --reward-name compute_score" in command
+        flags = eval_flags(command)
+        assert flags["--model"] == "Qwen/Qwen3-4B-Base"
+        assert flags["--data"] == f"{tmp_path}/{name}.parquet" and flags["--n"] == "16"
+        assert flags["--reward-path"] == str(EXAMPLES / PAPER / "math_reward.py")
+        assert flags["--reward-name"] == "compute_score"
+        # The paper's response budget and sampling, the same as the training rollouts'.
+        assert flags["--max-new-tokens"] == "4096"
+        assert (flags["--temperature"], flags["--top-p"], flags["--top-k"]) == ("1.0", "1.0", "-1")
+        rollout = training.actor_rollout_ref.rollout
+        assert int(flags["--max-new-tokens"]) == training.data.max_response_length == 4096
+        assert float(flags["--temperature"]) == rollout.temperature == 1.0
+        assert float(flags["--top-p"]) == rollout.top_p == 1.0
+        assert int(flags["--top-k"]) == rollout.top_k == -1
 
-    try:
-        from polyepo_plugin import evaluation
-    except ImportError as error:
-        pytest.skip(f"polyepo-eval (polyepo_plugin.evaluation) has not landed yet: {error}")
+    # The budget follows the recipe's MAX_RESPONSE_LENGTH.
+    env["MAX_RESPONSE_LENGTH"] = "8192"
+    longer = subprocess.run(
+        ["bash", str(EXAMPLES / PAPER / "evaluate.sh"), "m"],
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert longer.returncode == 0, longer.stderr
+    assert {eval_flags(c)["--max-new-tokens"] for c in longer.stdout.splitlines()} == {"8192"}
+
+    from polyepo_plugin.evaluation.cli import build_parser
+
     help_text = subprocess.run(
-        [sys.executable, "-c", "from polyepo_plugin.evaluation import main; main()", "--help"],
+        [sys.executable, "-m", "polyepo_plugin.evaluation", "--help"],
         check=False,
         capture_output=True,
         text=True,
     ).stdout
-    for flag in ("--model", "--data", "--n", "--reward-path", "--reward-name", "--backend", "--out"):
+    for flag in flags:
         assert flag in help_text, f"polyepo-eval has no {flag}; evaluate.sh passes it"
-    assert evaluation is not None
+    # every flag the script passes parses, to the values it means
+    args = build_parser().parse_args(shlex.split(commands[0])[1:])
+    assert (args.max_new_tokens, args.temperature, args.top_p, args.top_k, args.n) == (4096, 1.0, 1.0, -1, 16)

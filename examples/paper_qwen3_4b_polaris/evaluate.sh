@@ -11,17 +11,29 @@
 #
 # EVAL_BACKEND=judge labels strategies with the judge of examples/judge/serve_judge.sh (start it
 # first); the default, ngram, needs no server. POLYEPO_DRY_RUN=1 prints the commands instead.
+#
+# Responses are sampled as the paper's training rollouts were: up to MAX_RESPONSE_LENGTH new
+# tokens (4096, from common.sh), temperature 1.0 (examples/common/recipe.sh), top-p 1.0 and top-k
+# off (-1), verl's rollout defaults, which the recipe keeps. A shorter budget would cut the
+# reasoning and measure the budget instead; polyepo-eval reports the fraction of responses cut
+# and warns when it is over half.
 set -xeuo pipefail
 
 RECIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 MODEL=${1:?usage: evaluate.sh MODEL_OR_ACTOR_CHECKPOINT [polyepo-eval flags...]}
 shift
 
-DATA_DIR=${DATA_DIR:-$HOME/data/polaris}
+# The recipe's settings: DATA_DIR, REWARD_FILE (math_reward.py), MAX_RESPONSE_LENGTH (4096).
+source "$RECIPE_DIR/common.sh"
+
 EVAL_SETS=${EVAL_SETS:-aime24 aime25 math500}
 N_SAMPLES=${N_SAMPLES:-64}
 EVAL_BACKEND=${EVAL_BACKEND:-ngram}
-REWARD_FILE=${REWARD_FILE:-$RECIPE_DIR/math_reward.py}
+# Sampling: the paper's training rollouts' settings (see the top of this file).
+EVAL_MAX_NEW_TOKENS=${EVAL_MAX_NEW_TOKENS:-$MAX_RESPONSE_LENGTH}
+EVAL_TEMPERATURE=${EVAL_TEMPERATURE:-1.0}
+EVAL_TOP_P=${EVAL_TOP_P:-1.0}
+EVAL_TOP_K=${EVAL_TOP_K:--1}
 OUT_DIR=${OUT_DIR:-eval/${MODEL//\//_}}
 DRY_RUN=${POLYEPO_DRY_RUN:-0}
 
@@ -47,6 +59,10 @@ for name in $EVAL_SETS; do
     --model "$MODEL" \
     --data "$DATA_DIR/$name.parquet" \
     --n "$N_SAMPLES" \
+    --max-new-tokens "$EVAL_MAX_NEW_TOKENS" \
+    --temperature "$EVAL_TEMPERATURE" \
+    --top-p "$EVAL_TOP_P" \
+    --top-k "$EVAL_TOP_K" \
     --reward-path "$REWARD_FILE" \
     --reward-name compute_score \
     --backend "$EVAL_BACKEND" \

@@ -1,0 +1,169 @@
+"""Scoring sampled responses: the reward, each response's final answer, and its strategy.
+
+The reward is a verl reward function, ``reward(data_source, solution_str, ground_truth,
+extra_info)`` returning a score or a dict with ``score`` (and optionally ``pred``, the answer
+it read, and ``strategy``, a strategy label). The user's file is loaded with
+``polyepo_plugin.user_code.load_function``; verl's default reward comes through
+``polyepo_plugin.integration.rewards`` (this package never imports verl itself).
+
+Final answers, for majority@k: the reward's ``pred`` when it gives one, else the answer
+math-verify's parser finds in the response (the last ``\\boxed{...}`` first, else a final
+expression); ``None`` when neither gives one. Two answers are the same answer when their
+normalized strings match or math-verify's ``verify`` finds them equal (either way round); the
+classes are the connected components of that relation, so they do not depend on the order of
+the responses. Without math-verify installed, only ``pred`` answers and string equality count.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from polyepo_plugin.grouping import strategy_codes
+from polyepo_plugin.integration import rewards
+from polyepo_plugin.user_code import load_function
+
+REWARD_OPTION = "--reward"  # how the loader's errors name the file: --reward.path / --reward.name
+NO_PRED = {"", "[INVALID]"}  # what some verl rewards put in ``pred`` when they found no answer
+MATH_VERIFY_TIMEOUT_S = 5  # math-verify's default; its alarm-based limit works in the main thread only
+
+
+def load_reward(path: str | None, name: str = "compute_score") -> Callable:
+    """A verl reward function: ``name`` from the file ``path``, or verl's default by data source."""
+    if path is None:
+        return rewards.default_compute_score()
+    return load_function(path, name, REWARD_OPTION)
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str  # as printed and compared as a string (whitespace, $ and a final period dropped)
+    parsed: Any = None  # math-verify's parse of it (a list; empty or None when it found nothing)
+
+
+def score_groups(
+    rows: Sequence[dict],
+    responses: Sequence[Sequence[str]],
+    reward: Callable,
+    backend: str = "labels",
+    tokenizer=None,
+    truncated: Sequence[Sequence[bool]] | None = None,
+    **backend_options,
+) -> list[dict]:
+    """Score every response and read its answer; strategies from the reward's ``strategy``
+    (backend ``labels``) or a diversity backend. ``truncated[g][i]``: response i of prompt g hit
+    the token budget (kept in the group for ``summarize_groups``)."""
+    groups = []
+    for g, (row, texts) in enumerate(zip(rows, responses)):
+        outs = [
+            reward(row["data_source"], t, row["reward_model"]["ground_truth"], row.get("extra_info")) for t in texts
+        ]
+        outs = [o if isinstance(o, dict) else {"score": float(o)} for o in outs]
+        answers = extract_answers(outs, texts)
+        groups.append(
+            {
+                "prompt": row["prompt"][-1]["content"],
+                "responses": list(texts),
+                "scores": [float(o["score"]) for o in outs],
+                "answers": [None if a is None else a.text for a in answers],
+                "answer_classes": answer_classes(answers),
+                "strategies": _reward_strategies(outs) if backend == "labels" else None,
+                "truncated": None if truncated is None else [bool(t) for t in truncated[g]],
+            }
+        )
+    if backend != "labels":
+        from polyepo_plugin.strategies import label_strategies
+
+        labels = label_strategies(
+            [g["responses"] for g in groups],
+            [g["prompt"] for g in groups],
+            backend=backend,
+            tokenizer=tokenizer,
+            **backend_options,
+        )
+        for g, lab in zip(groups, labels):
+            g["strategies"] = list(lab)
+    return groups
+
+
+def extract_answers(outputs: Sequence[dict], texts: Sequence[str]) -> list[Answer | None]:
+    """Each response's final answer (module docstring): the reward's ``pred``, else math-verify's."""
+    mv = _math_verify()
+    timeout = _timeout()
+    answers: list[Answer | None] = []
+    for out, text in zip(outputs, texts):
+        pred = out.get("pred")
+        if pred is not None and str(pred).strip() not in NO_PRED:
+            parsed = mv.parse(str(pred), parsing_timeout=timeout) if mv else None
+            answers.append(Answer(_normalize(str(pred)), parsed))
+        elif mv is not None and text and text.strip():
+            parsed = mv.parse(text, parsing_timeout=timeout)
+            answers.append(Answer(_normalize(str(parsed[-1])), parsed) if parsed else None)
+        else:
+            answers.append(None)
+    return answers
+
+
+def answer_classes(answers: Sequence[Answer | None]) -> list[int]:
+    """One class id per set of equivalent answers (module docstring), numbered 0, 1, ... by first
+    appearance; ``-1`` for no answer."""
+    distinct = list(dict.fromkeys(a.text for a in answers if a is not None))
+    parsed = {}
+    for a in answers:
+        if a is not None and a.parsed and a.text not in parsed:
+            parsed[a.text] = a.parsed
+    parent = {t: t for t in distinct}
+
+    def root(t):
+        while parent[t] != t:
+            parent[t] = parent[parent[t]]
+            t = parent[t]
+        return t
+
+    mv = _math_verify() if len(parsed) > 1 else None
+    timeout = _timeout()
+    for i, a in enumerate(distinct):
+        for b in distinct[i + 1 :]:
+            if root(a) == root(b) or mv is None or a not in parsed or b not in parsed:
+                continue
+            pa, pb = parsed[a], parsed[b]
+            if mv.verify(pa, pb, timeout_seconds=timeout) or mv.verify(pb, pa, timeout_seconds=timeout):
+                parent[root(b)] = root(a)
+    numbers: dict[str, int] = {}
+    return [-1 if a is None else numbers.setdefault(root(a.text), len(numbers)) for a in answers]
+
+
+def _normalize(text: str) -> str:
+    return "".join(text.split()).strip("$").rstrip(".")
+
+
+_MISSING_WARNED = []
+
+
+def _math_verify():
+    """The math_verify module, or None (said once) when it is not installed."""
+    try:
+        import math_verify
+    except ImportError:
+        if not _MISSING_WARNED:
+            _MISSING_WARNED.append(True)
+            print(
+                "[eval] math-verify is not installed (pip install 'polyepo[diversity]'): majority@k uses only "
+                "the answers the reward returns as 'pred'",
+                flush=True,
+            )
+        return None
+    return math_verify
+
+
+def _timeout() -> int | None:
+    return MATH_VERIFY_TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
+
+
+def _reward_strategies(outs: Sequence[dict]) -> list[int]:
+    """The reward's ``strategy`` labels coded as the ``labels`` backend codes them."""
+    if any("strategy" not in o for o in outs):
+        raise KeyError("backend 'labels' needs the reward function to return a 'strategy'; pick another --backend")
+    return strategy_codes([o["strategy"] for o in outs]).tolist()
