@@ -42,3 +42,11 @@ def pass_at_k_advantage(correct, n, k, is_correct):
     if is_correct:
         return math.comb(n - correct, k) / math.comb(n, k)
     return math.comb(n - correct, k) / math.comb(n, k) - math.comb(n - correct - 1, k - 1) / math.comb(n - 1, k - 1)
+
+
+def same_partition(labels, expected):
+    """Equal up to renaming of the labels, with -1 (degenerate) kept in place."""
+    if [label == -1 for label in labels] != [e == -1 for e in expected]:
+        return False
+    pairs = {(a, b) for a, b in zip(labels, expected) if b != -1}
+    return len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})

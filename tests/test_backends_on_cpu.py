@@ -16,6 +16,8 @@ from polyepo_plugin.diversity.embedding import load_model, resolve_model
 from polyepo_plugin.diversity.graph import linked_components
 from polyepo_plugin.grouping import GroupLayout
 from polyepo_plugin.strategies import label_strategies
+from brute_force import same_partition
+
 
 HALF, HALF_AGAIN, THREE = "so the answer is \\boxed{1/2}.", "Therefore $\\boxed{0.5}$", "we get \\boxed{3}"
 PARAPHRASES = [
@@ -49,14 +51,6 @@ def decoded_groups(tokenizer, groups):
         mask[i, : len(row)] = 1
     index = np.array([g for g, group in enumerate(groups) for _ in group], dtype=object)
     return ResponseGroups(GroupLayout.from_index(index), mask, {"responses": responses}, None, tokenizer)
-
-
-def same_partition(labels, expected):
-    """Equal up to renaming, with -1 (degenerate) fixed."""
-    if [lab == -1 for lab in labels] != [e == -1 for e in expected]:
-        return False
-    pairs = {(a, b) for a, b in zip(labels, expected) if b != -1}
-    return len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
 
 
 def test_linked_components_are_transitive_and_skip_absent_items():

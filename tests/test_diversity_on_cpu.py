@@ -8,13 +8,8 @@ from polyepo_plugin.config import DiversityConfig, NgramOptions
 from polyepo_plugin.diversity import ResponseGroups, make_backend
 from polyepo_plugin.diversity.ngram import cluster_by_overlap, ngram_set
 from polyepo_plugin.grouping import GroupLayout, strategy_codes
+from brute_force import same_partition
 
-
-def same_partition(labels, expected):
-    """Equal up to renaming, with -1 (degenerate) fixed."""
-    assert [lab == -1 for lab in labels] == [e == -1 for e in expected]
-    pairs = {(a, b) for a, b in zip(labels, expected) if b != -1}
-    return len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
 
 
 def padded(sequences, width=12, pad=0):

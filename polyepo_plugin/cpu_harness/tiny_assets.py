@@ -11,15 +11,7 @@ import os
 import random
 from collections.abc import Iterable
 
-IM_START, IM_END, PAD = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
-
-# Qwen-style template; verl checks that "\n" is a single token, which byte-level BPE gives.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+from polyepo_plugin.tiny_lm import IM_END, IM_START, random_qwen2, train_tokenizer
 
 DATA_SOURCE = "polyepo_toy_add"
 
@@ -46,59 +38,17 @@ def _training_corpus() -> list[str]:
 
 
 def build_tokenizer(out_dir: str, vocab_size: int = 384):
-    """Train a byte-level BPE tokenizer locally and save it with ``save_pretrained``.
-
-    Byte-level (not a character WordLevel vocabulary): transformers 5 loads a qwen2
-    model's tokenizer as ``Qwen2Tokenizer`` and adds a ByteLevel pre-tokenizer, which
-    would silently drop ``"\\n"`` from a character vocabulary.
-    """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=[PAD, IM_START, IM_END],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(_training_corpus(), trainer=trainer)
-    hf_tok = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token=IM_END, pad_token=PAD, unk_token=None, bos_token=None
-    )
-    hf_tok.chat_template = CHAT_TEMPLATE
-    hf_tok.padding_side = "left"
-    hf_tok.save_pretrained(out_dir)
-    return hf_tok
+    """The smoke runs' tokenizer, trained locally on the toy task's text, saved in ``out_dir``."""
+    return train_tokenizer(_training_corpus(), out_dir, vocab_size)
 
 
 def build_tiny_model(out_dir: str, seed: int = 0, hidden_size: int = 64, num_layers: int = 2) -> str:
     """Save a random fp32 Qwen2 causal LM plus its tokenizer into ``out_dir``; return ``out_dir``."""
-    import torch
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
-
     os.makedirs(out_dir, exist_ok=True)
     tok = build_tokenizer(out_dir)
-    config = Qwen2Config(
-        vocab_size=len(tok),
-        hidden_size=hidden_size,
-        intermediate_size=2 * hidden_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        tie_word_embeddings=False,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=None,
-        torch_dtype="float32",
+    random_qwen2(tok, hidden_size, num_layers, num_heads=4, num_kv_heads=2, max_positions=512, seed=seed).save_pretrained(
+        out_dir
     )
-    torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config).to(torch.float32)
-    model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
-    model.save_pretrained(out_dir)
     return out_dir
 
 

@@ -14,8 +14,8 @@ import random
 import shutil
 import time
 
-from polyepo_plugin.cpu_harness.tiny_assets import CHAT_TEMPLATE, IM_END, IM_START, PAD
 from polyepo_plugin.demo import task
+from polyepo_plugin.tiny_lm import IM_END, IM_START, random_qwen2, train_tokenizer
 
 SETTINGS = {"version": 1, "hidden": 128, "layers": 2, "heads": 4, "sft_steps": 600, "batch": 64, "lr": 3e-3}
 
@@ -25,32 +25,13 @@ def default_cache_root() -> str:
 
 
 def build_tokenizer(out_dir: str):
-    """Byte-level BPE trained on the task's own text (byte-level so that "\\n" is one token,
-    which verl checks; transformers 5 reloads it as a Qwen2 tokenizer, digits one per token)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
+    """Byte-level BPE trained on the task's own text (digits one per token)."""
     corpus = [
         f"{IM_START}user\n{task.question(t)}{IM_END}\n{IM_START}assistant\n{p}{IM_END}\n"
         for t, primes in task.all_problems()
         for p in primes
     ]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=320,
-        special_tokens=[PAD, IM_START, IM_END],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tok.train_from_iterator(corpus, trainer=trainer)
-    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token=IM_END, pad_token=PAD)
-    hf_tok.chat_template = CHAT_TEMPLATE
-    hf_tok.save_pretrained(out_dir)
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(out_dir)  # what verl will load, not what we built
+    return train_tokenizer(corpus, out_dir, vocab_size=320)
 
 
 def _sft_examples(tok, problems, seed: int) -> list[tuple[list[int], int]]:
@@ -71,26 +52,11 @@ def _sft_examples(tok, problems, seed: int) -> list[tuple[list[int], int]]:
 def pretrain(out_dir: str, train_problems, seed: int = 0, log=print, sft_steps: int | None = None) -> str:
     """Build tokenizer + model in ``out_dir`` and fit the response tokens by SFT (``sft_steps``: tests)."""
     import torch
-    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
     s = SETTINGS
     torch.set_num_threads(1)  # on a shared 2-core machine more threads run ~10x slower (measured)
     tok = build_tokenizer(out_dir)
-    config = Qwen2Config(
-        vocab_size=len(tok),
-        hidden_size=s["hidden"],
-        intermediate_size=2 * s["hidden"],
-        num_hidden_layers=s["layers"],
-        num_attention_heads=s["heads"],
-        num_key_value_heads=s["heads"],
-        max_position_embeddings=128,
-        tie_word_embeddings=False,
-        eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=None,
-    )
-    torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config).float()
+    model = random_qwen2(tok, s["hidden"], s["layers"], s["heads"], s["heads"], max_positions=128, seed=seed)
     examples = _sft_examples(tok, train_problems, seed)
     optim = torch.optim.AdamW(model.parameters(), lr=s["lr"], weight_decay=0.0)
     rng = random.Random(seed)
@@ -112,7 +78,6 @@ def pretrain(out_dir: str, train_problems, seed: int = 0, log=print, sft_steps: 
         optim.step()
         if step % 100 == 0 or step == total:
             log(f"[base] SFT step {step}/{total} loss {loss.item():.3f} ({time.time() - start:.0f}s)")
-    model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
     model.save_pretrained(out_dir)
     return out_dir
 
