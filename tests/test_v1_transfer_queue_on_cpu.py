@@ -1,6 +1,6 @@
 """The v1 trainer's advantage step with a real TransferQueue: stock verl (runtime wrappers)
 and verl patched with patches/ (native support) both hand poly_epo the groups' responses and
-reward extra info, and write back what the core functions compute."""
+reward extra info, and write back what the reference computes (see v1_advantage_probe.py)."""
 
 import json
 import os
@@ -15,29 +15,66 @@ pytest.importorskip("transfer_queue", reason="the v1 trainer needs TransferQueue
 PROBE = Path(__file__).with_name("v1_advantage_probe.py")
 
 
+@pytest.fixture(scope="module")
+def stock_report():
+    return run_probe()
+
+
 def run_probe(pythonpath=None):
     env = dict(os.environ)
-    if pythonpath:
-        env["PYTHONPATH"] = str(pythonpath)
+    paths = [str(PROBE.parent)] + ([str(pythonpath)] if pythonpath else [])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     result = subprocess.run([sys.executable, str(PROBE)], capture_output=True, text=True, env=env, timeout=300, cwd="/")
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def check(report):
+def check_written(got, groups):
+    assert got["constant_per_response"]
+    assert got["written"] == pytest.approx(got["expected"], abs=1e-6)
+    assert any(abs(a) > 1e-6 for a in got["written"])
+    assert got["metrics"]["poly_epo/groups"] == groups
+
+
+def check_single_output(report):
     for backend in ("labels", "ngram"):
-        got = report[backend]
-        assert got["constant_per_response"]
-        assert got["written"] == pytest.approx(got["expected"], abs=1e-6), backend
-        assert any(abs(a) > 1e-6 for a in got["written"]), backend
-        assert got["metrics"]["poly_epo/groups"] == 3
+        check_written(report[backend], groups=3)
     assert report["labels"]["metrics"]["poly_epo/distinct_strategies_mean"] == 3  # labels 0,1,2 reached it
     assert report["ngram"]["metrics"]["poly_epo/distinct_strategies_mean"] >= 2
 
 
-def test_stock_v1_with_runtime_integration():
-    check(run_probe())
+def test_stock_v1_with_runtime_integration(stock_report):
+    check_single_output(stock_report)
+
+
+def test_multi_output_sessions_group_by_their_final_output(stock_report):
+    """Brute force over each session's final output, broadcast to the session's rows; tagged
+    padding rows join no group even without the 'pad' uid prefix."""
+    got = stock_report["multi_output"]
+    check_written(got, groups=2)
+    assert got["metrics"]["poly_epo/padding_rows"] == 2
+    assert got["metrics"]["poly_epo/set_size_mean"] == 2  # 4 sessions per group, not 5-6 rows
+
+
+def test_reward_extra_info_stored_as_top_level_fields_is_read(stock_report):
+    check_written(stock_report["colocated"], groups=3)
+
+
+def test_a_decoding_backend_reads_text_through_the_real_tokenizer(stock_report):
+    check_written(stock_report["custom"], groups=3)
+    assert stock_report["custom"]["metrics"]["poly_epo/distinct_strategies_mean"] == 3  # Add, answer, number
+
+
+def test_rows_permuted_inside_a_group_stop_the_step(stock_report):
+    message = stock_report["permuted"]["raised"]
+    assert message is not None and "do not line up" in message and "row 0" in message
 
 
 def test_v1_patched_with_the_upstream_patch(patched_verl):
-    check(run_probe(pythonpath=patched_verl))
+    report = run_probe(pythonpath=patched_verl)
+    check_single_output(report)
+    # The patch groups sessions like the runtime path (padding: by the 'pad' prefix only there,
+    # so only the real groups are compared).
+    multi = report["multi_output"]
+    real = [i for i, e in enumerate(multi["expected"]) if i < len(multi["expected"]) - 2]
+    assert [multi["written"][i] for i in real] == pytest.approx([multi["expected"][i] for i in real], abs=1e-6)
