@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from polyepo_plugin.config import AUTO, CONFIG_ROOT, PolyEpoConfig, parse_config
-from polyepo_plugin.diversity import make_backend
+from polyepo_plugin.diversity import label_groups
 from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.grouping import PAD_UID_PREFIX, GroupLayout
 from polyepo_plugin.set_advantage import (
@@ -172,7 +172,7 @@ class LabelledGroups:
         started = time.perf_counter()
         if with_strategies:
             groups = ResponseGroups(layout, response_mask, inputs.batch, inputs.non_tensor_batch, inputs.tokenizer)
-            labelling = make_backend(options.diversity).assign(groups)
+            labelling = label_groups(options.diversity, groups)
             strategies = layout.compact_strategies(labelling.labels)
         return cls(layout, layout.gather(rewards), strategies, labelling, time.perf_counter() - started)
 

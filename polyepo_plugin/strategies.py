@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from polyepo_plugin.config import parse_config
-from polyepo_plugin.diversity import make_backend
+from polyepo_plugin.diversity import label_groups
 from polyepo_plugin.diversity.groups import ResponseGroups
 from polyepo_plugin.grouping import DEGENERATE, GroupLayout
 
@@ -53,7 +53,7 @@ def label_strategies(
     groups = response_groups(responses, prompts, tokenizer)
     if groups.layout.num_rows == 0:
         return [[] for _ in responses]
-    labels = make_backend(config).assign(groups).labels
+    labels = label_groups(config, groups).labels
     out: list[list[int]] = [[] for _ in responses]
     for g, members in zip(groups.layout.uids, groups.member_rows):
         out[g] = _renumber(labels[members])

@@ -1,6 +1,8 @@
 """The LLM-judge backend against a real HTTP server on 127.0.0.1 that answers well or badly."""
 
 import logging
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 import polyepo_plugin.diversity.judge  # noqa: F401  (registers the backend)
 from polyepo_plugin.config import JudgeOptions, parse_config
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
-from polyepo_plugin.diversity import ResponseGroups, make_backend
+from polyepo_plugin.diversity import ResponseGroups, label_groups, make_backend
 from polyepo_plugin.diversity.judge import (
     JudgeOutputError,
     check_reachable,
@@ -63,8 +65,8 @@ def judge_config(judge, **options):
 def assign(tokenizer, judge, behaviours, **options):
     rewards, mask, index, batch = judge_batch(tokenizer, behaviours)
     layout = GroupLayout.from_index(index)
-    backend = make_backend(parse_config(judge_config(judge, **options)).diversity)
-    return backend.assign(ResponseGroups(layout, mask, batch, None, tokenizer)), layout
+    diversity = parse_config(judge_config(judge, **options)).diversity
+    return label_groups(diversity, ResponseGroups(layout, mask, batch, None, tokenizer)), layout
 
 
 def run_estimator(tokenizer, judge, behaviours, **options):
@@ -121,8 +123,10 @@ def test_long_responses_are_truncated_before_sending():
 
 
 def test_well_behaved_judge_labels_every_group(tokenizer):
-    with FakeJudge() as judge:
-        labelling, layout = assign(tokenizer, judge, ["ok", "fenced", "5xx-once", "timeout-once"], timeout_s=0.5)
+    # The client gives up after 2 s; timeout-once answers its first request after 60 s, the
+    # others at once: a loaded machine would need a 2 s stall to add a retry.
+    with FakeJudge(slow_timeout_s=60.0) as judge:
+        labelling, layout = assign(tokenizer, judge, ["ok", "fenced", "5xx-once", "timeout-once"], timeout_s=2.0)
     strategies = layout.compact_strategies(labelling.labels)
     assert not labelling.failed_groups.any()
     assert strategies.tolist() == [[0, 1, 0, -1]] * 4  # algebra, casework, algebra, degenerate
@@ -181,11 +185,33 @@ def test_identical_groups_are_sent_once(tokenizer):
     assert labelling.labels[:4].tolist() == labelling.labels[4:].tolist()
 
 
+class GatedJudge(FakeJudge):
+    """Holds every request until ``width`` have been in flight at once, so that whether the client
+    sends that many together does not depend on timing. Gives up waiting after ``patience_s``
+    (a client that never sends ``width`` at once), from then on answering at once."""
+
+    def __init__(self, width: int, patience_s: float = 20.0):
+        super().__init__()
+        self.width, self.patience_s = width, patience_s
+        self.gave_up = threading.Event()
+
+    def answer(self, prompt):
+        deadline = time.monotonic() + self.patience_s
+        while self.max_in_flight < self.width and not self.gave_up.is_set():
+            if time.monotonic() > deadline:
+                self.gave_up.set()
+            time.sleep(0.002)
+        return super().answer(prompt)
+
+
 def test_groups_are_labelled_concurrently_within_the_limit(tokenizer):
-    with FakeJudge(delay_s=0.3) as judge:
-        labelling, _ = assign(tokenizer, judge, ["ok"] * 10, max_concurrency=4)
+    with GatedJudge(width=4) as judge:
+        labelling, layout = assign(tokenizer, judge, ["ok"] * 10, max_concurrency=4, timeout_s=60.0)
     assert not labelling.failed_groups.any()
-    assert judge.max_in_flight == 4
+    assert not judge.gave_up.is_set()  # 4 requests were in flight together...
+    assert judge.max_in_flight == 4  # ...and never more
+    assert judge.requests["ok"] == 10  # each group once: distinct problems, no retries
+    assert layout.compact_strategies(labelling.labels).tolist() == [[0, 1, 0, -1]] * 10
 
 
 def test_api_key_comes_from_the_environment_and_is_never_logged(tokenizer, monkeypatch, caplog):

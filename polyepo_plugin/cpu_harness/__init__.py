@@ -29,13 +29,10 @@ from __future__ import annotations
 
 import logging
 
+from polyepo_plugin.cpu_harness.state import is_active, mark_active
+
 logger = logging.getLogger(__name__)
-_active = False
-
-
-def is_active() -> bool:
-    """True once ``apply()`` ran in this process (and found no CUDA)."""
-    return _active
+__all__ = ["apply", "is_active"]
 
 
 def apply() -> bool:
@@ -46,8 +43,7 @@ def apply() -> bool:
         logger.info("polyepo cpu_harness: CUDA is available, leaving verl untouched")
         return False
     try:
-        global _active
-        _active = True
+        mark_active()
         from . import cpu_platform, hf_rollout  # noqa: F401  (importing hf_rollout registers it)
 
         cpu_platform.register_platform()

@@ -25,7 +25,7 @@ import torch
 from verl.workers.rollout.base import BaseRollout
 from verl.workers.rollout.replica import RolloutReplica, TokenOutput
 
-from polyepo_plugin.cpu_harness import is_active
+from polyepo_plugin.cpu_harness.state import is_active
 
 logger = logging.getLogger(__name__)
 

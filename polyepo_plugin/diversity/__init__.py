@@ -15,6 +15,7 @@ package (which ``import verl`` does in every process) stays light. Add your own 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable
 from functools import lru_cache
@@ -70,6 +71,19 @@ def make_backend(diversity_config: DiversityConfig) -> StrategyBackend:
     return backend_class(diversity_config.backend)(diversity_config)
 
 
+def label_groups(diversity_config: DiversityConfig, groups: ResponseGroups) -> Labelling:
+    """The configured backend's labelling; groups it failed on and hands to a fallback backend
+    (``Labelling.fallback``) take that backend's labels, computed on the same groups."""
+    labelling = make_backend(diversity_config).assign(groups)
+    if labelling.fallback is None or not labelling.failed_groups.any():
+        return labelling
+    fallback = make_backend(dataclasses.replace(diversity_config, backend=labelling.fallback)).assign(groups)
+    rows = [row for members, failed in zip(groups.member_rows, labelling.failed_groups) if failed for row in members]
+    labels = labelling.labels.copy()
+    labels[rows] = fallback.labels[rows]  # a failed group is labelled by the fallback alone
+    return dataclasses.replace(labelling, labels=labels)
+
+
 __all__ = [
     "BUILTIN_BACKENDS",
     "Labelling",
@@ -77,6 +91,7 @@ __all__ = [
     "StrategyBackend",
     "backend_class",
     "backend_names",
+    "label_groups",
     "make_backend",
     "register_backend",
 ]

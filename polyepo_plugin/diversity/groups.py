@@ -93,12 +93,15 @@ class ResponseGroups:
 
 @dataclass(frozen=True)
 class Labelling:
-    """A backend's answer. ``failed_groups``: labelling failed and a fallback was used;
-    ``zero_advantage_groups``: those groups must get advantage 0 (the ``zero`` fallback)."""
+    """A backend's answer. ``failed_groups``: labelling failed for these groups;
+    ``zero_advantage_groups``: those groups must get advantage 0 (the ``zero`` fallback);
+    ``fallback``: the backend whose labels the failed groups take instead (``None``: keep these).
+    """
 
     labels: np.ndarray
     failed_groups: np.ndarray
     zero_advantage_groups: np.ndarray
+    fallback: str | None = None
 
     @classmethod
     def complete(cls, labels: np.ndarray, num_groups: int) -> Labelling:

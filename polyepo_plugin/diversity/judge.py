@@ -25,7 +25,6 @@ from string import Template
 import numpy as np
 
 from polyepo_plugin.config import CONFIG_ROOT, JudgeOptions
-from polyepo_plugin.diversity import make_backend
 from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.grouping import DEGENERATE
 
@@ -185,23 +184,18 @@ class LlmJudge:
             if outcome.labels is not None:
                 labels[members] = outcome.labels
         if failed.any():
-            labels = self._fall_back(groups, labels, failed, outcomes)
+            self._report_failures(failed, outcomes)
         zero = failed if self.options.fallback == "zero" else np.zeros_like(failed)
-        return Labelling(labels, failed, zero)
+        fallback = None if self.options.fallback in ("zero", "error") else self.options.fallback
+        return Labelling(labels, failed, zero, fallback)
 
-    def _fall_back(self, groups, labels, failed, outcomes) -> np.ndarray:
+    def _report_failures(self, failed, outcomes) -> None:
         reasons = collections.Counter(outcome.failure for outcome in outcomes if outcome.failure)
         summary = ", ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
         message = f"judge at {self.options.base_url}: labelling failed for {int(failed.sum())} of {len(failed)} groups ({summary})"
         if self.options.fallback == "error":
             raise RuntimeError(f"{message}; {CONFIG_ROOT}.diversity.judge.fallback=error stops training")
         logger.warning("%s; fallback: %s", message, self.options.fallback)
-        if self.options.fallback == "zero":
-            return labels
-        fallback = make_backend(dataclasses.replace(self.config, backend=self.options.fallback)).assign(groups)
-        rows = [row for members, bad in zip(groups.member_rows, failed) if bad for row in members]
-        labels[rows] = fallback.labels[rows]  # a failed group is labelled by the fallback alone
-        return labels
 
 
 def check_reachable(options: JudgeOptions) -> None:

@@ -1,0 +1,133 @@
+"""The package's rooms, checked on its source: who may import verl, and no import cycles.
+
+Every import counts: module level, inside functions, and ``importlib.import_module("...")``
+string literals (the backend registry's table of built-in backends is read the same way).
+"""
+
+import ast
+from pathlib import Path
+
+import polyepo_plugin
+
+PACKAGE_ROOT = Path(polyepo_plugin.__file__).parent
+# Only these import verl: the integration subpackage, and the CPU harness, which patches verl
+# for CPU runs and is never loaded on a GPU run.
+MAY_IMPORT_VERL = ("polyepo_plugin.integration", "polyepo_plugin.cpu_harness")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE_ROOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(PACKAGE_ROOT.rglob("*.py"))}
+
+
+def imported_names(path: Path, this_module: str) -> set[str]:
+    """Every module this file imports, wherever the import statement stands."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = this_module if path.name == "__init__.py" else this_module.rpartition(".")[0]
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Call) and _is_import_module_call(node):
+            if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+                names.add(node.args[0].value)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and ":" in node.value:
+            target = node.value.split(":", 1)[0]  # "package.module:Attribute" entries of a registry table
+            if target.startswith("polyepo_plugin.") and " " not in target:
+                names.add(target)
+    return names
+
+
+def _is_import_module_call(node: ast.Call) -> bool:
+    func = node.func
+    return (isinstance(func, ast.Attribute) and func.attr == "import_module") or (
+        isinstance(func, ast.Name) and func.id in ("import_module", "__import__")
+    )
+
+
+def test_only_the_integration_subpackage_and_the_cpu_harness_import_verl():
+    offenders = {}
+    for name, path in modules().items():
+        if name.startswith(MAY_IMPORT_VERL):
+            continue
+        verl_imports = sorted(n for n in imported_names(path, name) if n == "verl" or n.startswith("verl."))
+        if verl_imports:
+            offenders[name] = verl_imports
+    assert offenders == {}
+
+
+def test_the_scan_sees_function_level_and_string_imports(tmp_path):
+    """The checker itself must catch what it is for."""
+    source = tmp_path / "probe.py"
+    source.write_text(
+        "import importlib\n"
+        "def f():\n    from verl.trainer.ppo import core_algos\n"
+        "def g():\n    return importlib.import_module('verl.utils')\n"
+    )
+    assert {"verl.trainer.ppo", "verl.utils"} <= imported_names(source, "polyepo_plugin.probe")
+
+
+def internal_graph() -> dict[str, set[str]]:
+    """Edges between the package's own modules, each import resolved to the module it names
+    (``from a.b import c`` names ``a.b.c`` when that is a module, else ``a.b``)."""
+    known = modules()
+    graph = {}
+    for name, path in known.items():
+        edges = set()
+        for imported in imported_names(path, name):
+            parts = imported.split(".")
+            for end in range(len(parts), 0, -1):
+                candidate = ".".join(parts[:end])
+                if candidate in known:
+                    if candidate != name:
+                        edges.add(candidate)
+                    break
+        graph[name] = edges
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return stack[stack.index(nxt) :] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_no_import_cycle_between_the_package_modules():
+    cycle = find_cycle(internal_graph())
+    assert cycle is None, " -> ".join(cycle)
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
