@@ -106,8 +106,12 @@ def test_trainer_modules_are_patched_once_without_problems():
         v1_utils.compute_advantage,
         separation.compute_advantage,
         ray_trainer.RayPPOTrainer.__init__,
+        ray_trainer.RayPPOTrainer.fit,
+        separation.SeparateRayPPOTrainer.fit,
         v1_base.PPOTrainer.__init__,
         v1_base.PPOTrainer._compute_advantage,
+        v1_base.compute_advantage_for_multi_trajectories,
+        v1_utils.compute_advantage_for_multi_trajectories,
     ):
         assert function.__polyepo_wrapped__
         assert not getattr(function.__wrapped__, "__polyepo_wrapped__", False)
@@ -150,6 +154,9 @@ def test_validation_stops_a_misconfigured_run(overrides, message):
         ([], "actor.loss_agg_mode=token-mean; the paper used seq-mean-token-sum-norm"),
         (["actor_rollout_ref.actor.loss_agg_mode=seq-mean-token-sum-norm"], "without actor.loss_scale_factor"),
         (["algorithm.filter_groups.enable=true"], "algorithm.filter_groups is on"),
+        (["actor_rollout_ref.actor.use_kl_loss=true"], "actor.use_kl_loss=True (kl_loss_coef=0.001)"),
+        (["actor_rollout_ref.actor.entropy_coeff=0.01"], "actor.entropy_coeff=0.01"),
+        (["algorithm.use_kl_in_reward=true"], "algorithm.use_kl_in_reward=True"),
     ],
 )
 def test_validation_notes_departures_from_the_paper_once(overrides, message, caplog):
@@ -159,6 +166,38 @@ def test_validation_notes_departures_from_the_paper_once(overrides, message, cap
         validate_run(config)
         validate_run(config)
     assert caplog.text.count(message) == 1
+
+
+def test_loss_term_note_states_the_scale_gap(caplog):
+    config = verl_config(
+        "algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=8", "actor_rollout_ref.actor.entropy_coeff=0.01"
+    )
+    notes._noted.clear()
+    with caplog.at_level(logging.WARNING):
+        validate_run(config)
+    assert "about 7-28x more against the policy term" in caplog.text
+
+
+def test_an_untested_verl_version_is_named_once(monkeypatch, caplog):
+    monkeypatch.setattr(verl, "__version__", "0.9.7")
+    config = verl_config("algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=8")
+    notes._noted.clear()
+    with caplog.at_level(logging.WARNING):
+        validate_run(config)
+        validate_run(config)
+    assert caplog.text.count("polyepo was tested with verl 0.9.1; this is verl 0.9.7") == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message a process without CUDA gives")
+def test_embedding_on_cuda_stops_where_advantages_are_computed_without_a_gpu():
+    config = verl_config(
+        "algorithm.adv_estimator=poly_epo",
+        "actor_rollout_ref.rollout.n=8",
+        "+algorithm.poly_epo.diversity.backend=embedding",
+        "+algorithm.poly_epo.diversity.embedding.device=cuda",
+    )
+    with pytest.raises(ValueError, match=r"embedding.device='cuda'.*TaskRunner.*sees no CUDA device"):
+        validate_run(config)
 
 
 def test_validation_ignores_other_estimators():

@@ -20,6 +20,7 @@ import os
 
 import numpy as np
 
+from polyepo_plugin.config import CONFIG_ROOT
 from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.diversity.graph import linked_components
 from polyepo_plugin.diversity.optional import import_optional
@@ -51,6 +52,17 @@ class EmbeddingSimilarity:
         self.options = diversity_config.embedding
 
     def check_ready(self) -> None:
+        """Runs at start-up in the process that computes advantages (verl's TaskRunner)."""
+        if self.options.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError(
+                    f"{CONFIG_ROOT}.diversity.embedding.device={self.options.device!r}, but the process that computes "
+                    "advantages (verl's TaskRunner, a Ray actor that verl 0.9.1 places without a GPU) sees no CUDA "
+                    "device. Use device=cpu (the default; MiniLM labels a 128-group step on CPU), or run the "
+                    "TaskRunner with a GPU of its own."
+                )
         load_model(self.options.model, self.options.device)  # a wrong name or a missing package fails at start-up
 
     def embed(self, texts: list[str]) -> np.ndarray:
