@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from polyepo_plugin.cpu_harness import toy_reward
 from polyepo_plugin.cpu_harness.console import step_metrics
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -136,14 +137,15 @@ def test_main_ppo_poly_epo_with_reward_labels(tmp_path, use_v1):
         assert 0 <= m["poly_epo/zero_advantage_group_fraction"] <= 1
         assert m["poly_epo/set_size_mean"] == 2  # auto: half of rollout.n=4
         assert 0 <= m["poly_epo/distinct_correct_strategies_mean"] <= m["poly_epo/distinct_strategies_mean"] <= 3
-    if not use_v1:  # only the legacy dump carries the reward extra info
-        for step, rows in enumerate(rollout_dumps(tmp_path), start=1):
-            by_prompt: dict[str, set] = {}
-            for row in rows:
-                by_prompt.setdefault(row["input"], set()).update([row["strategy"]] if row["strategy"] >= 0 else [])
-            assert len(by_prompt) == 4, "the toy prompts of a batch must be distinct for this check"
-            expected = sum(len(s) for s in by_prompt.values()) / len(by_prompt)
-            assert metrics[step]["poly_epo/distinct_strategies_mean"] == pytest.approx(expected)
+    for step, rows in enumerate(rollout_dumps(tmp_path), start=1):
+        by_prompt: dict[str, set] = {}
+        for row in rows:
+            # The legacy dump carries the reward's label; v1 dumps the text, which the reward labelled.
+            strategy = row["strategy"] if not use_v1 else toy_reward.strategy_of(row["output"])
+            by_prompt.setdefault(row["input"], set()).update([strategy] if strategy >= 0 else [])
+        assert len(by_prompt) == 4, "the toy prompts of a batch must be distinct for this check"
+        expected = sum(len(s) for s in by_prompt.values()) / len(by_prompt)
+        assert metrics[step]["poly_epo/distinct_strategies_mean"] == pytest.approx(expected)
     _report_timing(f"poly_epo labels ({'v1' if use_v1 else 'legacy'})", metrics)
 
 
