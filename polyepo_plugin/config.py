@@ -51,7 +51,9 @@ class JudgeOptions:
     None for the shipped math-reasoning prompt. Responses longer than ``max_response_chars``
     are truncated before sending. A group whose labelling still fails after ``max_retries``
     gets ``fallback``: another backend's labels (default ``ngram``), ``zero`` (advantage 0 for
-    that group) or ``error`` (stop training).
+    that group) or ``error`` (stop training). ``consistency_fraction``: that fraction of each
+    step's groups is asked a second time with its responses shuffled, and the agreement of the
+    two labellings is reported as ``poly_epo/judge_consistency`` (off at 0).
     """
 
     base_url: str = "http://127.0.0.1:8000/v1"
@@ -66,6 +68,7 @@ class JudgeOptions:
     prompt_template: str | None = None
     max_response_chars: int = 6000
     fallback: str = "ngram"
+    consistency_fraction: float = 0.0
 
     def __post_init__(self):
         _require(self.timeout_s > 0, "diversity.judge.timeout_s", self.timeout_s, "a number > 0")
@@ -80,6 +83,12 @@ class JudgeOptions:
             "an integer >= 1",
         )
         _require(self.fallback in JUDGE_FALLBACKS, "diversity.judge.fallback", self.fallback, _one_of(JUDGE_FALLBACKS))
+        _require(
+            0.0 <= self.consistency_fraction <= 1.0,
+            "diversity.judge.consistency_fraction",
+            self.consistency_fraction,
+            "a number in [0, 1]",
+        )
 
 
 @dataclass(frozen=True)
@@ -115,11 +124,14 @@ class DiversityConfig:
     backend: ``ngram`` (default; token n-gram overlap, no extra inputs), ``labels`` (labels
     emitted per response by the reward function as reward extra info under ``key``), ``judge``
     (an LLM judge, the paper's method), ``answer`` (final-answer equivalence), ``embedding``
-    (sentence embeddings) or ``custom`` (a user function).
+    (sentence embeddings) or ``custom`` (a user function). early_start: start the ``judge``,
+    ``embedding`` and ``answer`` backends as soon as a step's responses exist, in the background,
+    and collect their labels at the advantage stage (see ``polyepo_plugin.early_labelling``).
     """
 
     backend: str = "ngram"
     key: str = "strategy"
+    early_start: bool = True
     ngram: NgramOptions = field(default_factory=NgramOptions)
     judge: JudgeOptions = field(default_factory=JudgeOptions)
     embedding: EmbeddingOptions = field(default_factory=EmbeddingOptions)

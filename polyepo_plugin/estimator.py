@@ -26,7 +26,8 @@ import torch
 from polyepo_plugin.config import AUTO, CONFIG_ROOT, PolyEpoConfig, parse_config
 from polyepo_plugin.diversity import label_groups
 from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
-from polyepo_plugin.grouping import PAD_UID_PREFIX, GroupLayout
+from polyepo_plugin.early_labelling import PendingLabelling, starts_early
+from polyepo_plugin.grouping import GroupLayout
 from polyepo_plugin.set_advantage import (
     custom_conditional_means,
     diversity_bonus_advantages,
@@ -54,7 +55,9 @@ class StepInputs:
     ``prompts``, ``attention_mask``; reward extra info per key). ``tokenizer``: to decode text.
     ``metrics``: a dict that receives the ``poly_epo/*`` statistics. ``padding``: ``(B,)`` bool,
     rows a trainer added only to even out the batch (verl's v1 tags them ``is_padding``); they
-    join no group. Rows whose uid starts with ``pad`` are padding in any case.
+    join no group. Rows whose uid starts with ``pad`` are padding in any case. ``early``: a
+    labelling started earlier in the step, and ``row_ids`` the identities of this call's rows in
+    the same terms (``polyepo_plugin.early_labelling``).
     """
 
     batch: Mapping[str, Any] | None = None
@@ -62,6 +65,8 @@ class StepInputs:
     tokenizer: Any = None
     metrics: dict[str, float] | None = None
     padding: np.ndarray | None = None
+    early: PendingLabelling | None = None
+    row_ids: list | None = None
 
     def completed_by(self, other: StepInputs | None) -> StepInputs:
         """These inputs, with what is missing here taken from ``other``."""
@@ -151,7 +156,7 @@ class LabelledGroups:
     rewards: torch.Tensor  # (G, N)
     strategies: torch.Tensor | None  # (G, N), -1 degenerate
     labelling: Labelling | None
-    labelling_seconds: float
+    timing: LabellingTiming | None
 
     @classmethod
     def build(cls, name, rewards, index, response_mask, options, inputs: StepInputs, with_strategies):
@@ -164,17 +169,13 @@ class LabelledGroups:
         index = np.asarray(index, dtype=object)
         if len(index) != rewards.shape[0]:
             raise ValueError(f"{name} got {len(index)} uids for {rewards.shape[0]} responses")
-        if inputs.padding is not None and inputs.padding.any():
-            index = index.copy()
-            index[inputs.padding] = PAD_UID_PREFIX  # grouping leaves every pad-prefixed uid out
-        layout = GroupLayout.from_index(index, device=rewards.device)
-        strategies = labelling = None
-        started = time.perf_counter()
+        layout = GroupLayout.from_index(index, device=rewards.device, padding=inputs.padding)
+        strategies = labelling = timing = None
         if with_strategies:
             groups = ResponseGroups(layout, response_mask, inputs.batch, inputs.non_tensor_batch, inputs.tokenizer)
-            labelling = label_groups(options.diversity, groups)
+            labelling, timing = _label(options, groups, inputs)
             strategies = layout.compact_strategies(labelling.labels)
-        return cls(layout, layout.gather(rewards), strategies, labelling, time.perf_counter() - started)
+        return cls(layout, layout.gather(rewards), strategies, labelling, timing)
 
     def finish(self, advantages, options, set_sizes, metrics) -> torch.Tensor:
         """Zero the groups the labelling asks to, record metrics, and go back to flat rows."""
@@ -184,6 +185,35 @@ class LabelledGroups:
         if metrics is not None:
             metrics.update(batch_metrics(self, advantages, set_sizes, options))
         return self.layout.scatter(advantages)
+
+
+@dataclass(frozen=True)
+class LabellingTiming:
+    """``latency_s``: the labelling's own duration; ``wait_s``: how long the advantage stage
+    waited for it; ``in_step``: labelled here although the backend starts early (the early start
+    did not run, or labelled other rows)."""
+
+    latency_s: float
+    wait_s: float
+    in_step: bool
+
+
+def _label(options: PolyEpoConfig, groups: ResponseGroups, inputs: StepInputs) -> tuple[Labelling, LabellingTiming]:
+    """The step's labelling: the one started early for exactly these rows, else computed now."""
+    early = inputs.early
+    if early is not None and inputs.row_ids is not None and early.matches(inputs.row_ids):
+        labelling, waited = early.collect(inputs.row_ids, groups.layout)
+        return labelling, LabellingTiming(early.duration_s, waited, in_step=False)
+    expected_early = starts_early(options.diversity)
+    if expected_early and early is not None:
+        early.cancel()
+        logger.warning(
+            "poly_epo: the rows at the advantage stage are not those labelled early in the step; labelling them now"
+        )
+    started = time.perf_counter()
+    labelling = label_groups(options.diversity, groups)
+    took = time.perf_counter() - started
+    return labelling, LabellingTiming(took, took, in_step=expected_early)
 
 
 def row_advantages(
@@ -304,8 +334,11 @@ def batch_metrics(
         out["poly_epo/distinct_strategies_mean"] = float(_distinct_per_group(strategies, layout.valid).mean())
         out["poly_epo/distinct_correct_strategies_mean"] = float(_distinct_per_group(strategies, correct).mean())
         out["poly_epo/degenerate_fraction"] = float(((strategies < 0) & layout.valid).sum() / layout.valid.sum())
-        out["poly_epo/diversity_latency_s"] = groups.labelling_seconds
+        out["poly_epo/diversity_latency_s"] = groups.timing.latency_s
+        out["poly_epo/diversity_wait_s"] = groups.timing.wait_s
+        out["poly_epo/diversity_labelled_in_step"] = float(groups.timing.in_step)
         out["poly_epo/diversity_failed_groups"] = float(labelling.failed_groups.sum())
+        out.update(labelling.metrics)
     return out
 
 

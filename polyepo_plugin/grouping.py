@@ -3,30 +3,73 @@
 A group is the set of rows sharing a uid. Rows verl adds only to even out a batch (uid starting
 with ``pad``) belong to no group. Strategy labels arrive per row as anything hashable; they are
 turned into small integers that are only compared within a group (``-1`` = degenerate).
+
+verl hands uids and labels over as numpy arrays, usually of Python strings (``dtype=object``) or
+fixed-width strings (``dtype='<U..'``). Those, and integer, float, bool and mixed arrays of plain
+Python / numpy scalars, are coded with ``pandas.factorize`` (a hash table in C) instead of a
+Python loop per row; anything else (user classes, ``pd.NA``, ``Fraction``, ...) takes the
+per-row Python path, whose rules the fast paths reproduce exactly.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
+from pandas.api.types import infer_dtype
 
 PAD_UID_PREFIX = "pad"
 DEGENERATE = -1
+
+# Types whose equality agrees with the label rules below: two equal values of these types always
+# normalise to the same label, so hashing the raw values first and normalising only the distinct
+# ones gives the same partition as normalising every row. None and float NaN are the only nulls
+# among them (pandas.factorize codes both -1; both are degenerate).
+_PLAIN_LABEL_TYPES = frozenset(
+    {str, np.str_, bool, np.bool_, int, float, type(None)}
+    | {np.dtype(code).type for code in np.typecodes["AllInteger"] + np.typecodes["Float"]}
+)
 
 
 def is_padding_uid(uid: object) -> bool:
     return isinstance(uid, str) and uid.startswith(PAD_UID_PREFIX)
 
 
-def factorize(values: Sequence[object]) -> tuple[np.ndarray, list]:
-    """Integer codes in order of first appearance, and the distinct values in that order."""
+def factorize(values: Sequence[object] | np.ndarray) -> tuple[np.ndarray, list]:
+    """Integer codes in order of first appearance, and the distinct values in that order.
+
+    ``values`` of length B -> ``(B,)`` int64 codes and the distinct values (Python objects, the
+    first occurrence of each). Arrays of strings or integers are hashed in C; other inputs (e.g.
+    with None or NaN, which pandas would merge) go through a dict, which compares like Python.
+    """
+    if isinstance(values, np.ndarray) and values.ndim == 1 and _factorizes_in_c(values):
+        codes, distinct = pd.factorize(values, sort=False)
+        return codes.astype(np.int64, copy=False), distinct.tolist()
+    items = values.tolist() if isinstance(values, np.ndarray) else list(values)
     lookup: dict[object, int] = {}
-    codes = np.fromiter((lookup.setdefault(v, len(lookup)) for v in values), dtype=np.int64, count=len(values))
+    codes = np.fromiter((lookup.setdefault(v, len(lookup)) for v in items), dtype=np.int64, count=len(items))
     return codes, list(lookup)
+
+
+def padding_mask(uids: list) -> np.ndarray:
+    """``is_padding_uid`` of each of G distinct uids, ``(G,)`` bool (a loop over groups, not rows)."""
+    if set(map(type, uids)) <= {str}:
+        starts = map(str.startswith, uids, itertools.repeat(PAD_UID_PREFIX))
+    else:
+        starts = map(is_padding_uid, uids)
+    return np.fromiter(starts, dtype=bool, count=len(uids))
+
+
+def _factorizes_in_c(array: np.ndarray) -> bool:
+    """Whether ``pandas.factorize`` partitions ``array`` exactly as a dict of its items would."""
+    if array.dtype.kind in "iubUS":
+        return True
+    return array.dtype.kind == "O" and infer_dtype(array, skipna=False) in ("string", "integer", "empty")
 
 
 @dataclass(frozen=True)
@@ -44,11 +87,21 @@ class GroupLayout:
     padding: np.ndarray
     num_rows: int
 
+    @property
+    def num_groups(self) -> int:
+        return len(self.uids)
+
     @classmethod
-    def from_index(cls, index: np.ndarray, device: torch.device | str = "cpu") -> GroupLayout:
-        """Group rows by their uid ``index[row]``; padding rows (uid ``pad...``) join no group."""
-        codes, distinct = factorize(index.tolist())
-        is_padding = np.fromiter((is_padding_uid(uid) for uid in distinct), dtype=bool, count=len(distinct))
+    def from_index(
+        cls, index: np.ndarray, device: torch.device | str = "cpu", padding: np.ndarray | None = None
+    ) -> GroupLayout:
+        """Group rows by their uid ``index[row]``; padding rows join no group: those with a
+        ``pad...`` uid, and those marked in ``padding`` (``(B,)`` bool, e.g. verl v1's tag)."""
+        if padding is not None and padding.any():
+            index = np.asarray(index, dtype=object).copy()
+            index[padding] = PAD_UID_PREFIX
+        codes, distinct = factorize(index)
+        is_padding = padding_mask(distinct)
         group_of_uid = np.cumsum(~is_padding) - 1
         padding = is_padding[codes]
         member_rows = np.flatnonzero(~padding)
@@ -88,17 +141,58 @@ class GroupLayout:
 
 
 def strategy_codes(labels: Sequence[object] | np.ndarray) -> np.ndarray:
-    """Per-response strategy labels to int64 codes, ``-1`` for degenerate ones.
+    """Per-response strategy labels ``(B,)`` to int64 codes ``(B,)``, ``-1`` for degenerate ones.
 
-    Integers (and integral floats) are kept; strings and other hashables get codes; ``None``,
-    NaN and negative numbers are degenerate (they count for no strategy).
+    Integers (and integral floats, and bools) are kept; strings and other hashables get codes;
+    ``None``, NaN and negative numbers are degenerate (they count for no strategy). An integer
+    and a string are different labels (``1`` vs ``"1"``); ``1``, ``1.0`` and ``True`` are one.
+    Codes are only meant to be compared within a group: the numbering itself is arbitrary.
     """
-    array = np.asarray(labels)
-    if array.dtype.kind in "iub":
+    if isinstance(labels, (list, tuple)):
+        # Not np.asarray: it would turn [1, "1"] into ["1", "1"] and [(0, 1), ...] into 2-D.
+        array = np.fromiter(labels, dtype=object, count=len(labels))
+    else:
+        array = np.asarray(labels)
+    kind = array.dtype.kind
+    if kind in "iub":
         return np.where(array < 0, DEGENERATE, array).astype(np.int64)
+    if array.ndim == 1:
+        if kind in "US":
+            return pd.factorize(array, sort=False)[0].astype(np.int64, copy=False)
+        if kind == "f" and array.dtype.itemsize <= 8:
+            values = array.astype(np.float64)
+            degenerate = np.isnan(values) | (values < 0)
+            # + 0.0 folds -0.0 into 0.0; equal floats are one label, as 1.0 and 1 would be.
+            codes = pd.factorize(np.where(degenerate, 0.0, values) + 0.0, sort=False)[0]
+            return np.where(degenerate, DEGENERATE, codes).astype(np.int64, copy=False)
+        if kind == "O":
+            codes = _object_strategy_codes(array)
+            if codes is not None:
+                return codes
+    return _python_strategy_codes(array)
+
+
+def _object_strategy_codes(array: np.ndarray) -> np.ndarray | None:
+    """``strategy_codes`` of a 1-D object array in C, or None when it holds other than plain scalars."""
+    if infer_dtype(array, skipna=False) == "string":
+        return pd.factorize(array, sort=False)[0].astype(np.int64, copy=False)
+    if not set(map(type, array.tolist())) <= _PLAIN_LABEL_TYPES:
+        return None
+    # Hash the raw values (None and NaN -> -1), then apply the rules to the few distinct ones:
+    # equal plain values normalise alike, and equal normalised values (1, 1.0, True) share a code.
+    raw_codes, distinct = pd.factorize(array, sort=False)
+    lookup: dict[object, int] = {}
+    recode = [DEGENERATE if v is None else lookup.setdefault(v, len(lookup)) for v in map(_normalise_label, distinct)]
+    return np.asarray(recode + [DEGENERATE], dtype=np.int64)[raw_codes]
+
+
+def _python_strategy_codes(array: np.ndarray) -> np.ndarray:
+    """``strategy_codes`` one label at a time: for labels the fast paths do not cover."""
     normalised = [_normalise_label(v) for v in array.tolist()]
     is_degenerate = np.fromiter((v is None for v in normalised), dtype=bool, count=len(normalised))
-    return np.where(is_degenerate, DEGENERATE, factorize(normalised)[0])
+    lookup: dict[object, int] = {}
+    codes = np.fromiter((lookup.setdefault(v, len(lookup)) for v in normalised), dtype=np.int64, count=len(normalised))
+    return np.where(is_degenerate, DEGENERATE, codes)
 
 
 def _normalise_label(value: object) -> object:

@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 standing in for an OpenAI-compatible judge endpoint.
 
 It reads the group out of the prompt it receives (the problem and the "### Attempt N" blocks)
-and answers according to a behaviour named in the problem text, e.g. ``behaviour: 5xx-once``.
+and answers according to a behaviour named in the problem text, e.g. ``behaviour: 5xx-once``
+(``random``: labels drawn at random; ``one-class``: every attempt in one class).
 When it answers well, an attempt's strategy is its first word; the word ``gibberish`` is
 degenerate. It records what it saw, for the tests to check.
 """
@@ -9,6 +10,7 @@ degenerate. It records what it saw, for the tests to check.
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 import time
@@ -81,6 +83,11 @@ class FakeJudge:
             content = json.dumps({"labels": {k: f"strategy {v}" for k, v in labels.items()}})
         elif behaviour == "fenced":
             content = f"```json\n{content}\n```"
+        elif behaviour == "random":  # reads nothing: a label drawn per attempt, new draws per request
+            rng = random.Random(seen)
+            content = json.dumps({"labels": {k: rng.randrange(3) for k in labels}})
+        elif behaviour == "one-class":
+            content = json.dumps({"labels": {k: 0 for k in labels}})
         time.sleep(self.delay_s)
         return 200, {
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}]

@@ -1,6 +1,7 @@
 """The LLM-judge backend against a real HTTP server on 127.0.0.1 that answers well or badly."""
 
 import logging
+import os
 import threading
 import time
 
@@ -17,6 +18,7 @@ from polyepo_plugin.diversity import ResponseGroups, label_groups, make_backend
 from polyepo_plugin.diversity.judge import (
     JudgeOutputError,
     check_reachable,
+    consistency_probes,
     load_template,
     parse_labels,
     render_request,
@@ -51,7 +53,7 @@ def judge_batch(tokenizer, behaviours, responses=RESPONSES):
     prompts, prompt_mask = encode(tokenizer, prompt_texts, left=True)
     answers, response_mask = encode(tokenizer, list(responses) * len(behaviours), left=False)
     rewards = torch.zeros(answers.shape)
-    rewards[:, 0] = torch.tensor(REWARDS * len(behaviours))
+    rewards[:, 0] = torch.tensor((REWARDS * len(responses))[: len(responses)] * len(behaviours))
     index = np.array([f"uid-{g}" for g in range(len(behaviours)) for _ in responses], dtype=object)
     batch = {"prompts": prompts, "responses": answers, "attention_mask": torch.cat([prompt_mask, response_mask], 1)}
     return rewards, response_mask, index, batch
@@ -119,7 +121,7 @@ def test_long_responses_are_truncated_before_sending():
     prompt = render_request(load_template(None), "Find x.", ["a" * 50, "short"], max_chars=20)
     assert "a" * 20 + "\n[... 30 more characters not shown]" in prompt
     assert "a" * 21 not in prompt
-    assert "### Attempt 2\nshort" in prompt and "Find x." in prompt and '"1" to "2"' in prompt
+    assert "### Attempt 2\nshort" in prompt and "Find x." in prompt and 'There are 2 attempts' in prompt
 
 
 def test_well_behaved_judge_labels_every_group(tokenizer):
@@ -229,3 +231,59 @@ def test_reachability_check():
         closed = judge.base_url
     with pytest.raises(ValueError, match="judge endpoint is unreachable"):
         check_reachable(JudgeOptions(base_url=closed, timeout_s=2.0))
+
+
+# ----------------------------------------------------------------------------- consistency probe
+
+CONSISTENCY_RESPONSES = [
+    "algebra: let x be the number",
+    "casework: if n is even",
+    "algebra: set up x + 1 = 3",
+    "casework: odd n next",
+    "geometry: draw the square",
+    "algebra: solve for x",
+]
+
+
+def probe_metrics(tokenizer, behaviour, groups=8):
+    rewards, mask, index, batch = judge_batch(tokenizer, [behaviour] * groups, responses=CONSISTENCY_RESPONSES)
+    layout = GroupLayout.from_index(index)
+    with FakeJudge() as judge:
+        diversity = parse_config(judge_config(judge, consistency_fraction=1.0)).diversity
+        labelling = label_groups(diversity, ResponseGroups(layout, mask, batch, None, tokenizer))
+    return labelling.metrics, judge
+
+
+def test_a_judge_that_reads_content_is_consistent(tokenizer):
+    metrics, judge = probe_metrics(tokenizer, "ok")
+    assert metrics["poly_epo/judge_consistency_groups"] == 8
+    assert metrics["poly_epo/judge_consistency"] == pytest.approx(1.0)
+    assert judge.requests["ok"] == 16  # every group asked twice, in another order the second time
+
+
+def test_a_judge_that_answers_at_random_is_not(tokenizer):
+    metrics, _ = probe_metrics(tokenizer, "random", groups=16)
+    assert metrics["poly_epo/judge_consistency_groups"] >= 12
+    assert metrics["poly_epo/judge_consistency"] < 0.3
+
+
+def test_groups_put_in_one_class_twice_do_not_count_as_agreement(tokenizer):
+    metrics, _ = probe_metrics(tokenizer, "one-class")
+    assert metrics == {"poly_epo/judge_consistency_groups": 0.0}
+
+
+def test_probes_are_a_fixed_share_shown_in_another_order():
+    uids = [f"uid-{g}" for g in range(10)]
+    probes = consistency_probes(uids, [8] * 10, 0.3)
+    assert len(probes) == 3 and probes == consistency_probes(uids, [8] * 10, 0.3)
+    assert all(sorted(order) == list(range(8)) and order != list(range(8)) for _, order in probes)
+    assert consistency_probes(uids, [8] * 10, 0.0) == []
+
+
+def test_the_instruction_block_is_a_prefix_shared_by_every_request():
+    """A server with prefix caching (vLLM's default) reuses it across a step's requests."""
+    template = load_template(None)
+    first = render_request(template, "Find x.", ["a", "b"], 100)
+    second = render_request(template, "Count the ways.", ["c", "d", "e"], 100)
+    shared = len(os.path.commonprefix([first, second]))
+    assert shared >= first.index("Problem:") and "Answer with one JSON object" in first[:shared]

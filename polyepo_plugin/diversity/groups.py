@@ -8,8 +8,9 @@ and the groups whose labelling failed.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -39,6 +40,8 @@ class ResponseGroups:
 
     ``decoded_responses``/``decoded_prompts``: per-row texts given directly (``label_strategies``
     outside verl); when set, ``response_texts``/``prompt_texts`` return them, decoding nothing.
+    ``cancelled``: set when nobody waits for this labelling any more; a backend that makes
+    requests stops making them (and its ``cancel()`` aborts those in flight).
     """
 
     layout: GroupLayout
@@ -48,6 +51,7 @@ class ResponseGroups:
     tokenizer: Any = None
     decoded_responses: Sequence[str] | None = None
     decoded_prompts: Sequence[str] | None = None
+    cancelled: threading.Event = field(default_factory=threading.Event)
 
     def batch_tensor(self, key: str, backend: str) -> torch.Tensor:
         if self.batch is None or key not in self.batch.keys():
@@ -95,13 +99,15 @@ class ResponseGroups:
 class Labelling:
     """A backend's answer. ``failed_groups``: labelling failed for these groups;
     ``zero_advantage_groups``: those groups must get advantage 0 (the ``zero`` fallback);
-    ``fallback``: the backend whose labels the failed groups take instead (``None``: keep these).
+    ``fallback``: the backend whose labels the failed groups take instead (``None``: keep these);
+    ``metrics``: the backend's own ``poly_epo/*`` statistics for the step.
     """
 
     labels: np.ndarray
     failed_groups: np.ndarray
     zero_advantage_groups: np.ndarray
     fallback: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def complete(cls, labels: np.ndarray, num_groups: int) -> Labelling:

@@ -7,6 +7,15 @@ an HTTP error or timeout, on output cut by ``max_tokens`` (finish reason ``lengt
 output that is not exactly one integer label per response; it is retried with backoff. A group
 that still fails gets the configured fallback and is counted in ``poly_epo/diversity_failed_groups``
 (never the silent "every response is its own strategy").
+
+Consistency probe (``consistency_fraction`` > 0): a fixed share of the step's groups (chosen by
+a hash of their uid) is sent a second time, in the same concurrent batch, with the responses
+shuffled (by a permutation seeded from the uid, never the identity); the second labelling is
+mapped back to the original order and compared with the first by adjusted Rand index.
+``poly_epo/judge_consistency`` is the mean over the probed groups where both labellings
+succeeded and at least one of them has two or more classes; a group that both labellings put
+in one class agrees trivially and is left out (``poly_epo/judge_consistency_groups`` counts the
+groups that entered the mean).
 """
 
 from __future__ import annotations
@@ -18,13 +27,17 @@ import dataclasses
 import json
 import logging
 import os
+import random
 import re
+import threading
+import zlib
 from importlib import resources
 from string import Template
 
 import numpy as np
 
 from polyepo_plugin.config import CONFIG_ROOT, JudgeOptions
+from polyepo_plugin.diversity.agreement import adjusted_rand_index, is_single_class
 from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.grouping import DEGENERATE
 
@@ -97,14 +110,39 @@ class JudgeClient:
         self.options = options
         api_key = os.environ.get(options.api_key_env)
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._running: set[tuple[asyncio.AbstractEventLoop, asyncio.Task, threading.Event]] = set()
+        self._lock = threading.Lock()
 
-    def label_all(self, requests: list[tuple[str, int]]) -> list[_Outcome]:
-        """Label ``(prompt, num_responses)`` requests; one outcome each, in order."""
+    def label_all(self, requests: list[tuple[str, int]], cancelled: threading.Event | None = None) -> list[_Outcome]:
+        """Label ``(prompt, num_responses)`` requests; one outcome each, in order.
+
+        Raises ``asyncio.CancelledError`` once ``cancelled`` is set and ``cancel()`` called."""
+        cancelled = cancelled or threading.Event()
         # A fresh loop in a worker thread: the caller may itself run inside an event loop.
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            return pool.submit(asyncio.run, self._label_all(requests)).result()
+            return pool.submit(asyncio.run, self._label_all(requests, cancelled)).result()
 
-    async def _label_all(self, requests):
+    def cancel(self) -> None:
+        """Abort the labellings in flight whose ``cancelled`` event is set: their requests are
+        cancelled and their connections closed."""
+        with self._lock:
+            running = [(loop, task) for loop, task, cancelled in self._running if cancelled.is_set()]
+        for loop, task in running:
+            loop.call_soon_threadsafe(task.cancel)
+
+    async def _label_all(self, requests, cancelled: threading.Event):
+        entry = (asyncio.get_running_loop(), asyncio.current_task(), cancelled)
+        with self._lock:
+            self._running.add(entry)
+        try:
+            if cancelled.is_set():  # cancelled before this run was registered
+                raise asyncio.CancelledError
+            return await self._send_all(requests)
+        finally:
+            with self._lock:
+                self._running.discard(entry)
+
+    async def _send_all(self, requests):
         import httpx
 
         limit = asyncio.Semaphore(self.options.max_concurrency)
@@ -162,20 +200,20 @@ class LlmJudge:
     def check_ready(self) -> None:
         check_reachable(self.options)
 
+    def cancel(self) -> None:
+        self.client.cancel()
+
     def assign(self, groups: ResponseGroups) -> Labelling:
         prompts = groups.prompt_texts("judge")
         texts = groups.response_texts("judge")
-        requests = [
-            (
-                render_request(
-                    self.template, prompts[members[0]], [texts[r] for r in members], self.options.max_response_chars
-                ),
-                len(members),
-            )
-            for members in groups.member_rows
+        group_texts = [[texts[r] for r in members] for members in groups.member_rows]
+        requests = [self._request(prompts[members[0]], group) for members, group in zip(groups.member_rows, group_texts)]
+        probes = consistency_probes(groups.layout.uids, [len(g) for g in group_texts], self.options.consistency_fraction)
+        probe_requests = [
+            self._request(prompts[groups.member_rows[g][0]], [group_texts[g][i] for i in order]) for g, order in probes
         ]
-        unique = list(dict.fromkeys(requests))  # identical groups are asked once
-        answers = dict(zip(unique, self.client.label_all(unique)))
+        unique = list(dict.fromkeys(requests + probe_requests))  # identical groups are asked once
+        answers = dict(zip(unique, self.client.label_all(unique, groups.cancelled)))
         outcomes = [answers[request] for request in requests]
 
         labels = np.full(groups.layout.num_rows, DEGENERATE, dtype=np.int64)
@@ -187,7 +225,15 @@ class LlmJudge:
             self._report_failures(failed, outcomes)
         zero = failed if self.options.fallback == "zero" else np.zeros_like(failed)
         fallback = None if self.options.fallback in ("zero", "error") else self.options.fallback
-        return Labelling(labels, failed, zero, fallback)
+        metrics = {}
+        if probes:
+            metrics = consistency_metrics(
+                [(outcomes[g].labels, answers[request].labels, order) for (g, order), request in zip(probes, probe_requests)]
+            )
+        return Labelling(labels, failed, zero, fallback, metrics)
+
+    def _request(self, problem: str, responses: list[str]) -> tuple[str, int]:
+        return render_request(self.template, problem, responses, self.options.max_response_chars), len(responses)
 
     def _report_failures(self, failed, outcomes) -> None:
         reasons = collections.Counter(outcome.failure for outcome in outcomes if outcome.failure)
@@ -196,6 +242,51 @@ class LlmJudge:
         if self.options.fallback == "error":
             raise RuntimeError(f"{message}; {CONFIG_ROOT}.diversity.judge.fallback=error stops training")
         logger.warning("%s; fallback: %s", message, self.options.fallback)
+
+
+def consistency_probes(uids: list, sizes: list[int], fraction: float) -> list[tuple[int, list[int]]]:
+    """The groups to ask twice, with the order to show their responses in the second time.
+
+    ``round(fraction * G)`` groups (at least one when ``fraction`` > 0) of at least two
+    responses, those with the smallest CRC32 of their uid, so the choice is the same in every
+    process; each order is a permutation seeded by that CRC32 and never the identity.
+    """
+    eligible = [g for g, size in enumerate(sizes) if size >= 2]
+    if fraction <= 0 or not eligible:
+        return []
+    count = min(len(eligible), max(1, round(fraction * len(sizes))))
+    chosen = sorted(eligible, key=lambda g: (zlib.crc32(str(uids[g]).encode()), g))[:count]
+    probes = []
+    for g in sorted(chosen):
+        rng = random.Random(zlib.crc32(str(uids[g]).encode()))
+        order = list(range(sizes[g]))
+        while order == sorted(order):
+            rng.shuffle(order)
+        probes.append((g, order))
+    return probes
+
+
+def consistency_metrics(pairs: list[tuple[list[int] | None, list[int] | None, list[int]]]) -> dict[str, float]:
+    """``poly_epo/judge_consistency``: mean ARI of (first labels, second labels mapped back).
+
+    ``pairs``: per probed group, the first labelling, the second (of the shuffled responses) and
+    the shuffle (``order[j]`` is the original position of the j-th shown response). Groups where
+    a labelling failed are left out, and so are groups that both labellings put in one class.
+    """
+    scores = []
+    for first, second, order in pairs:
+        if first is None or second is None:
+            continue
+        mapped = [0] * len(order)
+        for shown, original in enumerate(order):
+            mapped[original] = second[shown]
+        if is_single_class(first) and is_single_class(mapped):
+            continue
+        scores.append(adjusted_rand_index(first, mapped))
+    out = {"poly_epo/judge_consistency_groups": float(len(scores))}
+    if scores:
+        out["poly_epo/judge_consistency"] = float(np.mean(scores))
+    return out
 
 
 def check_reachable(options: JudgeOptions) -> None:

@@ -11,6 +11,14 @@ what the call lacks is the tokenizer and a way back for metrics:
   takes no metrics argument), and the wrapped ``compute_data_metrics`` merges them into the
   step's metrics.
 
+Early labelling (``polyepo_plugin.early_labelling``) starts in the wrapped ``extract_reward``:
+``fit`` calls it on every training step once the batch is final (after ``_balance_batch``
+reorders it, whether or not that runs) and before the reward-model, old-log-prob, reference
+and value stages; it runs with ``rollout_correction.bypass_mode`` too, where
+``_compute_old_log_prob`` is skipped. Validation calls it as well and is left alone. Rows are
+identified by a hash of uid, prompt and response tokens, so a row order changed after the hook
+cannot pair labels with the wrong rows.
+
 The legacy trainer adds no padding rows before advantages (``pad_dataproto_to_divisor`` runs
 only around validation generation in 0.9.1), so its groups are whole.
 """
@@ -19,14 +27,51 @@ from __future__ import annotations
 
 import contextvars
 import functools
+from dataclasses import dataclass
+from typing import Any
 
+from polyepo_plugin.config import parse_config
+from polyepo_plugin.early_labelling import PendingLabelling, row_identities, start_labelling, starts_early
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, supplied_inputs, supplying
 from polyepo_plugin.integration.checks import validate_run
 from polyepo_plugin.integration.patching import passes_group_inputs, problems, wrap_attribute
 
 METRICS_META_KEY = "poly_epo_metrics"
 
-_running_trainer: contextvars.ContextVar = contextvars.ContextVar("polyepo_running_trainer", default=None)
+
+
+@dataclass
+class _Run:
+    """The trainer whose ``fit`` runs in this thread, and the step's early labelling."""
+
+    trainer: Any
+    pending: PendingLabelling | None = None
+    validating: bool = False
+
+    def take_pending(self) -> PendingLabelling | None:
+        pending, self.pending = self.pending, None
+        return pending
+
+    def drop_pending(self) -> None:
+        pending = self.take_pending()
+        if pending is not None:
+            pending.cancel()
+
+
+_run: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("polyepo_legacy_run", default=None)
+
+
+def batch_row_ids(data) -> list[str]:
+    """Identities of a DataProto's rows: uid, prompt and response tokens under their masks."""
+    batch = data.batch
+    responses, mask = batch["responses"], batch["response_mask"].bool()
+    prompts = batch["prompts"]
+    prompt_mask = batch["attention_mask"][:, : prompts.shape[1]].bool()
+    return row_identities(
+        data.non_tensor_batch["uid"],
+        [responses[row][mask[row]] for row in range(len(responses))],
+        [prompts[row][prompt_mask[row]] for row in range(len(prompts))],
+    )
 
 
 def wrap_compute_advantage(original):
@@ -37,8 +82,11 @@ def wrap_compute_advantage(original):
         if adv_estimator not in GROUP_ESTIMATORS or supplied_inputs() is not None:
             # Other estimators: verl's code untouched. v1: its wrapper supplied the inputs already.
             return original(data, adv_estimator, *args, **kwargs)
-        trainer = _running_trainer.get()
-        inputs = StepInputs(data.batch, data.non_tensor_batch, getattr(trainer, "tokenizer", None), metrics={})
+        run = _run.get()
+        tokenizer = getattr(run.trainer, "tokenizer", None) if run else None
+        inputs = StepInputs(data.batch, data.non_tensor_batch, tokenizer, metrics={})
+        if run is not None and (pending := run.take_pending()) is not None:
+            inputs.early, inputs.row_ids = pending, batch_row_ids(data)
         with supplying(inputs):
             result = original(data, adv_estimator, *args, **kwargs)
         result.meta_info[METRICS_META_KEY] = inputs.metrics
@@ -66,16 +114,57 @@ def wrap_init(original):
     return __init__
 
 
+def wrap_extract_reward(original):
+    """Start the step's labelling as the reward stage begins (see the module docstring)."""
+
+    @functools.wraps(original)
+    def extract_reward(batch, *args, **kwargs):
+        run = _run.get()
+        if run is not None and not run.validating:
+            run.drop_pending()  # a labelling the last step never collected
+            options = parse_config(run.trainer.config.algorithm)
+            if run.trainer.config.algorithm.adv_estimator in GROUP_ESTIMATORS and starts_early(options.diversity):
+                run.pending = start_labelling(
+                    options.diversity,
+                    batch.non_tensor_batch["uid"],
+                    batch.batch["response_mask"],
+                    batch.batch,
+                    batch.non_tensor_batch,
+                    run.trainer.tokenizer,
+                    batch_row_ids(batch),
+                )
+        return original(batch, *args, **kwargs)
+
+    return extract_reward
+
+
 def wrap_fit(original):
     @functools.wraps(original)
     def fit(self, *args, **kwargs):
-        token = _running_trainer.set(self)
+        run = _Run(self)
+        token = _run.set(run)
         try:
             return original(self, *args, **kwargs)
         finally:
-            _running_trainer.reset(token)
+            run.drop_pending()  # a step that raised, or the last one: nothing outlives the run
+            _run.reset(token)
 
     return fit
+
+
+def wrap_validate(original):
+    @functools.wraps(original)
+    def _validate(self, *args, **kwargs):
+        run = _run.get()
+        if run is None:
+            return original(self, *args, **kwargs)
+        run.validating = True
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            run.validating = False
+
+    return _validate
 
 
 def patch_advantage_functions(module) -> None:
@@ -87,6 +176,8 @@ def patch_advantage_functions(module) -> None:
     wrap_attribute(module, "compute_advantage", wrap_compute_advantage, ("data", "adv_estimator", "config"), where)
     if hasattr(module, "compute_data_metrics"):
         wrap_attribute(module, "compute_data_metrics", wrap_compute_data_metrics, ("batch",), where)
+    if hasattr(module, "extract_reward"):
+        wrap_attribute(module, "extract_reward", wrap_extract_reward, ("batch",), where)
 
 
 def patch_trainer_module(module, trainer_class: str, wrap_its_init: bool) -> None:
@@ -98,8 +189,9 @@ def patch_trainer_module(module, trainer_class: str, wrap_its_init: bool) -> Non
         return
     if wrap_its_init:
         wrap_attribute(trainer, "__init__", wrap_init, ("config",), where)
-    if not passes_group_inputs(module.compute_advantage):
-        wrap_attribute(trainer, "fit", wrap_fit, (), where)
+    wrap_attribute(trainer, "fit", wrap_fit, (), where)
+    if hasattr(trainer, "_validate"):
+        wrap_attribute(trainer, "_validate", wrap_validate, (), where)
 
 
 def patch_legacy_trainer(module) -> None:

@@ -16,12 +16,19 @@ is broadcast to every row of the session.
 
 verl's v1 pads a batch with synthetic rows tagged ``is_padding`` (``padding_utils``); they are
 passed on as ``StepInputs.padding`` and join no group.
+
+Early labelling starts in the wrapped ``_balance_batch``: ``_step_once`` calls it on every step
+(it returns the batch unchanged when balancing is off), after the rollout and a colocated
+reward model's scoring, before old log-probs, reference and values; ``_compute_old_log_prob``
+is not a hook because bypass mode skips it. The rows labelled are each session's final output,
+identified by their TransferQueue keys, and the advantage stage collects them by key.
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +36,7 @@ import numpy as np
 import torch
 
 from polyepo_plugin.config import parse_config
+from polyepo_plugin.early_labelling import PendingLabelling, start_labelling, starts_early
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, supplying
 from polyepo_plugin.integration.legacy import patch_advantage_functions, wrap_init
 from polyepo_plugin.integration.patching import problems, wrap_attribute
@@ -42,6 +50,9 @@ class _AdvantageCall:
 
 
 _current_call: contextvars.ContextVar[_AdvantageCall | None] = contextvars.ContextVar("polyepo_v1_call", default=None)
+# Each trainer's labelling started early in the current step, collected (and removed) at its
+# advantage stage.
+_pending: weakref.WeakKeyDictionary[Any, PendingLabelling] = weakref.WeakKeyDictionary()
 
 
 def final_output_rows(keys: list[str]) -> tuple[list[int], list[int]]:
@@ -92,22 +103,21 @@ def check_same_rows(fetched: list[tuple[int, float]], given: list[tuple[int, flo
         )
 
 
-def fetch_step_inputs(call: _AdvantageCall, keys: list[str], tags: list[dict]) -> tuple[StepInputs, list]:
-    """The rows ``keys`` laid out as the legacy trainer's batch, and their fingerprints."""
+def fetch_step_inputs(trainer, partition: str, keys: list[str], tags: list[dict]) -> tuple[StepInputs, list, list]:
+    """The rows ``keys`` laid out as the legacy trainer's batch, their fingerprints and uids."""
     import transfer_queue as tq
 
-    partition = call.batch.partition_id
     fields = tq.kv_batch_get(
-        keys=keys, partition_id=partition, select_fields=["prompts", "responses", "rm_scores", "extra_fields"]
+        keys=keys, partition_id=partition, select_fields=["uid", "prompts", "responses", "rm_scores", "extra_fields"]
     )
-    tokenizer = call.trainer.tokenizer
+    tokenizer = trainer.tokenizer
     pad_id = tokenizer.pad_token_id if tokenizer is not None and tokenizer.pad_token_id is not None else 0
     responses, response_lengths = pad_ragged(fields["responses"], pad_id, left=False)
     prompts, prompt_lengths = pad_ragged(fields["prompts"], pad_id, left=True)
     prompt_mask = torch.arange(prompts.shape[1]) >= (prompts.shape[1] - prompt_lengths)[:, None]
     response_mask = torch.arange(responses.shape[1]) < response_lengths[:, None]
     extra = reward_extra_info(list(fields["extra_fields"]))
-    wanted = parse_config(call.trainer.config.algorithm).diversity.key
+    wanted = parse_config(trainer.config.algorithm).diversity.key
     if wanted not in extra:
         extra.update(top_level_reward_keys(keys, partition, [wanted]))
     scores = torch.stack([row.float().sum() for row in fields["rm_scores"].unbind()]) if keys else torch.zeros(0)
@@ -119,10 +129,10 @@ def fetch_step_inputs(call: _AdvantageCall, keys: list[str], tags: list[dict]) -
         },
         non_tensor_batch=extra,
         tokenizer=tokenizer,
-        metrics=call.metrics,
         padding=np.array([bool(tag.get("is_padding", False)) for tag in tags], dtype=bool),
     )
-    return inputs, row_fingerprints(response_lengths, scores)
+    uids = np.array([getattr(uid, "data", uid) for uid in list(fields["uid"])], dtype=object)
+    return inputs, row_fingerprints(response_lengths, scores), uids
 
 
 def reward_extra_info(extra_fields: list) -> dict[str, np.ndarray]:
@@ -194,10 +204,15 @@ def wrap_multi_trajectories(original, compute_advantage):
             return original(data, batch_keys, adv_estimator, *args, **kwargs)
         final_rows, session_of_row = final_output_rows(list(batch_keys))
         final = data.select_idxs(final_rows)
+        final_keys = [batch_keys[r] for r in final_rows]
         tags = list(call.batch.tags) if call.batch.tags else [{}] * len(batch_keys)
-        inputs, fetched = fetch_step_inputs(call, [batch_keys[r] for r in final_rows], [tags[r] for r in final_rows])
+        inputs, fetched, _ = fetch_step_inputs(
+            call.trainer, call.batch.partition_id, final_keys, [tags[r] for r in final_rows]
+        )
         given = row_fingerprints(final.batch["response_mask"].sum(-1), final.batch["token_level_scores"].sum(-1))
         check_same_rows(fetched, given)
+        inputs.metrics = call.metrics
+        inputs.early, inputs.row_ids = _pending.pop(call.trainer, None), final_keys
         with supplying(inputs):
             final = compute_advantage()(final, adv_estimator, *args, **kwargs)
         # One value per final output (constant over its tokens), spread over its session's rows.
@@ -210,6 +225,50 @@ def wrap_multi_trajectories(original, compute_advantage):
         return data
 
     return compute_advantage_for_multi_trajectories
+
+
+def wrap_balance_batch(original):
+    """Start the step's labelling once its rows are final (see the module docstring)."""
+
+    @functools.wraps(original)
+    def _balance_batch(self, batch, *args, **kwargs):
+        batch = original(self, batch, *args, **kwargs)
+        stale = _pending.pop(self, None)
+        if stale is not None:
+            stale.cancel()
+        options = parse_config(self.config.algorithm)
+        if self.config.algorithm.adv_estimator in GROUP_ESTIMATORS and starts_early(options.diversity):
+            final_rows, _ = final_output_rows(list(batch.keys))
+            keys = [batch.keys[r] for r in final_rows]
+            tags = list(batch.tags) if batch.tags else [{}] * len(batch.keys)
+            inputs, _, uids = fetch_step_inputs(self, batch.partition_id, keys, [tags[r] for r in final_rows])
+            mask = inputs.batch["attention_mask"][:, inputs.batch["prompts"].shape[1] :]
+            _pending[self] = start_labelling(
+                options.diversity,
+                uids,
+                mask,
+                inputs.batch,
+                inputs.non_tensor_batch,
+                inputs.tokenizer,
+                keys,
+                inputs.padding,
+            )
+        return batch
+
+    return _balance_batch
+
+
+def wrap_fit(original):
+    @functools.wraps(original)
+    def fit(self, *args, **kwargs):
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            pending = _pending.pop(self, None)  # nothing outlives the run
+            if pending is not None:
+                pending.cancel()
+
+    return fit
 
 
 def patch_v1_utils(module) -> None:
@@ -235,6 +294,8 @@ def patch_v1_trainer(module) -> None:
     if hasattr(trainer, "_add_estimator_inputs"):  # a verl patched with patches/ fetches the fields itself
         return
     wrap_attribute(trainer, "_compute_advantage", wrap_compute_advantage_method, ("batch", "metrics"), where)
+    wrap_attribute(trainer, "_balance_batch", wrap_balance_batch, ("batch",), where)
+    wrap_attribute(trainer, "fit", wrap_fit, (), where)
     # trainer_base binds the function by name at import: wrap that binding too.
     from verl.trainer.ppo.v1 import utils
 

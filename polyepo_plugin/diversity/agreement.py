@@ -1,0 +1,44 @@
+"""Agreement between two labellings of the same responses (pure functions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def adjusted_rand_index(a: Sequence[int], b: Sequence[int]) -> float:
+    """Adjusted Rand index of two partitions of the same n items (labels compared as values).
+
+    With n_ij the contingency counts, a_i / b_j its row / column sums and C2(x) = x(x-1)/2:
+    ARI = (sum C2(n_ij) - E) / ((sum C2(a_i) + sum C2(b_j)) / 2 - E),
+    E = sum C2(a_i) * sum C2(b_j) / C2(n). 1 for identical partitions, about 0 for independent
+    ones. When both partitions are a single class, or both all singletons, the denominator is 0:
+    returns 1.0 if they are identical (the convention of scikit-learn) - callers that must not
+    count such cases as agreement should leave them out themselves.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        raise ValueError(f"labellings of different lengths: {a.shape} and {b.shape}")
+    n = a.size
+    if n < 2:
+        return 1.0
+    _, a_codes = np.unique(a, return_inverse=True)
+    _, b_codes = np.unique(b, return_inverse=True)
+    table = np.zeros((a_codes.max() + 1, b_codes.max() + 1), dtype=np.int64)
+    np.add.at(table, (a_codes, b_codes), 1)
+
+    def pairs(x):
+        return (x * (x - 1) // 2).sum()
+
+    index = pairs(table)
+    rows, columns = pairs(table.sum(1)), pairs(table.sum(0))
+    expected = rows * columns / (n * (n - 1) / 2)
+    maximum = (rows + columns) / 2
+    if maximum == expected:
+        return 1.0 if index == maximum else 0.0
+    return float((index - expected) / (maximum - expected))
+
+
+def is_single_class(labels: Sequence[int]) -> bool:
+    return len(set(np.asarray(labels).tolist())) <= 1

@@ -1,0 +1,247 @@
+"""Labelling started at the reward stage and collected at the advantage stage (legacy trainer).
+
+Through verl's real ``extract_reward`` and ``compute_advantage`` (both wrapped by the plugin)
+inside a trainer run, with a real HTTP judge on 127.0.0.1 that answers after a delay.
+"""
+
+import logging
+import os
+import threading
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+import verl
+from fake_judge import FakeJudge
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+from verl import DataProto
+from verl.trainer.ppo import ray_trainer
+
+from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
+from polyepo_plugin.early_labelling import CANCEL_WAIT_S, row_identities
+from polyepo_plugin.integration import legacy
+
+VERL_CONFIG_DIR = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
+TEXTS = ["algebra: let x be 2", "casework: n even", "algebra: x + 1 = 3", "casework: n odd"]
+DELAY_S = 0.6
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory):
+    return build_tokenizer(str(tmp_path_factory.mktemp("tokenizer")))
+
+
+def run_config(judge, **judge_options):
+    overrides = [
+        "algorithm.adv_estimator=poly_epo",
+        "actor_rollout_ref.rollout.n=4",
+        "+algorithm.poly_epo.diversity.backend=judge",
+        f"+algorithm.poly_epo.diversity.judge.base_url={judge.base_url}",
+        "+algorithm.poly_epo.diversity.judge.max_retries=0",
+    ] + [f"+algorithm.poly_epo.diversity.judge.{k}={v}" for k, v in judge_options.items()]
+    with initialize_config_dir(config_dir=VERL_CONFIG_DIR, version_base=None):
+        return compose("ppo_trainer", overrides=overrides)
+
+
+def step_batch(tokenizer, behaviour="ok", groups=3, texts=TEXTS, seed=0):
+    """A DataProto as the legacy trainer holds it at the reward stage."""
+    g = torch.Generator().manual_seed(seed)
+    rows = []
+    for group in range(groups):
+        prompt = tokenizer.encode(f"Find x. behaviour: {behaviour} (group {group})", add_special_tokens=False)
+        for text in texts:
+            rows.append((f"uid-{group}", prompt, tokenizer.encode(text, add_special_tokens=False)))
+    prompt_width, response_width = max(len(r[1]) for r in rows), max(len(r[2]) for r in rows)
+    prompts = torch.full((len(rows), prompt_width), tokenizer.pad_token_id)
+    responses = torch.full((len(rows), response_width), tokenizer.pad_token_id)
+    prompt_mask = torch.zeros(len(rows), prompt_width, dtype=torch.long)
+    response_mask = torch.zeros(len(rows), response_width, dtype=torch.long)
+    for i, (_, prompt, response) in enumerate(rows):
+        prompts[i, prompt_width - len(prompt) :], prompt_mask[i, prompt_width - len(prompt) :] = torch.tensor(prompt), 1
+        responses[i, : len(response)], response_mask[i, : len(response)] = torch.tensor(response), 1
+    scores = torch.zeros(len(rows), response_width)
+    scores[:, 0] = torch.randint(0, 2, (len(rows),), generator=g).float()
+    return DataProto.from_dict(
+        tensors={
+            "prompts": prompts,
+            "responses": responses,
+            "attention_mask": torch.cat([prompt_mask, response_mask], 1),
+            "response_mask": response_mask,
+            "rm_scores": scores,
+            "token_level_rewards": scores.clone(),
+        },
+        non_tensors={"uid": np.array([r[0] for r in rows], dtype=object)},
+    )
+
+
+def in_run(config, tokenizer):
+    """The plugin's view of a legacy trainer whose fit() is running in this thread."""
+    run = legacy._Run(SimpleNamespace(config=config, tokenizer=tokenizer))
+    return run, legacy._run.set(run)
+
+
+def advantages_of(data, config):
+    out = ray_trainer.compute_advantage(data, adv_estimator="poly_epo", config=config.algorithm)
+    return out.batch["advantages"].sum(1) / data.batch["response_mask"].sum(1), out.meta_info[legacy.METRICS_META_KEY]
+
+
+def synchronous(data, config, tokenizer):
+    """The same advantage step without the early start (the reference)."""
+    run, token = in_run(config, tokenizer)
+    try:
+        with_option = config.copy()
+        OmegaConf.update(with_option, "algorithm.poly_epo.diversity.early_start", False, force_add=True)
+        return advantages_of(data, with_option)
+    finally:
+        legacy._run.reset(token)
+
+
+def reorder(data, seed=1):
+    """What verl's _balance_batch does between the reward stage and the advantage stage."""
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))
+    data.reorder(order)
+    return data
+
+
+def test_labels_follow_their_rows_after_the_batch_is_reordered(tokenizer):
+    with FakeJudge(delay_s=DELAY_S) as judge:
+        config = run_config(judge)
+        data = step_batch(tokenizer)
+        run, token = in_run(config, tokenizer)
+        try:
+            ray_trainer.extract_reward(data)  # the reward stage: labelling starts here
+            assert run.pending is not None and run.pending.running
+            time.sleep(DELAY_S + 0.3)  # old log-probs, reference, values...
+            reorder(data)
+            got, metrics = advantages_of(data, config)
+        finally:
+            legacy._run.reset(token)
+        expected, _ = synchronous(data, config, tokenizer)
+    assert torch.allclose(got, expected) and got.abs().sum() > 0
+    assert metrics["poly_epo/diversity_labelled_in_step"] == 0
+    assert metrics["poly_epo/diversity_latency_s"] >= DELAY_S
+    assert metrics["poly_epo/diversity_wait_s"] < 0.2 * metrics["poly_epo/diversity_latency_s"]
+    assert metrics["poly_epo/distinct_strategies_mean"] == 2  # algebra, casework: the judge's labels
+    assert run.pending is None  # collected: nothing carries over to the next step
+
+
+def test_the_advantage_stage_waits_only_for_what_is_left(tokenizer):
+    with FakeJudge(delay_s=DELAY_S) as judge:
+        config = run_config(judge)
+        data = step_batch(tokenizer)
+        run, token = in_run(config, tokenizer)
+        try:
+            ray_trainer.extract_reward(data)
+            _, metrics = advantages_of(data, config)
+        finally:
+            legacy._run.reset(token)
+    assert metrics["poly_epo/diversity_wait_s"] <= metrics["poly_epo/diversity_latency_s"] + 0.05
+    assert metrics["poly_epo/diversity_wait_s"] >= DELAY_S * 0.5
+
+
+@pytest.mark.parametrize("fallback", ["ngram", "zero"])
+def test_a_failed_early_labelling_falls_back_as_a_synchronous_one(tokenizer, fallback):
+    with FakeJudge() as judge:
+        config = run_config(judge, fallback=fallback)
+        data = step_batch(tokenizer, behaviour="5xx-always")
+        run, token = in_run(config, tokenizer)
+        try:
+            ray_trainer.extract_reward(data)
+            got, metrics = advantages_of(data, config)
+        finally:
+            legacy._run.reset(token)
+        expected, expected_metrics = synchronous(data, config, tokenizer)
+    assert torch.allclose(got, expected)
+    assert metrics["poly_epo/diversity_failed_groups"] == expected_metrics["poly_epo/diversity_failed_groups"] == 3
+
+
+def test_fallback_error_still_stops_training(tokenizer):
+    with FakeJudge() as judge:
+        config = run_config(judge, fallback="error")
+        data = step_batch(tokenizer, behaviour="5xx-always")
+        run, token = in_run(config, tokenizer)
+        try:
+            ray_trainer.extract_reward(data)
+            with pytest.raises(RuntimeError, match="fallback=error stops training"):
+                advantages_of(data, config)
+        finally:
+            legacy._run.reset(token)
+
+
+def test_labels_of_one_step_never_reach_the_next(tokenizer, caplog):
+    other_texts = ["geometry: draw it", "geometry: a square", "counting: pairs", "counting: choose 2"]
+    with FakeJudge() as judge:
+        config = run_config(judge)
+        first, second = step_batch(tokenizer), step_batch(tokenizer, texts=other_texts)
+        run, token = in_run(config, tokenizer)
+        try:
+            ray_trainer.extract_reward(first)  # step 1 starts labelling, then ends before advantages
+            stale = run.pending
+            ray_trainer.extract_reward(second)  # step 2: the stale labelling is dropped
+            assert run.pending is not stale and not stale.running
+            got, metrics = advantages_of(second, config)
+            # An advantage stage with no labelling of its own rows (the hook did not run) labels now.
+            ray_trainer.extract_reward(first)
+            with caplog.at_level(logging.WARNING):
+                got_other, other_metrics = advantages_of(second, config)
+        finally:
+            legacy._run.reset(token)
+        expected, _ = synchronous(second, config, tokenizer)
+    assert torch.allclose(got, expected) and metrics["poly_epo/diversity_labelled_in_step"] == 0
+    assert torch.allclose(got_other, expected) and other_metrics["poly_epo/diversity_labelled_in_step"] == 1
+    assert "not those labelled early" in caplog.text
+
+
+def test_a_run_that_stops_leaves_no_labelling_running(tokenizer):
+    with FakeJudge(delay_s=30.0) as judge:
+        config = run_config(judge, timeout_s=60)
+        trainer = SimpleNamespace(config=config, tokenizer=tokenizer)
+        seen = {}
+
+        def fit(self):
+            ray_trainer.extract_reward(step_batch(tokenizer))
+            seen["pending"] = legacy._run.get().pending
+            raise RuntimeError("a worker died")
+
+        started = time.perf_counter()
+        with pytest.raises(RuntimeError, match="a worker died"):
+            legacy.wrap_fit(fit)(trainer)
+        stopped_in = time.perf_counter() - started
+    assert not seen["pending"].running
+    assert stopped_in < CANCEL_WAIT_S  # the judge's 30 s answer was not waited for
+    assert not [t for t in threading.enumerate() if t.name == "polyepo-labelling"]
+
+
+@pytest.mark.parametrize("backend", ["labels", "ngram"])
+def test_backends_that_do_not_start_early_behave_as_before(tokenizer, backend):
+    with initialize_config_dir(config_dir=VERL_CONFIG_DIR, version_base=None):
+        config = compose(
+            "ppo_trainer",
+            overrides=["algorithm.adv_estimator=poly_epo", f"+algorithm.poly_epo.diversity.backend={backend}"],
+        )
+    data = step_batch(tokenizer)
+    data.non_tensor_batch["strategy"] = np.array([i % 3 for i in range(len(data))])
+    run, token = in_run(config, tokenizer)
+    try:
+        ray_trainer.extract_reward(data)
+        assert run.pending is None
+        got, metrics = advantages_of(data, config)
+    finally:
+        legacy._run.reset(token)
+    outside, _ = advantages_of(data, config)  # no trainer run at all: the plain estimator
+    assert torch.allclose(got, outside)
+    assert metrics["poly_epo/diversity_labelled_in_step"] == 0
+    assert metrics["poly_epo/diversity_wait_s"] == metrics["poly_epo/diversity_latency_s"]
+
+
+def test_row_identities_are_unique_and_order_free():
+    uids = ["a", "a", "b"]
+    rows = [torch.tensor([1, 2]), torch.tensor([1, 2]), torch.tensor([1, 2])]
+    prompts = [torch.tensor([7])] * 3
+    ids = row_identities(uids, rows, prompts)
+    assert len(set(ids)) == 3  # two identical rows of one group stay two rows
+    assert ids[2] != ids[0]  # same tokens, other prompt group
+    assert set(row_identities(uids[::-1], rows[::-1], prompts)) == set(ids)
