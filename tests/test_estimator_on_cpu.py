@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 from brute_force import marginal_advantages as brute_marginal
-from brute_force import poly_objective
+from brute_force import max_objective, mean_objective, poly_objective
 from omegaconf import OmegaConf
 from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 
 from polyepo_plugin.diversity import backend_names
-from polyepo_plugin.estimator import SUM_SCALE_WARN_FACTOR
+from polyepo_plugin.estimator import SUM_SCALE_WARN_FACTOR, compute_poly_epo_advantage
 
 
 def make_batch(groups, response_length=6, seed=0):
@@ -71,6 +71,69 @@ def test_contract_against_enumeration_with_default_auto_set_size():
         expected = sorted(zip(map(float, rewards), map(str, labels), want))
         assert [g[:2] for g in got] == [e[:2] for e in expected]
         assert [g[2] for g in got] == pytest.approx([e[2] for e in expected], abs=1e-6)
+
+
+def brute_force_rows(token_rewards, index, strategies, objective, set_size=None, scale="mean"):
+    """Each row's advantage by subset enumeration over its group, rows in the batch's order.
+
+    Rewards as the estimator sums them; labels coded per group (None -> -1 degenerate)."""
+    want = np.zeros(len(index))
+    for uid in dict.fromkeys(index.tolist()):
+        rows = np.flatnonzero(index == uid)
+        rewards = token_rewards[rows].sum(1).double().tolist()
+        codes = {}
+        labels = [-1 if lab is None else codes.setdefault(lab, len(codes)) for lab in strategies[rows].tolist()]
+        k = set_size or max(len(rows) // 2, 1)
+        want[rows] = brute_marginal(rewards, labels, k, objective, scale=scale)
+    return want.tolist()
+
+
+RAGGED_GROUPS = [
+    ([1, 0, 1, 1, 0, 0, 1, 1], ["a", "a", "a", "a", "b", None, "a", "a"]),  # k = 4
+    ([1, 1, 0, 1, 1, 0], ["x", "x", "x", None, "y", "x"]),  # k = 3
+    ([0.5, 1, 0, 1, 0.25], ["p", "p", "p", "p", "p"]),  # one strategy: every set scores 0; k = 2
+    ([1, 0, 1, 1, 0, 1, 0], [None, "q", "q", "r", "q", "q", "s"]),  # k = 3
+    ([1, 0], ["u", "v"]),  # k = 1
+    ([1], ["w"]),  # N <= k: advantage 0
+]
+
+
+def test_single_strategy_sets_score_zero_through_the_config_equals_enumeration():
+    token_rewards, mask, index, strategies = make_batch(RAGGED_GROUPS, seed=4)
+    options = {"single_strategy_sets_score_zero": True, "diversity": {"backend": "labels"}}
+    advantages, returns = compute_poly_epo_advantage(
+        token_rewards, mask, index=index, config={"poly_epo": options}, non_tensor_batch={"strategy": strategies}
+    )
+    assert torch.equal(advantages, returns) and torch.all(advantages[mask == 0] == 0)
+    scalar = (advantages.sum(1) / mask.sum(1)).tolist()
+
+    def single_zero(rewards, labels):
+        return poly_objective(rewards, labels, single_strategy_sets_score_zero=True)
+
+    assert scalar == pytest.approx(brute_force_rows(token_rewards, index, strategies, single_zero), abs=1e-6)
+    plain = brute_force_rows(token_rewards, index, strategies, poly_objective)
+    assert scalar != pytest.approx(plain, abs=1e-3)  # the option changed the advantages
+    assert advantages[index == "uid-2"].abs().max() < 1e-12  # one strategy: no set scores
+
+
+@pytest.mark.parametrize("objective,brute", [("max", max_objective), ("mean", mean_objective)])
+@pytest.mark.parametrize("set_size", ["auto", 2])
+def test_sum_scale_on_ragged_groups_equals_enumeration(objective, brute, set_size):
+    groups = [
+        ([0.3, 1, 0, 0.9, 0.1, 0.6, 1, 0.2], [0] * 8),
+        ([1, 0, 0, 1, 1, 0], [0] * 6),
+        ([0.7, 0.1, 0.4], [0] * 3),
+        ([1, 0], [0] * 2),
+        ([1], [0]),
+    ]
+    token_rewards, mask, index, _ = make_batch(groups, seed=5)
+    config = {"poly_epo": {"objective": objective, "advantage_scale": "sum", "set_size": set_size}}
+    advantages, _ = compute_poly_epo_advantage(token_rewards, mask, index=index, config=config)
+    scalar = (advantages.sum(1) / mask.sum(1)).tolist()
+    k = None if set_size == "auto" else set_size
+    want = brute_force_rows(token_rewards, index, np.zeros(len(index), dtype=object), brute, k, scale="sum")
+    assert scalar == pytest.approx(want, rel=1e-5, abs=1e-6)
+    assert max(map(abs, want)) > 1  # the sum scale is in play (C(7, 3) = 35 for the first group)
 
 
 def test_set_size_integer_and_paper_defaults_agree_at_n8():

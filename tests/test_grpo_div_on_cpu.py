@@ -133,6 +133,35 @@ def test_padding_rows_get_zero():
         StepInputs(non_tensor_batch={"strategy": labels}),
     )
     assert per_row[-1] == 0 and per_row[:-1].abs().sum() > 0
+    # The padding row (label "a", reward 1) joined no group: the real rows are the hand computation.
+    want = expected_rows(GROUPS[:1], token_rewards[:-1], index[:-1], labels[:-1], 0.5)
+    assert per_row[:-1].tolist() == pytest.approx(want.tolist(), abs=1e-12)
+
+
+def test_rows_tagged_as_padding_join_no_group():
+    """A trainer may tag padding rows (StepInputs.padding) whatever their uid: same as leaving them out."""
+    token_rewards, mask, index, labels = flat_batch(GROUPS[:3], seed=2)
+    padding = np.zeros(len(index), dtype=bool)
+    padding[[1, 5]] = True
+    per_row = row_advantages(
+        "grpo_div",
+        token_rewards.sum(1).double(),
+        index,
+        mask,
+        parse_config(labels_config()),
+        StepInputs(non_tensor_batch={"strategy": labels}, padding=padding),
+    )
+    kept = ~padding
+    without = row_advantages(
+        "grpo_div",
+        token_rewards[kept].sum(1).double(),
+        index[kept],
+        mask[kept],
+        parse_config(labels_config()),
+        StepInputs(non_tensor_batch={"strategy": labels[kept]}),
+    )
+    assert per_row[padding].tolist() == [0.0, 0.0]
+    assert per_row[torch.as_tensor(kept)].tolist() == pytest.approx(without.tolist(), abs=1e-12)
 
 
 def test_grpo_div_through_verl_matches_the_hand_computation():

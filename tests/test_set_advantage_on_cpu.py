@@ -62,7 +62,7 @@ BRUTE_OBJECTIVES = {
 @pytest.mark.parametrize("name", sorted(BRUTE_OBJECTIVES))
 @pytest.mark.parametrize("binary", [True, False], ids=["binary", "continuous"])
 def test_closed_forms_equal_enumeration_for_every_n_and_k(name, binary):
-    rng = random.Random(hash((name, binary)) % 1000)
+    rng = random.Random(f"closed-forms/{name}/{binary}")  # a str seed is the same in every process
     objective = "poly" if name.startswith("poly") else name
     for n in range(2, 11):
         for k in range(1, n):
@@ -72,6 +72,25 @@ def test_closed_forms_equal_enumeration_for_every_n_and_k(name, binary):
             for (rewards, strategies), advantages in zip(groups, got):
                 want = brute_marginal(rewards, strategies, k, BRUTE_OBJECTIVES[name])
                 assert advantages == pytest.approx(want, abs=1e-10), (name, n, k, rewards, strategies)
+
+
+@pytest.mark.parametrize("objective", ["max", "mean", "poly"])
+@pytest.mark.parametrize("binary", [True, False], ids=["binary", "continuous"])
+def test_sum_scale_on_ragged_groups_equals_enumeration(objective, binary):
+    """advantage_scale=sum with groups of different sizes (and set sizes) in one call."""
+    rng = random.Random(f"sum-scale/{objective}/{binary}")
+    brute = BRUTE_OBJECTIVES[objective]
+    for _ in range(5):
+        sizes = [rng.randint(1, 10) for _ in range(4)] + [9]
+        groups = [random_group(rng, n, binary) for n in sizes]
+        set_sizes = [rng.randint(1, max(n - 1, 1)) for n in sizes]
+        summed = closed_form(objective, groups, set_sizes, scale="sum")
+        mean = closed_form(objective, groups, set_sizes)
+        for (rewards, strategies), k, got, per_subset in zip(groups, set_sizes, summed, mean):
+            want = brute_marginal(rewards, strategies, k, brute, scale="sum")
+            assert got == pytest.approx(want, abs=1e-9), (objective, rewards, strategies, k)
+            factor = math.comb(len(rewards) - 1, k - 1) if len(rewards) > k else 0
+            assert got == pytest.approx([a * factor for a in per_subset], abs=1e-9)
 
 
 def test_sum_scale_multiplies_by_subsets_containing_each_response():
@@ -85,18 +104,31 @@ def test_sum_scale_multiplies_by_subsets_containing_each_response():
 
 @pytest.mark.parametrize("n,k", [(8, 4), (16, 8), (64, 32), (10, 1)])
 def test_max_equals_analytic_pass_at_k_advantage(n, k):
+    """With c correct of N: A(correct) = C(N-c,k)/C(N,k), A(wrong) = that - C(N-c-1,k-1)/C(N-1,k-1).
+
+    E[max | i] is 1 for a correct i and 1 - C(N-c-1,k-1)/C(N-1,k-1) for a wrong one, and the
+    baseline E[max] is pass@k = 1 - C(N-c,k)/C(N,k); compared as is, not re-centred.
+    """
     for correct in range(n + 1):
         rewards = [1.0] * correct + [0.0] * (n - correct)
+        order = random.Random(f"pass@k/{n}/{k}/{correct}").sample(range(n), n)
+        rewards = [rewards[i] for i in order]  # correct ones anywhere in the group
         got = closed_form("max", [(rewards, [0] * n)], [k])[0]
         want = [pass_at_k_advantage(correct, n, k, r == 1.0) for r in rewards]
-        # The closed form credits the mean-centred objective: subtract the group mean of the analytic values.
-        centred = [w - sum(want) / n for w in want]
-        assert got == pytest.approx(centred, abs=1e-12)
+        by_formula = [
+            math.comb(n - correct, k) / math.comb(n, k)
+            - (0 if r == 1.0 else math.comb(n - correct - 1, k - 1) / math.comb(n - 1, k - 1))
+            for r in rewards
+        ]
+        assert want == pytest.approx(by_formula, abs=1e-15)
+        assert got == pytest.approx(want, abs=1e-12)
 
 
 @pytest.mark.parametrize("n,k", [(8, 4), (16, 8), (64, 32), (5, 4)])
 def test_mean_objective_is_scaled_grpo_without_std(n, k):
-    rewards = [random.Random(n).uniform(0, 1) for _ in range(n)]
+    rng = random.Random(n)  # one generator: a new Random(n) per draw made every reward equal
+    rewards = [rng.uniform(0, 1) for _ in range(n)]
+    assert len(set(rewards)) == n
     got = closed_form("mean", [(rewards, [0] * n)], [k])[0]
     mean = sum(rewards) / n
     assert got == pytest.approx([(n - k) / (k * (n - 1)) * (r - mean) for r in rewards], abs=1e-12)
@@ -186,16 +218,39 @@ def test_custom_objective_sampled_is_unbiased_and_seeded():
     rewards, strategies, valid, sizes = pack([random_group(rng, 12, binary=True)])
     k = torch.tensor([6])  # C(12, 6) = 924 subsets, above the enumeration limit set below
     exact = marginal_advantages(poly_conditional_means(rewards, strategies, valid, sizes, k), valid, sizes, k)
-    runs = []
+    runs, baseline_runs = [], []
     for seed in range(20):
         means, baselines = custom_conditional_means(torch_poly, rewards, strategies, valid, sizes, k, [seed], 100, 200)
         runs.append(marginal_advantages(means, valid, sizes, k, baselines=baselines))
+        baseline_runs.append(baselines)
     average = torch.stack(runs).mean(0)
     spread = torch.stack(runs).std(0) / math.sqrt(len(runs))
     assert ((average - exact).abs() <= 5 * spread + 1e-9).all()
-    again, _ = custom_conditional_means(torch_poly, rewards, strategies, valid, sizes, k, [3], 100, 200)
-    first, _ = custom_conditional_means(torch_poly, rewards, strategies, valid, sizes, k, [3], 100, 200)
-    assert torch.equal(again, first)
+    # The baseline E[f] comes from a uniform sample of its own: unbiased too.
+    exact_means = poly_conditional_means(rewards, strategies, valid, sizes, k)
+    exact_baseline = exact_means[valid].mean()
+    baseline_runs = torch.stack(baseline_runs)
+    assert (baseline_runs.mean() - exact_baseline).abs() <= 5 * baseline_runs.std() / math.sqrt(len(runs)) + 1e-9
+    assert baseline_runs.std() > 0
+    # Seeded: the same seed gives the same means and baseline, another seed other ones.
+    first = custom_conditional_means(torch_poly, rewards, strategies, valid, sizes, k, [3], 100, 200)
+    again = custom_conditional_means(torch_poly, rewards, strategies, valid, sizes, k, [3], 100, 200)
+    other = custom_conditional_means(torch_poly, rewards, strategies, valid, sizes, k, [4], 100, 200)
+    assert torch.equal(again[0], first[0]) and torch.equal(again[1], first[1])
+    assert not torch.equal(other[0], first[0]) and not torch.equal(other[1], first[1])
+
+
+def test_custom_objective_sampling_is_seeded_per_group():
+    """A group's sample depends on its own seed only, not on the other groups in the call."""
+    rng = random.Random(9)
+    groups = [random_group(rng, 12, binary=True), random_group(rng, 11, binary=False)]
+    rewards, strategies, valid, sizes = pack(groups)
+    k = torch.tensor([6, 5])  # 924 and 462 subsets: both sampled
+    both = custom_conditional_means(torch_poly, rewards, strategies, valid, sizes, k, [21, 22], 100, 50)
+    alone = custom_conditional_means(
+        torch_poly, rewards[1:, :11], strategies[1:, :11], valid[1:, :11], sizes[1:], k[1:], [22], 100, 50
+    )
+    assert torch.equal(both[0][1, :11], alone[0][0]) and torch.equal(both[1][1:], alone[1])
 
 
 def test_custom_objective_with_wrong_output_shape_is_reported():

@@ -32,4 +32,4 @@ class RewardExtraInfoLabels:
             raise ValueError(
                 f"{CONFIG_ROOT}.diversity.backend=labels: {needs} has {len(labels)} entries for {groups.layout.num_rows} responses"
             )
-        return Labelling.complete(strategy_codes(labels), len(groups.member_rows))
+        return Labelling.complete(strategy_codes(labels), groups.layout.num_groups)
