@@ -28,6 +28,7 @@ from polyepo_plugin.diversity import label_groups
 from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.early_labelling import PendingLabelling, starts_early
 from polyepo_plugin.grouping import GroupLayout
+from polyepo_plugin.label_signal import LabelSignalMonitor
 from polyepo_plugin.set_advantage import (
     custom_conditional_means,
     diversity_bonus_advantages,
@@ -45,6 +46,9 @@ logger = logging.getLogger(__name__)
 # learning rate the user tuned for GRPO-sized advantages.
 SUM_SCALE_WARN_FACTOR = 1000
 _warned_sum_factors: set[int] = set()
+# Labels that are nearly always all-distinct or all-one make the diversity term inert; watched
+# across the steps of this process (one trainer per process computes advantages).
+_label_signal = LabelSignalMonitor()
 
 
 @dataclass
@@ -339,6 +343,7 @@ def batch_metrics(
         out["poly_epo/diversity_labelled_in_step"] = float(groups.timing.in_step)
         out["poly_epo/diversity_failed_groups"] = float(labelling.failed_groups.sum())
         out.update(labelling.metrics)
+        out.update(_label_signal.observe(strategies, layout.valid))
     return out
 
 

@@ -1,0 +1,89 @@
+"""Whether the strategy labels carry any signal, watched over the last few steps.
+
+Poly-EPO's diversity term d(S) = distinct strategies in S / k only varies between subsets when a
+group's labels are neither all distinct nor all one strategy:
+
+- every response its own strategy: d(S) = 1 for every subset, and the set advantage is a
+  rescaled GRPO advantage (the labels see wording, not strategy);
+- every response one strategy: d(S) = 1/k for every subset, and diversity is never rewarded.
+
+A group counts when it has at least two non-degenerate responses. When, over the last
+``window`` steps, at least ``threshold`` of the counted groups are of one of these two kinds,
+the diversity term is inert: this is reported as the ``poly_epo/labels_inert`` metric (1 or 0)
+every step, and said once per kind in a WARNING with what to change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+WINDOW_STEPS = 5
+INERT_THRESHOLD = 0.9
+ADVICE = {
+    "all_distinct": (
+        "nearly every response of a group gets a strategy of its own, so every subset has the same diversity and "
+        "poly_epo trains like GRPO with a smaller step. The labels see wording, not strategy: raise the backend's "
+        "similarity tolerance (e.g. a lower diversity.ngram.threshold), or use the judge or embedding backend."
+    ),
+    "all_one": (
+        "nearly every group gets a single strategy, so diversity is never rewarded. The labels merge different "
+        "strategies (e.g. a long shared restatement or verification, or answers compared instead of methods): use "
+        "a stricter setting or another backend (the judge reads methods)."
+    ),
+}
+
+
+class LabelSignalMonitor:
+    """Counts all-distinct and all-one groups over a sliding window of steps."""
+
+    def __init__(self, window: int = WINDOW_STEPS, threshold: float = INERT_THRESHOLD):
+        self.threshold = threshold
+        self._steps: deque[tuple[int, int, int]] = deque(maxlen=window)  # (counted, all distinct, all one)
+        self._warned: set[str] = set()
+
+    def observe(self, strategies: torch.Tensor, valid: torch.Tensor) -> dict[str, float]:
+        """One step's ``(G, N)`` labels (``-1`` degenerate) and member mask -> its metrics."""
+        member = valid & (strategies >= 0)
+        members = member.sum(1)
+        distinct = _distinct(strategies, member)
+        counted = members >= 2
+        all_distinct = int((counted & (distinct == members)).sum())
+        all_one = int((counted & (distinct == 1)).sum())
+        self._steps.append((int(counted.sum()), all_distinct, all_one))
+        total = sum(step[0] for step in self._steps)
+        fractions = {
+            "all_distinct": sum(step[1] for step in self._steps) / total if total else 0.0,
+            "all_one": sum(step[2] for step in self._steps) / total if total else 0.0,
+        }
+        inert = [kind for kind, fraction in fractions.items() if total and fraction >= self.threshold]
+        full_window = len(self._steps) == self._steps.maxlen
+        for kind in inert:
+            if full_window and kind not in self._warned:
+                self._warned.add(kind)
+                logger.warning(
+                    "poly_epo: the diversity term is inert: over the last %d steps %.0f%% of groups were %s; %s",
+                    len(self._steps),
+                    100 * fractions[kind],
+                    "all distinct" if kind == "all_distinct" else "a single strategy",
+                    ADVICE[kind],
+                )
+        step_groups = int(counted.sum())
+        return {
+            "poly_epo/all_distinct_group_fraction": all_distinct / step_groups if step_groups else 0.0,
+            "poly_epo/single_strategy_group_fraction": all_one / step_groups if step_groups else 0.0,
+            "poly_epo/labels_inert": float(bool(inert) and full_window),
+        }
+
+
+def _distinct(strategies: torch.Tensor, include: torch.Tensor) -> torch.Tensor:
+    """Distinct non-negative labels among the included members of each group, ``(G,)``."""
+    kept = torch.where(include, strategies, torch.full_like(strategies, -1))
+    width = int(kept.max().item()) + 2 if kept.numel() else 1
+    present = torch.zeros(kept.shape[0], width, dtype=torch.bool, device=kept.device)
+    present.scatter_(1, kept + 1, True)
+    return present[:, 1:].sum(1)
