@@ -65,6 +65,16 @@ def test_a_decoding_backend_reads_text_through_the_real_tokenizer(stock_report):
     assert stock_report["custom"]["metrics"]["poly_epo/distinct_strategies_mean"] == 3  # Add, answer, number
 
 
+def test_judge_labelling_starts_at_balance_batch_and_is_collected_by_key(stock_report):
+    got = stock_report["judge_early"]
+    check_written(got, groups=3)  # the judge labels by first word, as the custom backend did
+    metrics = got["metrics"]
+    assert got["requests"] == 3  # one request per group, none at the advantage stage
+    assert metrics["poly_epo/diversity_labelled_in_step"] == 0
+    assert metrics["poly_epo/diversity_latency_s"] >= 0.8
+    assert metrics["poly_epo/diversity_wait_s"] < 0.25 * metrics["poly_epo/diversity_latency_s"]
+
+
 def test_rows_permuted_inside_a_group_stop_the_step(stock_report):
     message = stock_report["permuted"]["raised"]
     assert message is not None and "do not line up" in message and "row 0" in message

@@ -15,6 +15,8 @@ import json
 import os
 import sys
 import tempfile
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import ray
@@ -27,10 +29,12 @@ from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils.tensordict_utils import list_of_dict_to_tensordict
 
 from brute_force import marginal_advantages, poly_objective
+from fake_judge import FakeJudge
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
 from polyepo_plugin.estimator import StepInputs, row_advantages
 
+JUDGE_DELAY_S = 0.8
 CONFIG_DIR = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
 _partitions = iter(f"train{i}" for i in range(100))
 
@@ -218,6 +222,24 @@ def main():
     report["custom"]["expected"] = reference(
         decoded, trainer_for(labels_run).config, non_tensor_batch={"strategy": word_labels}
     )
+
+    # the judge, started early by the wrapped _balance_batch and collected at the advantage stage
+    with FakeJudge(delay_s=JUDGE_DELAY_S) as judge:
+        judge_run = [
+            "algorithm.adv_estimator=poly_epo",
+            "actor_rollout_ref.actor.ppo_mini_batch_size=3",
+            "+algorithm.poly_epo.diversity.backend=judge",
+            f"+algorithm.poly_epo.diversity.judge.base_url={judge.base_url}",
+        ]
+        trainer = trainer_for(judge_run, tokenizer)
+        trainer.actor_rollout_wg = SimpleNamespace(_dispatch_info={"actor": [0]})
+        trainer.use_critic, trainer.global_steps = False, 0
+        meta = put(decoded, keys, [{"seq_len": len(s["responses"])} for s in decoded])
+        meta = trainer._balance_batch(meta, metrics={})
+        time.sleep(JUDGE_DELAY_S + 0.4)  # old log-probs, reference, values
+        report["judge_early"] = run(trainer, meta)
+        report["judge_early"]["expected"] = report["custom"]["expected"]
+        report["judge_early"]["requests"] = judge.requests["ok"]
 
     # rows fetched for the estimator in another order than verl's: must stop, not mis-pair
     meta = put(samples, keys)

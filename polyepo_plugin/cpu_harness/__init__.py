@@ -44,11 +44,12 @@ def apply() -> bool:
         return False
     try:
         mark_active()
-        from . import cpu_platform, hf_rollout  # noqa: F401  (importing hf_rollout registers it)
+        from . import cpu_platform, hf_rollout, stage_delay  # noqa: F401  (importing hf_rollout registers it)
 
         cpu_platform.register_platform()
         cpu_platform.select_fsdp_engine()
         cpu_platform.patch_process_group_backend()
+        stage_delay.install()
         # hf_rollout registers itself when its import completes (see its last lines): a Ray
         # worker may import it first, and its `import verl` then runs apply() mid-import.
     except Exception:

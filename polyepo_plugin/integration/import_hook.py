@@ -17,11 +17,11 @@ from polyepo_plugin.integration.patching import problems
 
 logger = logging.getLogger(__name__)
 
-MODULE_PATCHES = {
-    "verl.trainer.ppo.ray_trainer": legacy.patch_legacy_trainer,
-    "verl.experimental.separation.ray_trainer": legacy.patch_separation_trainer,
-    "verl.trainer.ppo.v1.utils": v1.patch_v1_utils,
-    "verl.trainer.ppo.v1.trainer_base": v1.patch_v1_trainer,
+MODULE_PATCHES: dict[str, list] = {
+    "verl.trainer.ppo.ray_trainer": [legacy.patch_legacy_trainer],
+    "verl.experimental.separation.ray_trainer": [legacy.patch_separation_trainer],
+    "verl.trainer.ppo.v1.utils": [v1.patch_v1_utils],
+    "verl.trainer.ppo.v1.trainer_base": [v1.patch_v1_trainer],
 }
 
 
@@ -36,22 +36,23 @@ class _PatchAfterImport(importlib.abc.MetaPathFinder):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                spec.loader = _PatchingLoader(spec.loader, MODULE_PATCHES[fullname])
+                spec.loader = _PatchingLoader(spec.loader, fullname)
                 return spec
         return None
 
 
 class _PatchingLoader(importlib.abc.Loader):
-    def __init__(self, loader, patch):
+    def __init__(self, loader, name: str):
         self._loader = loader
-        self._patch = patch
+        self._name = name
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
         self._loader.exec_module(module)
-        _apply_patch(self._patch, module)
+        for patch in MODULE_PATCHES[self._name]:
+            _apply_patch(patch, module)
 
 
 def _apply_patch(patch, module) -> None:
@@ -66,6 +67,16 @@ def install_import_hook() -> None:
     # By name, so that a reloaded copy of this module does not add a second hook.
     if not any(type(finder).__qualname__ == _PatchAfterImport.__qualname__ for finder in sys.meta_path):
         sys.meta_path.insert(0, _PatchAfterImport())
-    for name, patch in MODULE_PATCHES.items():
+    for name, patches in MODULE_PATCHES.items():
         if name in sys.modules:
-            _apply_patch(patch, sys.modules[name])
+            for patch in patches:
+                _apply_patch(patch, sys.modules[name])
+
+
+def patch_after_import(name: str, patch) -> None:
+    """Run ``patch(module)`` once module ``name`` is imported (at once if it is already).
+
+    For the CPU harness, which patches verl's trainers for CPU test runs; ``patch`` must be
+    idempotent."""
+    MODULE_PATCHES.setdefault(name, []).append(patch)
+    install_import_hook()

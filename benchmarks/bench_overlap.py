@@ -1,0 +1,124 @@
+"""How much of the judge's latency a training step waits for, end to end through verl on CPU.
+
+    python benchmarks/bench_overlap.py [--delay 3] [--stage-delay 4] [--steps 4] [--trainers legacy v1]
+
+Runs ``python -m verl.trainer.main_ppo`` with the CPU harness (tiny model, toy task) for these
+arms, each on the same data and seed:
+
+- ``labels``: the reward's labels (no judge): the reference step time;
+- ``judge, in step``: a stand-in judge on 127.0.0.1 answering after ``--delay`` D seconds, with
+  ``diversity.early_start=false`` (labelling inside the advantage stage, as before);
+- ``judge, early``: the same judge, labelling started at the reward stage (the default).
+
+each without and with the old-log-prob stage made ``--stage-delay`` S seconds slower
+(``POLYEPO_HARNESS_OLD_LOG_PROB_DELAY_S``, a harness knob), standing in for a large model's
+log-prob stages. Reports per arm the mean ``timing_s/step`` over steps 2..N (step 1 warms up),
+``poly_epo/diversity_latency_s`` and ``poly_epo/diversity_wait_s``, then the extra step time
+over the ``labels`` arm as a multiple of D and wait / latency. Expected: in-step extra ~ 1 x D;
+early extra ~ max(0, D - overlapped time) / D, i.e. ~0 when S >= D.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from polyepo_plugin.cpu_harness import overrides, tiny_assets
+from polyepo_plugin.cpu_harness.console import step_metrics
+from polyepo_plugin.cpu_harness.stage_delay import ENV_VAR as STAGE_DELAY_ENV
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_JUDGE = REPO / "tests" / "fake_judge.py"
+
+
+def run_arm(paths: dict, use_v1: bool, steps: int, extra: list[str], stage_delay_s: float, workdir: Path) -> dict:
+    cmd = [
+        sys.executable,
+        "-m",
+        "verl.trainer.main_ppo",
+        "algorithm.adv_estimator=poly_epo",
+        *overrides.cpu_overrides(
+            paths["model"], paths["train"], paths["val"], paths["reward"], steps=steps, use_v1=use_v1
+        ),
+        *extra,
+    ]
+    env = {**os.environ, overrides.ENV_VAR: overrides.MODULE, STAGE_DELAY_ENV: str(stage_delay_s)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=1200)
+    if proc.returncode != 0:
+        raise RuntimeError(f"main_ppo failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    metrics = step_metrics(proc.stdout)
+    measured = [metrics[s] for s in range(2, steps + 1)]
+
+    def mean(key):
+        values = [m[key] for m in measured if key in m]
+        return sum(values) / len(values) if values else float("nan")
+
+    return {
+        "step_s": mean("timing_s/step"),
+        "latency_s": mean("poly_epo/diversity_latency_s"),
+        "wait_s": mean("poly_epo/diversity_wait_s"),
+        "in_step": mean("poly_epo/diversity_labelled_in_step"),
+        "wall_s": time.perf_counter() - started,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--delay", type=float, default=3.0, help="the judge's answer delay D (s)")
+    parser.add_argument("--stage-delay", type=float, default=4.0, help="extra old-log-prob time S (s)")
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--trainers", nargs="+", default=["legacy", "v1"], choices=["legacy", "v1"])
+    parser.add_argument("--out", default=None, help="write the results as JSON here")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="polyepo_overlap_"))
+    paths = tiny_assets.build_all(str(workdir / "assets"))
+    judge = subprocess.Popen([sys.executable, str(FAKE_JUDGE), str(args.delay)], stdout=subprocess.PIPE, text=True)
+    results = []
+    try:
+        base_url = judge.stdout.readline().strip()
+        judge_options = [
+            "+algorithm.poly_epo.diversity.backend=judge",
+            f"+algorithm.poly_epo.diversity.judge.base_url={base_url}",
+            f"+algorithm.poly_epo.diversity.judge.timeout_s={10 * args.delay + 10}",
+        ]
+        arms = {
+            "labels": ["+algorithm.poly_epo.diversity.backend=labels"],
+            "judge, in step": [*judge_options, "+algorithm.poly_epo.diversity.early_start=false"],
+            "judge, early": judge_options,
+        }
+        for trainer in args.trainers:
+            for stage_delay in (0.0, args.stage_delay):
+                row = {}
+                for arm, extra in arms.items():
+                    row[arm] = run_arm(paths, trainer == "v1", args.steps, extra, stage_delay, workdir)
+                    print(f"[{trainer} S={stage_delay:g}] {arm}: {json.dumps(row[arm])}", flush=True)
+                results.append({"trainer": trainer, "stage_delay_s": stage_delay, "arms": row})
+    finally:
+        judge.kill()
+
+    print(f"\nD = {args.delay:g} s judge delay; steps 2..{args.steps} averaged; S = extra old-log-prob time")
+    print(f"{'trainer':8} {'S':>4} {'arm':16} {'step s':>7} {'extra/D':>8} {'latency':>8} {'wait':>6} {'wait/lat':>8}")
+    for result in results:
+        reference = result["arms"]["labels"]["step_s"]
+        for arm, m in result["arms"].items():
+            extra = (m["step_s"] - reference) / args.delay
+            ratio = m["wait_s"] / m["latency_s"] if m["latency_s"] == m["latency_s"] and m["latency_s"] else float("nan")
+            print(
+                f"{result['trainer']:8} {result['stage_delay_s']:>4g} {arm:16} {m['step_s']:7.2f} {extra:8.2f} "
+                f"{m['latency_s']:8.2f} {m['wait_s']:6.2f} {ratio:8.2f}"
+            )
+    if args.out:
+        Path(args.out).write_text(json.dumps({"delay_s": args.delay, "results": results}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
