@@ -4,6 +4,7 @@ Through verl's real ``extract_reward`` and ``compute_advantage`` (both wrapped b
 inside a trainer run, with a real HTTP judge on 127.0.0.1 that answers after a delay.
 """
 
+import contextlib
 import logging
 import os
 import threading
@@ -77,10 +78,15 @@ def step_batch(tokenizer, behaviour="ok", groups=3, texts=TEXTS, seed=0):
     )
 
 
+@contextlib.contextmanager
 def in_run(config, tokenizer):
     """The plugin's view of a legacy trainer whose fit() is running in this thread."""
     run = legacy._Run(SimpleNamespace(config=config, tokenizer=tokenizer))
-    return run, legacy._run.set(run)
+    token = legacy._run.set(run)
+    try:
+        yield run
+    finally:
+        legacy._run.reset(token)
 
 
 def advantages_of(data, config):
@@ -90,13 +96,10 @@ def advantages_of(data, config):
 
 def synchronous(data, config, tokenizer):
     """The same advantage step without the early start (the reference)."""
-    run, token = in_run(config, tokenizer)
-    try:
+    with in_run(config, tokenizer):
         with_option = config.copy()
         OmegaConf.update(with_option, "algorithm.poly_epo.diversity.early_start", False, force_add=True)
         return advantages_of(data, with_option)
-    finally:
-        legacy._run.reset(token)
 
 
 def reorder(data, seed=1):
@@ -110,15 +113,12 @@ def test_labels_follow_their_rows_after_the_batch_is_reordered(tokenizer):
     with FakeJudge(delay_s=DELAY_S) as judge:
         config = run_config(judge)
         data = step_batch(tokenizer)
-        run, token = in_run(config, tokenizer)
-        try:
+        with in_run(config, tokenizer) as run:
             ray_trainer.extract_reward(data)  # the reward stage: labelling starts here
             assert run.pending is not None and run.pending.running
             time.sleep(DELAY_S + 0.3)  # old log-probs, reference, values...
             reorder(data)
             got, metrics = advantages_of(data, config)
-        finally:
-            legacy._run.reset(token)
         expected, _ = synchronous(data, config, tokenizer)
     assert torch.allclose(got, expected) and got.abs().sum() > 0
     assert metrics["poly_epo/diversity_labelled_in_step"] == 0
@@ -132,12 +132,9 @@ def test_the_advantage_stage_waits_only_for_what_is_left(tokenizer):
     with FakeJudge(delay_s=DELAY_S) as judge:
         config = run_config(judge)
         data = step_batch(tokenizer)
-        run, token = in_run(config, tokenizer)
-        try:
+        with in_run(config, tokenizer):
             ray_trainer.extract_reward(data)
             _, metrics = advantages_of(data, config)
-        finally:
-            legacy._run.reset(token)
     assert metrics["poly_epo/diversity_wait_s"] <= metrics["poly_epo/diversity_latency_s"] + 0.05
     assert metrics["poly_epo/diversity_wait_s"] >= DELAY_S * 0.5
 
@@ -147,12 +144,9 @@ def test_a_failed_early_labelling_falls_back_as_a_synchronous_one(tokenizer, fal
     with FakeJudge() as judge:
         config = run_config(judge, fallback=fallback)
         data = step_batch(tokenizer, behaviour="5xx-always")
-        run, token = in_run(config, tokenizer)
-        try:
+        with in_run(config, tokenizer):
             ray_trainer.extract_reward(data)
             got, metrics = advantages_of(data, config)
-        finally:
-            legacy._run.reset(token)
         expected, expected_metrics = synchronous(data, config, tokenizer)
     assert torch.allclose(got, expected)
     assert metrics["poly_epo/diversity_failed_groups"] == expected_metrics["poly_epo/diversity_failed_groups"] == 3
@@ -162,13 +156,10 @@ def test_fallback_error_still_stops_training(tokenizer):
     with FakeJudge() as judge:
         config = run_config(judge, fallback="error")
         data = step_batch(tokenizer, behaviour="5xx-always")
-        run, token = in_run(config, tokenizer)
-        try:
+        with in_run(config, tokenizer):
             ray_trainer.extract_reward(data)
             with pytest.raises(RuntimeError, match="fallback=error stops training"):
                 advantages_of(data, config)
-        finally:
-            legacy._run.reset(token)
 
 
 def test_labels_of_one_step_never_reach_the_next(tokenizer, caplog):
@@ -176,8 +167,7 @@ def test_labels_of_one_step_never_reach_the_next(tokenizer, caplog):
     with FakeJudge() as judge:
         config = run_config(judge)
         first, second = step_batch(tokenizer), step_batch(tokenizer, texts=other_texts)
-        run, token = in_run(config, tokenizer)
-        try:
+        with in_run(config, tokenizer) as run:
             ray_trainer.extract_reward(first)  # step 1 starts labelling, then ends before advantages
             stale = run.pending
             ray_trainer.extract_reward(second)  # step 2: the stale labelling is dropped
@@ -187,8 +177,6 @@ def test_labels_of_one_step_never_reach_the_next(tokenizer, caplog):
             ray_trainer.extract_reward(first)
             with caplog.at_level(logging.WARNING):
                 got_other, other_metrics = advantages_of(second, config)
-        finally:
-            legacy._run.reset(token)
         expected, _ = synchronous(second, config, tokenizer)
     assert torch.allclose(got, expected) and metrics["poly_epo/diversity_labelled_in_step"] == 0
     assert torch.allclose(got_other, expected) and other_metrics["poly_epo/diversity_labelled_in_step"] == 1
@@ -224,13 +212,10 @@ def test_backends_that_do_not_start_early_behave_as_before(tokenizer, backend):
         )
     data = step_batch(tokenizer)
     data.non_tensor_batch["strategy"] = np.array([i % 3 for i in range(len(data))])
-    run, token = in_run(config, tokenizer)
-    try:
+    with in_run(config, tokenizer) as run:
         ray_trainer.extract_reward(data)
         assert run.pending is None
         got, metrics = advantages_of(data, config)
-    finally:
-        legacy._run.reset(token)
     outside, _ = advantages_of(data, config)  # no trainer run at all: the plain estimator
     assert torch.allclose(got, outside)
     assert metrics["poly_epo/diversity_labelled_in_step"] == 0

@@ -11,7 +11,6 @@ import torch
 from fake_judge import FakeJudge
 from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 
-import polyepo_plugin.diversity.judge  # noqa: F401  (registers the backend)
 from polyepo_plugin.config import JudgeOptions, parse_config
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
 from polyepo_plugin.diversity import ResponseGroups, label_groups, make_backend
