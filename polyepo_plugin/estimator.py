@@ -285,6 +285,12 @@ _GROUPED = {
 compute_poly_epo_advantage = _verl_estimator("poly_epo")
 compute_grpo_div_advantage = _verl_estimator("grpo_div")  # the paper's GRPO+DIV baseline
 ESTIMATORS = {"poly_epo": compute_poly_epo_advantage, "grpo_div": compute_grpo_div_advantage}
+
+
+def reads_strategies(name: str, options: PolyEpoConfig) -> bool:
+    """Whether estimator ``name`` labels strategies with these options (``max``/``mean`` do not)."""
+    return _GROUPED[name][0](options)
+
 # Both read prompt groups: the trainer integration and start-up checks apply to them.
 GROUP_ESTIMATORS = tuple(ESTIMATORS)  # a tuple: `in` compares with ==, which verl's str enums support
 

@@ -230,3 +230,13 @@ def test_row_identities_are_unique_and_order_free():
     assert len(set(ids)) == 3  # two identical rows of one group stay two rows
     assert ids[2] != ids[0]  # same tokens, other prompt group
     assert set(row_identities(uids[::-1], rows[::-1], prompts)) == set(ids)
+
+
+def test_objectives_without_strategies_start_no_labelling(tokenizer):
+    with FakeJudge() as judge:
+        config = run_config(judge)
+        OmegaConf.update(config, "algorithm.poly_epo.objective", "max", force_add=True)
+        with in_run(config, tokenizer) as run:
+            ray_trainer.extract_reward(step_batch(tokenizer))
+            assert run.pending is None
+    assert judge.requests["ok"] == 0

@@ -32,12 +32,12 @@ from typing import Any
 
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.early_labelling import PendingLabelling, row_identities, start_labelling, starts_early
-from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, supplied_inputs, supplying
+from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, reads_strategies, supplied_inputs, supplying
+from polyepo_plugin.integration import served_judge
 from polyepo_plugin.integration.checks import validate_run
 from polyepo_plugin.integration.patching import passes_group_inputs, problems, wrap_attribute
 
 METRICS_META_KEY = "poly_epo_metrics"
-
 
 
 @dataclass
@@ -114,6 +114,22 @@ def wrap_init(original):
     return __init__
 
 
+def wrap_reward_loop_setup(original):
+    """Around the method that builds a trainer's reward loop (legacy: ``init_workers``, v1:
+    ``_setup``): a judge that verl serves is pointed at the reward-model router then."""
+
+    @functools.wraps(original)
+    def setup(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        if self.config.algorithm.get("adv_estimator") in GROUP_ESTIMATORS:
+            diversity = parse_config(self.config.algorithm).diversity
+            if served_judge.served_by_verl(diversity):
+                served_judge.connect(self, diversity)
+        return result
+
+    return setup
+
+
 def wrap_extract_reward(original):
     """Start the step's labelling as the reward stage begins (see the module docstring)."""
 
@@ -123,7 +139,8 @@ def wrap_extract_reward(original):
         if run is not None and not run.validating:
             run.drop_pending()  # a labelling the last step never collected
             options = parse_config(run.trainer.config.algorithm)
-            if run.trainer.config.algorithm.adv_estimator in GROUP_ESTIMATORS and starts_early(options.diversity):
+            name = run.trainer.config.algorithm.adv_estimator
+            if name in GROUP_ESTIMATORS and reads_strategies(name, options) and starts_early(options.diversity):
                 run.pending = start_labelling(
                     options.diversity,
                     batch.non_tensor_batch["uid"],
@@ -189,6 +206,7 @@ def patch_trainer_module(module, trainer_class: str, wrap_its_init: bool) -> Non
         return
     if wrap_its_init:
         wrap_attribute(trainer, "__init__", wrap_init, ("config",), where)
+    wrap_attribute(trainer, "init_workers", wrap_reward_loop_setup, (), where)
     wrap_attribute(trainer, "fit", wrap_fit, (), where)
     if hasattr(trainer, "_validate"):
         wrap_attribute(trainer, "_validate", wrap_validate, (), where)

@@ -37,8 +37,8 @@ import torch
 
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.early_labelling import PendingLabelling, start_labelling, starts_early
-from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, supplying
-from polyepo_plugin.integration.legacy import patch_advantage_functions, wrap_init
+from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, reads_strategies, supplying
+from polyepo_plugin.integration.legacy import patch_advantage_functions, wrap_init, wrap_reward_loop_setup
 from polyepo_plugin.integration.patching import problems, wrap_attribute
 
 
@@ -237,7 +237,8 @@ def wrap_balance_batch(original):
         if stale is not None:
             stale.cancel()
         options = parse_config(self.config.algorithm)
-        if self.config.algorithm.adv_estimator in GROUP_ESTIMATORS and starts_early(options.diversity):
+        name = self.config.algorithm.adv_estimator
+        if name in GROUP_ESTIMATORS and reads_strategies(name, options) and starts_early(options.diversity):
             final_rows, _ = final_output_rows(list(batch.keys))
             keys = [batch.keys[r] for r in final_rows]
             tags = list(batch.tags) if batch.tags else [{}] * len(batch.keys)
@@ -291,6 +292,7 @@ def patch_v1_trainer(module) -> None:
         problems.append(f"{where} not found")
         return
     wrap_attribute(trainer, "__init__", wrap_init, ("config",), where)
+    wrap_attribute(trainer, "_setup", wrap_reward_loop_setup, (), where)
     if hasattr(trainer, "_add_estimator_inputs"):  # a verl patched with patches/ fetches the fields itself
         return
     wrap_attribute(trainer, "_compute_advantage", wrap_compute_advantage_method, ("batch", "metrics"), where)
