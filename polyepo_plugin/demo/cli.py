@@ -66,7 +66,11 @@ def pooled(per_seed: list[dict]) -> dict:
     return {
         "units": len(prompts),
         "pass_at_k": [evaluation.mean_se([p["pass_at_k"][k] for p in prompts]) for k in range(n)],
-        "majority_at_k": [evaluation.mean_se([p["majority_at_k"][k] for p in prompts]) for k in range(n)],
+        "majority_at_k": (  # unavailable when an evaluation found no answer to vote on
+            None
+            if any(p["majority_at_k"] is None for p in prompts)
+            else [evaluation.mean_se([p["majority_at_k"][k] for p in prompts]) for k in range(n)]
+        ),
         "distinct_strategies": evaluation.mean_se([p["distinct_strategies"] for p in prompts]),
         "distinct_correct_strategies": evaluation.mean_se([p["distinct_correct_strategies"] for p in prompts]),
     }
