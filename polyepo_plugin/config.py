@@ -38,6 +38,8 @@ class NgramOptions:
 
 
 JUDGE_FALLBACKS = ("ngram", "answer", "embedding", "zero", "error")
+# ``diversity.judge.base_url`` value for a judge that verl serves as its reward model.
+SERVED_BY_VERL = "verl"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,10 @@ class JudgeOptions:
     that group) or ``error`` (stop training). ``consistency_fraction``: that fraction of each
     step's groups is asked a second time with its responses shuffled, and the agreement of the
     two labellings is reported as ``poly_epo/judge_consistency`` (off at 0).
+
+    ``base_url: verl``: the judge is the generative reward model verl serves
+    (``reward.reward_model.*``); requests go to verl's reward-model router with the model name
+    verl serves, and ``model`` is not used.
     """
 
     base_url: str = "http://127.0.0.1:8000/v1"

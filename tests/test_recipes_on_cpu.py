@@ -189,6 +189,40 @@ def test_composed_config_passes_verl_and_polyepo_start_up_checks(recipe, arm, ju
     assert caplog.text == ""  # the paper's settings: no departure to warn about
 
 
+VERL_JUDGE = "paper_qwen3_4b_polaris_verl_judge"
+JUDGE_ARMS = ("poly_epo", "grpo_div")
+
+
+def is_judge_setting(override: str) -> bool:
+    return ".diversity.judge." in override or override.startswith(("reward.reward_model.", "trainer.experiment_name="))
+
+
+@pytest.mark.parametrize("arm", JUDGE_ARMS)
+def test_verl_judge_recipe_is_the_paper_recipe_with_the_judge_served_by_verl(arm, judge, caplog):
+    """4 GPUs train and 1 serves the judge, in one command; nothing else differs from the paper's."""
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    overrides = dry_run(VERL_JUDGE, arm)
+    paper = dry_run(PAPER, arm, judge=judge)
+    assert [o for o in overrides if not is_judge_setting(o)] == [o for o in paper if not is_judge_setting(o)]
+    config = verl_config(overrides)
+    served, reward_model = config.algorithm.poly_epo.diversity, config.reward.reward_model
+    assert served.backend == "judge" and served.judge.base_url == "verl"
+    assert config.trainer.n_gpus_per_node * config.trainer.nnodes == 4
+    assert reward_model.enable and reward_model.enable_resource_pool
+    assert reward_model.n_gpus_per_node * reward_model.nnodes == 1
+    assert reward_model.model_path == "Qwen/Qwen3-4B-Instruct-2507"
+    assert reward_model.rollout.name == "vllm" and reward_model.rollout.tensor_model_parallel_size == 1
+    assert reward_model.rollout.free_cache_engine is False and reward_model.rollout.max_model_len == 40960
+    assert config.reward.custom_reward_function.path == str(EXAMPLES / PAPER / "math_reward.py")
+    assert config.trainer.experiment_name == f"qwen3_4b_polaris_verl_judge_{arm}"
+    validate_config(config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    with caplog.at_level(logging.WARNING):
+        validate_run(config)  # the served-judge checks, context length included
+    assert caplog.text == ""
+
+
 # ----------------------------------------------------------------------------- data preparation
 
 

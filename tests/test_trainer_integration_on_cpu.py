@@ -108,6 +108,9 @@ def test_trainer_modules_are_patched_once_without_problems():
         ray_trainer.RayPPOTrainer.__init__,
         ray_trainer.RayPPOTrainer.fit,
         separation.SeparateRayPPOTrainer.fit,
+        ray_trainer.RayPPOTrainer.init_workers,
+        separation.SeparateRayPPOTrainer.init_workers,
+        v1_base.PPOTrainer._setup,
         v1_base.PPOTrainer.__init__,
         v1_base.PPOTrainer._compute_advantage,
         v1_base.compute_advantage_for_multi_trajectories,
@@ -254,3 +257,115 @@ def test_validation_builds_the_backend_a_run_will_use(tmp_path):
     )
     with pytest.raises(ValueError, match="diversity.custom.path=.*no such file"):
         validate_run(config)
+
+
+# A judge served by verl on a pool of its own (diversity.judge.base_url=verl), valid as is.
+SERVED_JUDGE = {
+    "algorithm.adv_estimator": "poly_epo",
+    "actor_rollout_ref.rollout.n": "8",
+    "+algorithm.poly_epo.diversity.backend": "judge",
+    "+algorithm.poly_epo.diversity.judge.base_url": "verl",
+    "reward.custom_reward_function.path": "/recipes/math_reward.py",
+    "reward.reward_model.enable": "True",
+    "reward.reward_model.model_path": "Qwen/Qwen3-4B-Instruct-2507",
+    "reward.reward_model.enable_resource_pool": "True",
+    "reward.reward_model.nnodes": "1",
+    "reward.reward_model.n_gpus_per_node": "1",
+    "reward.reward_model.rollout.name": "vllm",
+    "reward.reward_model.rollout.free_cache_engine": "False",
+    "reward.reward_model.rollout.max_model_len": "40960",
+}
+
+
+def served_judge_config(**changes):
+    options = {**SERVED_JUDGE, **{key.replace("__", "."): value for key, value in changes.items()}}
+    return verl_config(*(f"{key}={value}" for key, value in options.items() if value is not None))
+
+
+def test_validation_passes_a_judge_served_by_verl_without_probing_it():
+    validate_run(served_judge_config())  # no router exists before the trainer builds it
+
+
+@pytest.mark.parametrize(
+    "changes,message",
+    [
+        (
+            {"reward__reward_model__enable": "False"},
+            "add reward.reward_model.enable=True reward.reward_model.model_path=",
+        ),
+        (
+            {"reward__custom_reward_function__path": None},
+            "as a discriminative model .* Set reward.custom_reward_function.path",
+        ),
+        (
+            {"reward__reward_model__enable_resource_pool": "False"},
+            "colocated .* add reward.reward_model.enable_resource_pool=True",
+        ),
+        (
+            {"reward__reward_model__rollout__free_cache_engine": "True"},
+            "add reward.reward_model.rollout.free_cache_engine=False",
+        ),
+        (
+            {"reward__reward_model__rollout__max_model_len": "4096"},
+            r"Set reward.reward_model.rollout.max_model_len=\d+ or more",
+        ),
+        (
+            {"reward__reward_model__rollout__max_model_len": None},
+            "context length is unknown before it loads; set reward.reward_model.rollout.max_model_len",
+        ),
+    ],
+)
+def test_validation_stops_a_judge_verl_cannot_serve(changes, message):
+    with pytest.raises(ValueError, match=message):
+        validate_run(served_judge_config(**changes))
+
+
+def _local_model(tmp_path, architecture, max_positions):
+    (tmp_path / "config.json").write_text(
+        f'{{"architectures": ["{architecture}"], "max_position_embeddings": {max_positions}}}'
+    )
+    return str(tmp_path)
+
+
+def test_validation_stops_a_classification_model_as_judge(tmp_path):
+    model = _local_model(tmp_path, "Qwen2ForSequenceClassification", 40960)
+    with pytest.raises(
+        ValueError, match="is a Qwen2ForSequenceClassification, which verl's servers run for classification only"
+    ):
+        validate_run(served_judge_config(reward__reward_model__model_path=model))
+
+
+def test_validation_reads_the_judge_context_from_a_local_model(tmp_path):
+    unset = {"reward__reward_model__rollout__max_model_len": None}
+    validate_run(
+        served_judge_config(reward__reward_model__model_path=_local_model(tmp_path, "Qwen3ForCausalLM", 40960), **unset)
+    )
+    with pytest.raises(ValueError, match="more than the judge model's max_position_embeddings .*=2048"):
+        validate_run(
+            served_judge_config(
+                reward__reward_model__model_path=_local_model(tmp_path, "Qwen3ForCausalLM", 2048), **unset
+            )
+        )
+
+
+def test_a_verl_served_judge_labels_through_the_router_it_is_given(monkeypatch):
+    from types import SimpleNamespace
+
+    from polyepo_plugin.config import parse_config
+    from polyepo_plugin.diversity import judge
+    from polyepo_plugin.integration import served_judge
+
+    monkeypatch.setattr(judge, "_verl_endpoint", None)
+    config = served_judge_config()
+    options = parse_config(config.algorithm).diversity
+    client = judge.JudgeClient(options.judge)
+    prompt = "Problem: behaviour: ok\n\n### Attempt 1\nfactor it\n\n### Attempt 2\nexpand it"
+    with pytest.raises(RuntimeError, match="no verl reward-model router is known"):
+        client.label_all([(prompt, 2)])
+    with FakeJudge() as server:
+        address = server.base_url.split("//", 1)[1].rsplit("/v1", 1)[0]
+        trainer = SimpleNamespace(config=config, reward_loop_manager=SimpleNamespace(reward_router_address=address))
+        served_judge.connect(trainer, options)
+        assert judge.endpoint(options.judge) == (server.base_url, "Qwen/Qwen3-4B-Instruct-2507")
+        [outcome] = client.label_all([(prompt, 2)])
+    assert outcome.labels == [0, 1] and server.requests["ok"] == 1

@@ -20,7 +20,9 @@ What it applies (each step idempotent, safe in many processes and on re-import):
 - ``cpu_platform``: ``VERL_ENGINE_DEVICE=cuda`` so the FSDP engine (registered for cuda/npu)
   is found;
 - ``hf_rollout``: ``rollout.name=hf`` registered in ``RolloutReplicaRegistry`` and
-  ``verl.workers.rollout.base._ROLLOUT_REGISTRY`` (transformers generation on CPU).
+  ``verl.workers.rollout.base._ROLLOUT_REGISTRY`` (transformers generation on CPU); as
+  ``reward.reward_model.rollout.name=hf`` it serves chat completions on 127.0.0.1
+  (``hf_chat_server``) behind verl's reward-model router.
 
 The hydra overrides a CPU run also needs live in :mod:`polyepo_plugin.cpu_harness.overrides`.
 """

@@ -10,6 +10,9 @@ runs here. This module supplies the three pieces verl looks up by the name in
 - ``HFServerAdapter``: the ``BaseRollout`` living in the FSDP worker; its
   ``update_weights`` ships the actor's weights to the server after each step.
 
+As a reward model (``reward.reward_model.rollout.name=hf``), a replica serves OpenAI-style chat
+completions over HTTP instead (``hf_chat_server``), which verl's reward-model router forwards to.
+
 Sleep/wake/abort have no memory to free on CPU, so they do nothing. TEST/DEMO only.
 """
 
@@ -23,8 +26,9 @@ import ray
 import torch
 
 from verl.workers.rollout.base import BaseRollout
-from verl.workers.rollout.replica import RolloutReplica, TokenOutput
+from verl.workers.rollout.replica import RolloutMode, RolloutReplica, TokenOutput
 
+from polyepo_plugin.cpu_harness.hf_chat_server import HFChatServer
 from polyepo_plugin.cpu_harness.state import is_active
 
 logger = logging.getLogger(__name__)
@@ -141,9 +145,23 @@ def _model_path(model_config: Any) -> str:
 
 
 class HFReplica(RolloutReplica):
-    """One ``HFRolloutServer`` per replica; it takes no Ray CPU so it never blocks placement."""
+    """One ``HFRolloutServer`` per replica (an ``HFChatServer`` for a reward model); it takes no
+    Ray CPU so it never blocks placement."""
+
+    # A reward model's replica: verl would start GPU workers on the pool first; the server here
+    # needs none (it ignores self.workers either way).
+    async def init_colocated(self, resource_pool):
+        self.rollout_mode, self.resource_pool = RolloutMode.COLOCATED, resource_pool
+        await self.launch_servers()
+
+    async def init_standalone(self):
+        self.rollout_mode = RolloutMode.STANDALONE
+        await self.launch_servers()
 
     async def launch_servers(self):
+        if self.is_reward_model:
+            await self._launch_chat_server()
+            return
         name = server_actor_name(self.replica_rank)
         handle = (
             ray.remote(HFRolloutServer)
@@ -154,6 +172,16 @@ class HFReplica(RolloutReplica):
         self.servers = [handle]
         self._server_handle = handle
         self._server_address = f"hf://{name}"
+
+    async def _launch_chat_server(self):
+        handle = (
+            ray.remote(HFChatServer)
+            .options(num_cpus=0, max_concurrency=self.max_concurrency)
+            .remote(_model_path(self.model_config), self.config.max_model_len, self.config.seed or 0)
+        )
+        self.servers = [handle]
+        self._server_handle = handle
+        self._server_address = await handle.address.remote()
 
 
 class HFServerAdapter(BaseRollout):

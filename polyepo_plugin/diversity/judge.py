@@ -16,6 +16,11 @@ mapped back to the original order and compared with the first by adjusted Rand i
 succeeded and at least one of them has two or more classes; a group that both labellings put
 in one class agrees trivially and is left out (``poly_epo/judge_consistency_groups`` counts the
 groups that entered the mean).
+
+Served by verl (``base_url: verl``): the endpoint is verl's reward-model router, known only once
+the trainer has built its reward loop. The integration hands it over with ``serve_through_verl``
+(address and served model name); until then a labelling stops with an error saying so.
+Everything else (prompt, retries, parsing, fallback, metrics, early start) is unchanged.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from string import Template
 
 import numpy as np
 
-from polyepo_plugin.config import CONFIG_ROOT, JudgeOptions
+from polyepo_plugin.config import CONFIG_ROOT, SERVED_BY_VERL, JudgeOptions
 from polyepo_plugin.diversity.agreement import adjusted_rand_index, is_single_class
 from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.grouping import DEGENERATE
@@ -46,6 +51,32 @@ logger = logging.getLogger(__name__)
 _THINKING = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 MAX_BACKOFF_S = 8.0
+# For ``request_tokens``: a conservative characters-per-token ratio for the instructions, the
+# tokens around each response (its header, a truncation note) and around the chat messages.
+CHARS_PER_TOKEN = 3
+TOKENS_PER_RESPONSE_BLOCK = 24
+CHAT_TEMPLATE_TOKENS = 32
+
+# verl's reward-model router as (base_url, served model name), once the trainer has it.
+_verl_endpoint: tuple[str, str] | None = None
+
+
+def serve_through_verl(base_url: str, model: str) -> None:
+    """Send ``base_url: verl`` judges' requests to ``base_url`` (``.../v1``) as ``model``."""
+    global _verl_endpoint
+    _verl_endpoint = (base_url.rstrip("/"), model)
+
+
+def endpoint(options: JudgeOptions) -> tuple[str, str]:
+    """The ``(base_url, model)`` requests go to."""
+    if options.base_url != SERVED_BY_VERL:
+        return options.base_url.rstrip("/"), options.model
+    if _verl_endpoint is None:
+        raise RuntimeError(
+            f"{CONFIG_ROOT}.diversity.judge.base_url=verl, but no verl reward-model router is known in this "
+            "process: the judge is served by verl only in its trainers, once their reward loop is set up"
+        )
+    return _verl_endpoint
 
 
 class JudgeOutputError(ValueError):
@@ -147,24 +178,25 @@ class JudgeClient:
 
         limit = asyncio.Semaphore(self.options.max_concurrency)
         limits = httpx.Limits(max_connections=self.options.max_concurrency)
+        base_url, model = endpoint(self.options)
         async with httpx.AsyncClient(timeout=self.options.timeout_s, headers=self._headers, limits=limits) as client:
 
             async def bounded(prompt, count):
                 async with limit:
-                    return await self._label_one(client, prompt, count)
+                    return await self._label_one(client, base_url, model, prompt, count)
 
             return await asyncio.gather(*(bounded(prompt, count) for prompt, count in requests))
 
-    async def _label_one(self, client, prompt: str, count: int) -> _Outcome:
+    async def _label_one(self, client, base_url: str, model: str, prompt: str, count: int) -> _Outcome:
         import httpx
 
         body = {
-            "model": self.options.model,
+            "model": model,
             "messages": [{"role": "user", "content": prompt}],
             "temperature": self.options.temperature,
             "max_tokens": self.options.max_tokens,
         }
-        url = self.options.base_url.rstrip("/") + "/chat/completions"
+        url = base_url + "/chat/completions"
         failure = "not attempted"
         for attempt in range(self.options.max_retries + 1):
             if attempt:
@@ -198,7 +230,8 @@ class LlmJudge:
         self.client = JudgeClient(self.options)
 
     def check_ready(self) -> None:
-        check_reachable(self.options)
+        if self.options.base_url != SERVED_BY_VERL:  # verl's router does not exist yet
+            check_reachable(self.options)
 
     def cancel(self) -> None:
         self.client.cancel()
@@ -238,7 +271,7 @@ class LlmJudge:
     def _report_failures(self, failed, outcomes) -> None:
         reasons = collections.Counter(outcome.failure for outcome in outcomes if outcome.failure)
         summary = ", ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
-        message = f"judge at {self.options.base_url}: labelling failed for {int(failed.sum())} of {len(failed)} groups ({summary})"
+        message = f"judge at {endpoint(self.options)[0]}: labelling failed for {int(failed.sum())} of {len(failed)} groups ({summary})"
         if self.options.fallback == "error":
             raise RuntimeError(f"{message}; {CONFIG_ROOT}.diversity.judge.fallback=error stops training")
         logger.warning("%s; fallback: %s", message, self.options.fallback)
@@ -289,15 +322,32 @@ def consistency_metrics(pairs: list[tuple[list[int] | None, list[int] | None, li
     return out
 
 
+def request_tokens(options: JudgeOptions, num_responses: int, prompt_tokens: int, response_tokens: int) -> int:
+    """An upper estimate of the context one group's request needs: the instructions, the
+    problem, ``num_responses`` responses of at most ``response_tokens`` tokens (fewer when
+    ``max_response_chars`` cuts them: a token is at least one character) and the answer."""
+    template = load_template(options.prompt_template).template
+    for placeholder in ("$problem", "$responses", "$num_responses"):
+        template = template.replace(placeholder, "")
+    per_response = min(response_tokens, options.max_response_chars) + TOKENS_PER_RESPONSE_BLOCK
+    instructions = -(-len(template) // CHARS_PER_TOKEN) + CHAT_TEMPLATE_TOKENS
+    return instructions + prompt_tokens + num_responses * per_response + options.max_tokens
+
+
 def check_reachable(options: JudgeOptions) -> None:
     """Fail fast at start-up when nothing answers at ``base_url`` (any HTTP status will do)."""
     import httpx
 
-    url = options.base_url.rstrip("/") + "/models"
+    base_url = endpoint(options)[0]
     try:
-        httpx.get(url, timeout=min(10.0, options.timeout_s))
+        httpx.get(base_url + "/models", timeout=min(10.0, options.timeout_s))
     except httpx.HTTPError as error:
+        remedy = (
+            "verl started its reward-model servers, but its router does not answer."
+            if options.base_url == SERVED_BY_VERL
+            else "Start it first (examples/judge/serve_judge.sh) or point base_url at it."
+        )
         raise ValueError(
             f"{CONFIG_ROOT}.diversity.judge.base_url={options.base_url!r}: the judge endpoint is unreachable "
-            f"({type(error).__name__}). Start it first (examples/judge/serve_judge.sh) or point base_url at it."
+            f"({type(error).__name__} at {base_url}). {remedy}"
         ) from None

@@ -10,6 +10,9 @@ Modules, one concern each:
   differs from the paper's settings.
 - ``legacy``: the legacy and separation trainers; ``v1``: the v1 trainer and TransferQueue.
 - ``rewards``: verl's reward functions for the evaluation tool.
+- ``served_judge``: a judge verl serves as its reward model (``diversity.judge.base_url: verl``):
+  its start-up checks, and handing the reward-model router to the judge backend once a trainer
+  has built its reward loop.
 
 How data flows. verl calls a registered estimator with rewards, response mask, uids and the
 ``algorithm`` config only. The estimator (``polyepo_plugin.estimator``, free of verl) also

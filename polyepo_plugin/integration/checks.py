@@ -10,7 +10,7 @@ from __future__ import annotations
 from polyepo_plugin.config import AUTO, CONFIG_ROOT, parse_config
 from polyepo_plugin.diversity import make_backend
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, load_custom_objective
-from polyepo_plugin.integration import notes
+from polyepo_plugin.integration import notes, served_judge
 from polyepo_plugin.integration.patching import problems
 
 TESTED_VERL_VERSIONS = ("0.9.1",)
@@ -37,6 +37,8 @@ def validate_run(config) -> None:
         backend = make_backend(options.diversity)
         if hasattr(backend, "check_ready"):
             backend.check_ready()
+        if served_judge.served_by_verl(options.diversity):
+            served_judge.check_config(config, options.diversity)
     rollout_n = int(config.actor_rollout_ref.rollout.n)
     if name == "poly_epo":
         _check_set_size(options, rollout_n)

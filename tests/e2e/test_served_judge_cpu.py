@@ -1,0 +1,99 @@
+"""The judge served by verl (``diversity.judge.base_url=verl``), end to end on CPU.
+
+verl's legacy trainer starts its reward model (the tiny random Qwen2, ``rollout.name=hf``: the
+CPU harness's chat-completions server on 127.0.0.1) on a pool of its own through its own
+``RewardLoopManager`` and router; poly_epo's judge labels each step's groups through that
+router. The random model's answers never parse, so every group fails and takes the fallback.
+The server logs each request it gets (``POLYEPO_CPU_RM_LOG``). About 1.5 minutes each.
+
+    pytest -m slow tests/e2e/test_served_judge_cpu.py
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_main_ppo_cpu import _require_trainer, _run_trainer
+
+from polyepo_plugin.cpu_harness.console import step_metrics
+from polyepo_plugin.cpu_harness.hf_chat_server import LOG_ENV
+
+STEPS, GROUPS, N = 2, 4, 4  # cpu_overrides' defaults: 4 prompts a step, rollout.n=4
+# Short instructions: the tiny model's context is 512 tokens.
+TEMPLATE = "Group the $num_responses attempts at: $problem\n\n$responses\n\nAnswer with JSON labels."
+
+
+def served_judge_overrides(tmp_path, fallback: str) -> list[str]:
+    template = tmp_path / "judge_prompt.md"
+    template.write_text(TEMPLATE)
+    model = tmp_path / "assets" / "tiny_qwen2"  # built by _run_trainer
+    return [
+        "+algorithm.poly_epo.diversity.backend=judge",
+        "+algorithm.poly_epo.diversity.judge.base_url=verl",
+        f"+algorithm.poly_epo.diversity.judge.prompt_template={template}",
+        "+algorithm.poly_epo.diversity.judge.max_tokens=16",
+        "+algorithm.poly_epo.diversity.judge.max_retries=0",
+        f"+algorithm.poly_epo.diversity.judge.fallback={fallback}",
+        "reward.reward_model.enable=True",
+        f"reward.reward_model.model_path={model}",
+        "reward.reward_model.enable_resource_pool=True",
+        "reward.reward_model.nnodes=1",
+        "reward.reward_model.n_gpus_per_node=1",
+        "reward.reward_model.rollout.name=hf",
+        "reward.reward_model.rollout.tensor_model_parallel_size=1",
+        "reward.reward_model.rollout.free_cache_engine=False",
+        "reward.reward_model.rollout.max_model_len=512",
+        # A second logical GPU for the judge's pool.
+        "ray_kwargs.ray_init.num_gpus=2",
+        "ray_kwargs.ray_init.num_cpus=12",
+    ]
+
+
+def serve_on_loopback(monkeypatch, log_path) -> None:
+    monkeypatch.setenv(LOG_ENV, str(log_path))
+    # verl's router binds to Ray's node address; with this, Ray's node address is 127.0.0.1.
+    monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+def served_requests(log_path) -> list[dict]:
+    if not log_path.exists():
+        return []
+    return [json.loads(line) for line in log_path.read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_every_group_reaches_the_verl_served_judge_and_failures_fall_back(tmp_path, monkeypatch):
+    _require_trainer(False)
+    log_path = tmp_path / "served_judge.jsonl"
+    serve_on_loopback(monkeypatch, log_path)
+    proc = _run_trainer(tmp_path, "poly_epo", STEPS, use_v1=False, extra=served_judge_overrides(tmp_path, "ngram"))
+    log = f"--- stdout ---\n{proc.stdout[-20000:]}\n--- stderr ---\n{proc.stderr[-20000:]}"
+    assert proc.returncode == 0, log
+    requests = served_requests(log_path)
+    # One request per group and step (no retries, no identical groups), under verl's model name.
+    assert len(requests) == STEPS * GROUPS, log
+    assert all(
+        r["path"] == "/v1/chat/completions" and r["model"] == str(tmp_path / "assets" / "tiny_qwen2") for r in requests
+    )
+    assert all(f"### Attempt {N}\n" in r["prompt"] and "Add " in r["prompt"] for r in requests)
+    metrics = step_metrics(proc.stdout)
+    for step in range(1, STEPS + 1):
+        assert metrics[step]["poly_epo/diversity_failed_groups"] == GROUPS
+        assert metrics[step]["poly_epo/distinct_strategies_mean"] >= 1  # the n-gram fallback's labels
+    assert "judge at http://127.0.0.1:" in proc.stdout + proc.stderr  # verl's router, on loopback
+    assert (
+        "labelling failed for 4 of 4 groups (output cut by max_tokens: 4); fallback: ngram" in proc.stdout + proc.stderr
+    )
+
+
+@pytest.mark.slow
+def test_fallback_error_stops_training_on_the_verl_served_judge(tmp_path, monkeypatch):
+    _require_trainer(False)
+    log_path = tmp_path / "served_judge.jsonl"
+    serve_on_loopback(monkeypatch, log_path)
+    proc = _run_trainer(tmp_path, "poly_epo", STEPS, use_v1=False, extra=served_judge_overrides(tmp_path, "error"))
+    assert proc.returncode != 0
+    assert "judge.fallback=error stops training" in proc.stdout + proc.stderr
+    assert len(served_requests(log_path)) == GROUPS  # the first step's groups, then it stopped
+    assert "training/global_step:1" not in proc.stdout
