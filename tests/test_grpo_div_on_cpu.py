@@ -118,20 +118,19 @@ def test_padded_layout_function_directly():
     assert got[1].tolist() == pytest.approx(by_hand([1, 0], ["p", "p"], 1.0) + [0.0, 0.0])
 
 
+def grpo_div_rows(token_rewards, index, mask, labels, padding=None):
+    """grpo_div's per-row advantages with the reward's labels (labels backend)."""
+    inputs = StepInputs(non_tensor_batch={"strategy": labels}, padding=padding)
+    return row_advantages("grpo_div", token_rewards.sum(1).double(), index, mask, parse_config(labels_config()), inputs)
+
+
 def test_padding_rows_get_zero():
     token_rewards, mask, index, labels = flat_batch(GROUPS[:1])
     index = np.concatenate([index, np.array(["pad_0"], dtype=object)])
     labels = np.concatenate([labels, np.array(["a"], dtype=object)])
     token_rewards = torch.cat([token_rewards, torch.ones(1, mask.shape[1])])
     mask = torch.cat([mask, torch.zeros(1, mask.shape[1])])
-    per_row = row_advantages(
-        "grpo_div",
-        token_rewards.sum(1).double(),
-        index,
-        mask,
-        parse_config(labels_config()),
-        StepInputs(non_tensor_batch={"strategy": labels}),
-    )
+    per_row = grpo_div_rows(token_rewards, index, mask, labels)
     assert per_row[-1] == 0 and per_row[:-1].abs().sum() > 0
     # The padding row (label "a", reward 1) joined no group: the real rows are the hand computation.
     want = expected_rows(GROUPS[:1], token_rewards[:-1], index[:-1], labels[:-1], 0.5)
@@ -143,23 +142,9 @@ def test_rows_tagged_as_padding_join_no_group():
     token_rewards, mask, index, labels = flat_batch(GROUPS[:3], seed=2)
     padding = np.zeros(len(index), dtype=bool)
     padding[[1, 5]] = True
-    per_row = row_advantages(
-        "grpo_div",
-        token_rewards.sum(1).double(),
-        index,
-        mask,
-        parse_config(labels_config()),
-        StepInputs(non_tensor_batch={"strategy": labels}, padding=padding),
-    )
+    per_row = grpo_div_rows(token_rewards, index, mask, labels, padding)
     kept = ~padding
-    without = row_advantages(
-        "grpo_div",
-        token_rewards[kept].sum(1).double(),
-        index[kept],
-        mask[kept],
-        parse_config(labels_config()),
-        StepInputs(non_tensor_batch={"strategy": labels[kept]}),
-    )
+    without = grpo_div_rows(token_rewards[kept], index[kept], mask[kept], labels[kept])
     assert per_row[padding].tolist() == [0.0, 0.0]
     assert per_row[torch.as_tensor(kept)].tolist() == pytest.approx(without.tolist(), abs=1e-12)
 

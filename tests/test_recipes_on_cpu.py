@@ -370,12 +370,10 @@ def eval_flags(command: str) -> dict[str, str]:
     return dict(zip(words[1::2], words[2::2]))
 
 
-def test_evaluate_runs_polyepo_eval_on_every_set(tmp_path, judge):
-    env = script_env(POLYEPO_DRY_RUN="1", DATA_DIR=str(tmp_path), N_SAMPLES="16")
-    for name in [k for k in env if k == "MAX_RESPONSE_LENGTH" or k.startswith("EVAL_")]:
-        del env[name]  # the recipe's defaults
+def run_evaluate(env: dict, model: str) -> list[str]:
+    """The polyepo-eval commands evaluate.sh runs (printed under POLYEPO_DRY_RUN=1)."""
     result = subprocess.run(
-        ["bash", str(EXAMPLES / PAPER / "evaluate.sh"), "Qwen/Qwen3-4B-Base"],
+        ["bash", str(EXAMPLES / PAPER / "evaluate.sh"), model],
         env=env,
         check=False,
         capture_output=True,
@@ -383,7 +381,14 @@ def test_evaluate_runs_polyepo_eval_on_every_set(tmp_path, judge):
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    commands = result.stdout.splitlines()
+    return result.stdout.splitlines()
+
+
+def test_evaluate_runs_polyepo_eval_on_every_set(tmp_path, judge):
+    env = script_env(POLYEPO_DRY_RUN="1", DATA_DIR=str(tmp_path), N_SAMPLES="16")
+    for name in [k for k in env if k == "MAX_RESPONSE_LENGTH" or k.startswith("EVAL_")]:
+        del env[name]  # the recipe's defaults
+    commands = run_evaluate(env, "Qwen/Qwen3-4B-Base")
     assert [c.split()[0] for c in commands] == ["polyepo-eval"] * 3
     training = composed(PAPER, "grpo", judge)
     for name, command in zip(("aime24", "aime25", "math500"), commands):
@@ -403,16 +408,7 @@ def test_evaluate_runs_polyepo_eval_on_every_set(tmp_path, judge):
 
     # The budget follows the recipe's MAX_RESPONSE_LENGTH.
     env["MAX_RESPONSE_LENGTH"] = "8192"
-    longer = subprocess.run(
-        ["bash", str(EXAMPLES / PAPER / "evaluate.sh"), "m"],
-        env=env,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert longer.returncode == 0, longer.stderr
-    assert {eval_flags(c)["--max-new-tokens"] for c in longer.stdout.splitlines()} == {"8192"}
+    assert {eval_flags(c)["--max-new-tokens"] for c in run_evaluate(env, "m")} == {"8192"}
 
     from polyepo_plugin.evaluation.cli import build_parser
 
