@@ -115,6 +115,39 @@ class EmbeddingOptions:
         _require(self.batch_size >= 1, "diversity.embedding.batch_size", self.batch_size, "an integer >= 1")
 
 
+SEMANTIC_ENCODERS = ("contextual", "static")
+
+
+@dataclass(frozen=True)
+class SemanticOptions:
+    """``diversity.semantic``: strategies from whole response texts, robust to paraphrase.
+
+    Each response is embedded whole (``encoder=static``, the default: the model's per-word-piece
+    vectors averaged with idf weights, fast enough for a paper-scale step on CPU;
+    ``contextual``: the model run over units of at most ``unit_tokens`` word pieces, a little
+    more accurate and ~30x slower), what a group's responses all share is discounted, the
+    rationale's numbers are compared apart from the final answer, and the responses are
+    clustered by average linkage at ``threshold`` on within-group standardised similarities
+    (``polyepo_plugin.diversity.text_clusters``). model/device/batch_size as for ``embedding``.
+    """
+
+    model: str = "all-MiniLM-L6-v2"
+    device: str = "cpu"
+    batch_size: int = 64
+    encoder: str = "static"
+    unit_tokens: int = 128
+    threshold: float = 0.1
+    numbers_weight: float = 0.5
+
+    def __post_init__(self):
+        _require(self.encoder in SEMANTIC_ENCODERS, "diversity.semantic.encoder", self.encoder, _one_of(SEMANTIC_ENCODERS))
+        _require(self.unit_tokens >= 8, "diversity.semantic.unit_tokens", self.unit_tokens, "an integer >= 8")
+        _require(self.batch_size >= 1, "diversity.semantic.batch_size", self.batch_size, "an integer >= 1")
+        _require(
+            0.0 <= self.numbers_weight <= 1.0, "diversity.semantic.numbers_weight", self.numbers_weight, "a number in [0, 1]"
+        )
+
+
 @dataclass(frozen=True)
 class CustomBackendOptions:
     """``diversity.custom``: a user function labelling one group, named like verl's custom rewards."""
@@ -127,20 +160,23 @@ class CustomBackendOptions:
 class DiversityConfig:
     """``diversity``: which backend labels each response's strategy.
 
-    backend: ``ngram`` (default; token n-gram overlap, no extra inputs), ``labels`` (labels
+    backend: ``semantic`` (default; strategies from whole texts, robust to paraphrase, offline
+    MiniLM), ``ngram`` (token n-gram overlap, a cheap surface measure), ``labels`` (labels
     emitted per response by the reward function as reward extra info under ``key``), ``judge``
     (an LLM judge, the paper's method), ``answer`` (final-answer equivalence), ``embedding``
-    (sentence embeddings) or ``custom`` (a user function). early_start: start the ``judge``,
-    ``embedding`` and ``answer`` backends as soon as a step's responses exist, in the background,
-    and collect their labels at the advantage stage (see ``polyepo_plugin.early_labelling``).
+    (plain sentence embeddings) or ``custom`` (a user function). early_start: start the
+    ``judge``, ``semantic``, ``embedding`` and ``answer`` backends as soon as a step's responses
+    exist, in the background, and collect their labels at the advantage stage (see
+    ``polyepo_plugin.early_labelling``).
     """
 
-    backend: str = "ngram"
+    backend: str = "semantic"
     key: str = "strategy"
     early_start: bool = True
     ngram: NgramOptions = field(default_factory=NgramOptions)
     judge: JudgeOptions = field(default_factory=JudgeOptions)
     embedding: EmbeddingOptions = field(default_factory=EmbeddingOptions)
+    semantic: SemanticOptions = field(default_factory=SemanticOptions)
     custom: CustomBackendOptions = field(default_factory=CustomBackendOptions)
 
     def __post_init__(self):

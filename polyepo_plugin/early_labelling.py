@@ -9,7 +9,7 @@ uid, prompt and response tokens, see ``row_identities``). If the rows at the adv
 not exactly the rows labelled, the estimator labels synchronously instead (and says so).
 
 Only backends that are slow enough to pay for a thread start early (``STARTS_EARLY``): the LLM
-judge, sentence embeddings and math-verify answers. ``ngram`` (cheap) and ``labels`` (it reads
+judge, the sentence-model backends (``semantic``, ``embedding``) and math-verify answers. ``ngram`` (cheap) and ``labels`` (it reads
 the reward's output, which does not exist yet) run at the advantage stage as before.
 """
 
@@ -31,7 +31,7 @@ from polyepo_plugin.grouping import GroupLayout
 
 logger = logging.getLogger(__name__)
 
-STARTS_EARLY = ("judge", "embedding", "answer")
+STARTS_EARLY = ("judge", "semantic", "embedding", "answer")
 CANCEL_WAIT_S = 5.0
 
 

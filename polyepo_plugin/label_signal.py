@@ -28,7 +28,8 @@ ADVICE = {
     "all_distinct": (
         "nearly every response of a group gets a strategy of its own, so every subset has the same diversity and "
         "poly_epo trains like GRPO with a smaller step. The labels see wording, not strategy: raise the backend's "
-        "similarity tolerance (e.g. a lower diversity.ngram.threshold), or use the judge or embedding backend."
+        "similarity tolerance (a lower diversity.semantic.threshold or diversity.ngram.threshold), or use the "
+        "semantic or judge backend."
     ),
     "all_one": (
         "nearly every group gets a single strategy, so diversity is never rewarded. The labels merge different "

@@ -45,7 +45,7 @@ def test_ngram_ignores_tokens_outside_the_mask_and_never_links_across_groups():
     responses[2, 4:] = torch.tensor([50, 51, 52, 53])  # differs only under a zero mask
     index = np.array(["x", "x", "y"], dtype=object)
     layout = GroupLayout.from_index(index)
-    labels = make_backend(DiversityConfig()).assign(ResponseGroups(layout, mask, {"responses": responses}, None)).labels
+    labels = make_backend(DiversityConfig(backend="ngram")).assign(ResponseGroups(layout, mask, {"responses": responses}, None)).labels
     assert labels[0] == labels[1]
     strategies = layout.compact_strategies(labels)
     assert strategies[layout.valid].tolist() == [0, 0, 0]

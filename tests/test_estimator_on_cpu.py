@@ -211,7 +211,7 @@ def test_missing_index_is_an_error():
 
 def test_default_backend_without_batch_says_what_is_missing():
     token_rewards, mask, index, _ = make_batch([([1, 0, 1, 0], [0, 1, 2, 3])])
-    with pytest.raises(ValueError, match=r"ngram reads batch\['responses'\].*Stock verl 0.9.1"):
+    with pytest.raises(ValueError, match=r"semantic reads batch\['responses'\].*Stock verl 0.9.1"):
         get_adv_estimator_fn("poly_epo")(
             token_level_rewards=token_rewards, response_mask=mask, index=index, config=None
         )

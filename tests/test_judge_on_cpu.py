@@ -166,7 +166,7 @@ def test_ngram_fallback_advantages_match_the_ngram_backend(tokenizer):
         scalar, index, metrics = run_estimator(tokenizer, judge, ["ok", "malformed"])
     rewards, mask, index, batch = judge_batch(tokenizer, ["ok", "malformed"])
     ngram_only, _ = get_adv_estimator_fn("poly_epo")(
-        token_level_rewards=rewards, response_mask=mask, index=index, config={"poly_epo": {"set_size": 2}}, batch=batch
+        token_level_rewards=rewards, response_mask=mask, index=index, config={"poly_epo": {"set_size": 2, "diversity": {"backend": "ngram"}}}, batch=batch
     )
     failed = index == "uid-1"
     assert torch.allclose(scalar[failed], (ngram_only.sum(1) / mask.sum(1))[failed])

@@ -30,6 +30,7 @@ BUILTIN_BACKENDS = {
     "judge": "polyepo_plugin.diversity.judge:LlmJudge",
     "answer": "polyepo_plugin.diversity.answer:AnswerEquivalence",
     "embedding": "polyepo_plugin.diversity.embedding:EmbeddingSimilarity",
+    "semantic": "polyepo_plugin.diversity.semantic:SemanticClusters",
     "custom": "polyepo_plugin.diversity.custom:UserLabels",
 }
 _registered: dict[str, Callable[[DiversityConfig], StrategyBackend]] = {}

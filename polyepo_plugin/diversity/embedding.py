@@ -40,6 +40,21 @@ def resolve_model(name: str) -> str:
     return name
 
 
+def check_model_ready(model: str, device: str, backend: str) -> None:
+    """At start-up, in the process that computes advantages (verl's TaskRunner): the device
+    exists there, and the model loads (a wrong name or a missing package fails now)."""
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"{CONFIG_ROOT}.diversity.{backend}.device={device!r}, but the process that computes advantages "
+                "(verl's TaskRunner, a Ray actor that verl 0.9.1 places without a GPU) sees no CUDA device. Use "
+                "device=cpu (the default), or run the TaskRunner with a GPU of its own."
+            )
+    load_model(model, device)
+
+
 @functools.cache
 def load_model(name: str, device: str):
     """The SentenceTransformer for (name, device), loaded once per process."""
@@ -52,18 +67,7 @@ class EmbeddingSimilarity:
         self.options = diversity_config.embedding
 
     def check_ready(self) -> None:
-        """Runs at start-up in the process that computes advantages (verl's TaskRunner)."""
-        if self.options.device.startswith("cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ValueError(
-                    f"{CONFIG_ROOT}.diversity.embedding.device={self.options.device!r}, but the process that computes "
-                    "advantages (verl's TaskRunner, a Ray actor that verl 0.9.1 places without a GPU) sees no CUDA "
-                    "device. Use device=cpu (the default; MiniLM labels a 128-group step on CPU), or run the "
-                    "TaskRunner with a GPU of its own."
-                )
-        load_model(self.options.model, self.options.device)  # a wrong name or a missing package fails at start-up
+        check_model_ready(self.options.model, self.options.device, "embedding")
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit-norm embeddings ``(len(texts), dim)`` float32."""

@@ -151,7 +151,7 @@ def test_main_ppo_poly_epo_with_reward_labels(tmp_path, use_v1):
 
 @pytest.mark.slow
 def test_main_ppo_poly_epo_default_options(tmp_path):
-    """Only algorithm.adv_estimator=poly_epo: the default n-gram backend reads the responses."""
+    """Only algorithm.adv_estimator=poly_epo: the default (semantic) backend reads the decoded responses."""
     _require_trainer(False)
     proc = _run_trainer(tmp_path, estimator="poly_epo", steps=2, use_v1=False)
     _check_run(proc, tmp_path, steps=2, dumps_extra_info=True)
