@@ -1,6 +1,6 @@
 """The judge served by verl (``diversity.judge.base_url=verl``), end to end on CPU.
 
-verl's legacy trainer starts its reward model (the tiny random Qwen2, ``rollout.name=hf``: the
+verl's trainers (legacy and v1) start its reward model (the tiny random Qwen2, ``rollout.name=hf``: the
 CPU harness's chat-completions server on 127.0.0.1) on a pool of its own through its own
 ``RewardLoopManager`` and router; poly_epo's judge labels each step's groups through that
 router. The random model's answers never parse, so every group fails and takes the fallback.
@@ -24,7 +24,7 @@ STEPS, GROUPS, N = 2, 4, 4  # cpu_overrides' defaults: 4 prompts a step, rollout
 TEMPLATE = "Group the $num_responses attempts at: $problem\n\n$responses\n\nAnswer with JSON labels."
 
 
-def served_judge_overrides(tmp_path, fallback: str) -> list[str]:
+def served_judge_overrides(tmp_path, fallback: str, use_v1: bool = False) -> list[str]:
     template = tmp_path / "judge_prompt.md"
     template.write_text(TEMPLATE)
     model = tmp_path / "assets" / "tiny_qwen2"  # built by _run_trainer
@@ -46,7 +46,7 @@ def served_judge_overrides(tmp_path, fallback: str) -> list[str]:
         "reward.reward_model.rollout.max_model_len=512",
         # A second logical GPU for the judge's pool.
         "ray_kwargs.ray_init.num_gpus=2",
-        "ray_kwargs.ray_init.num_cpus=12",
+        f"ray_kwargs.ray_init.num_cpus={20 if use_v1 else 12}",  # v1's TransferQueue wants its own
     ]
 
 
@@ -63,11 +63,13 @@ def served_requests(log_path) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_every_group_reaches_the_verl_served_judge_and_failures_fall_back(tmp_path, monkeypatch):
-    _require_trainer(False)
+@pytest.mark.parametrize("use_v1", [pytest.param(False, id="legacy"), pytest.param(True, id="v1")])
+def test_every_group_reaches_the_verl_served_judge_and_failures_fall_back(tmp_path, monkeypatch, use_v1):
+    _require_trainer(use_v1)
     log_path = tmp_path / "served_judge.jsonl"
     serve_on_loopback(monkeypatch, log_path)
-    proc = _run_trainer(tmp_path, "poly_epo", STEPS, use_v1=False, extra=served_judge_overrides(tmp_path, "ngram"))
+    extra = served_judge_overrides(tmp_path, "ngram", use_v1)
+    proc = _run_trainer(tmp_path, "poly_epo", STEPS, use_v1=use_v1, extra=extra)
     log = f"--- stdout ---\n{proc.stdout[-20000:]}\n--- stderr ---\n{proc.stderr[-20000:]}"
     assert proc.returncode == 0, log
     requests = served_requests(log_path)
