@@ -131,7 +131,7 @@ class PendingLabelling:
             rows = np.zeros(len(source), dtype=bool)
             known = group_of_row[source] >= 0
             rows[known] = flags[group_of_row[source][known]]
-            return np.array([rows[members].any() for members in _member_rows(layout)], dtype=bool)
+            return np.array([rows[members].any() for members in layout.member_rows()], dtype=bool)
 
         return Labelling(
             labels=labelling.labels[source],
@@ -157,7 +157,3 @@ class PendingLabelling:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
-
-
-def _member_rows(layout: GroupLayout) -> list[list[int]]:
-    return [[row for row in members if row >= 0] for members in layout.rows.cpu().tolist()]

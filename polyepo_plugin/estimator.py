@@ -27,7 +27,7 @@ from polyepo_plugin.config import AUTO, CONFIG_ROOT, PolyEpoConfig, parse_config
 from polyepo_plugin.diversity import label_groups
 from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.early_labelling import PendingLabelling, starts_early
-from polyepo_plugin.grouping import GroupLayout
+from polyepo_plugin.grouping import GroupLayout, distinct_per_group
 from polyepo_plugin.label_signal import LabelSignalMonitor
 from polyepo_plugin.set_advantage import (
     custom_conditional_means,
@@ -341,8 +341,8 @@ def batch_metrics(
         out["poly_epo/set_size_mean"] = float(set_sizes.double().mean()) if num_groups else 0.0
     if strategies is not None and num_groups:
         correct = layout.valid & (groups.rewards > options.correct_threshold)
-        out["poly_epo/distinct_strategies_mean"] = float(_distinct_per_group(strategies, layout.valid).mean())
-        out["poly_epo/distinct_correct_strategies_mean"] = float(_distinct_per_group(strategies, correct).mean())
+        out["poly_epo/distinct_strategies_mean"] = float(distinct_per_group(strategies, layout.valid).double().mean())
+        out["poly_epo/distinct_correct_strategies_mean"] = float(distinct_per_group(strategies, correct).double().mean())
         out["poly_epo/degenerate_fraction"] = float(((strategies < 0) & layout.valid).sum() / layout.valid.sum())
         out["poly_epo/diversity_latency_s"] = groups.timing.latency_s
         out["poly_epo/diversity_wait_s"] = groups.timing.wait_s
@@ -351,12 +351,3 @@ def batch_metrics(
         out.update(labelling.metrics)
         out.update(_label_signal.observe(strategies, layout.valid))
     return out
-
-
-def _distinct_per_group(strategies: torch.Tensor, include: torch.Tensor) -> torch.Tensor:
-    """Number of distinct non-negative labels among the included members of each group."""
-    kept = torch.where(include & (strategies >= 0), strategies, torch.full_like(strategies, -1))
-    width = int(kept.max().item()) + 2 if kept.numel() else 1
-    present = torch.zeros(kept.shape[0], width, dtype=torch.bool, device=kept.device)
-    present.scatter_(1, kept + 1, True)
-    return present[:, 1:].sum(1).double()

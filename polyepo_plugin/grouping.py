@@ -91,6 +91,10 @@ class GroupLayout:
     def num_groups(self) -> int:
         return len(self.uids)
 
+    def member_rows(self) -> list[list[int]]:
+        """Flat rows of each group's members, in group order."""
+        return [[row for row in members if row >= 0] for members in self.rows.cpu().tolist()]
+
     @classmethod
     def from_index(
         cls, index: np.ndarray, device: torch.device | str = "cpu", padding: np.ndarray | None = None
@@ -138,6 +142,19 @@ class GroupLayout:
         rank = torch.cumsum(first_of_kind.long(), dim=1) - 1
         compact_sorted = torch.where(ordered >= 0, rank, torch.full_like(rank, DEGENERATE))
         return torch.empty_like(compact_sorted).scatter_(1, order, compact_sorted)
+
+
+def distinct_per_group(strategies: torch.Tensor, include: torch.Tensor) -> torch.Tensor:
+    """Number of distinct non-negative labels among the included members of each group.
+
+    ``strategies``: ``(G, N)`` int labels (``-1`` degenerate); ``include``: ``(G, N)`` bool ->
+    ``(G,)`` int64 counts.
+    """
+    kept = torch.where(include & (strategies >= 0), strategies, torch.full_like(strategies, -1))
+    width = int(kept.max().item()) + 2 if kept.numel() else 1
+    present = torch.zeros(kept.shape[0], width, dtype=torch.bool, device=kept.device)
+    present.scatter_(1, kept + 1, True)
+    return present[:, 1:].sum(1)
 
 
 def strategy_codes(labels: Sequence[object] | np.ndarray) -> np.ndarray:

@@ -20,6 +20,8 @@ from collections import deque
 
 import torch
 
+from polyepo_plugin.grouping import distinct_per_group
+
 logger = logging.getLogger(__name__)
 
 WINDOW_STEPS = 5
@@ -51,7 +53,7 @@ class LabelSignalMonitor:
         """One step's ``(G, N)`` labels (``-1`` degenerate) and member mask -> its metrics."""
         member = valid & (strategies >= 0)
         members = member.sum(1)
-        distinct = _distinct(strategies, member)
+        distinct = distinct_per_group(strategies, member)
         counted = members >= 2
         all_distinct = int((counted & (distinct == members)).sum())
         all_one = int((counted & (distinct == 1)).sum())
@@ -79,12 +81,3 @@ class LabelSignalMonitor:
             "poly_epo/single_strategy_group_fraction": all_one / step_groups if step_groups else 0.0,
             "poly_epo/labels_inert": float(bool(inert) and full_window),
         }
-
-
-def _distinct(strategies: torch.Tensor, include: torch.Tensor) -> torch.Tensor:
-    """Distinct non-negative labels among the included members of each group, ``(G,)``."""
-    kept = torch.where(include, strategies, torch.full_like(strategies, -1))
-    width = int(kept.max().item()) + 2 if kept.numel() else 1
-    present = torch.zeros(kept.shape[0], width, dtype=torch.bool, device=kept.device)
-    present.scatter_(1, kept + 1, True)
-    return present[:, 1:].sum(1)

@@ -91,8 +91,8 @@ class ResponseGroups:
 
     @cached_property
     def member_rows(self) -> list[list[int]]:
-        """Flat rows of each group's members, in group order."""
-        return [[row for row in members if row >= 0] for members in self.layout.rows.cpu().tolist()]
+        """Flat rows of each group's members, in group order (computed once per labelling)."""
+        return self.layout.member_rows()
 
 
 @dataclass(frozen=True)
