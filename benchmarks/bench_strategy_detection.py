@@ -39,9 +39,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import adjusted_rand_score
 
 from polyepo_plugin.diversity import text_clusters as tc
+from polyepo_plugin.diversity.agreement import agreement_with_truth
 from polyepo_plugin.diversity.embedding import load_model
 from polyepo_plugin.strategies import label_strategies
 
@@ -67,29 +67,7 @@ EMBEDDING_THRESHOLDS = [0.8, 0.7, 0.9]  # the first is the backend's default
 
 
 def scores(predicted: list[list[int]], groups: list[dict]) -> dict[str, float]:
-    """Mean ARI over groups with >= 2 strategies, pairwise precision/recall, degenerate share."""
-    aris, degenerate, multi = [], 0, 0
-    tp = fp = fn = 0
-    for labels, group in zip(predicted, groups):
-        truth = group["strategies"]
-        if len(set(truth)) >= 2:
-            aris.append(adjusted_rand_score(truth, labels))
-            found = len({label for label in labels if label >= 0})
-            multi += 1
-            degenerate += found in (1, len(labels))
-        for i in range(len(truth)):
-            for j in range(i + 1, len(truth)):
-                same = truth[i] == truth[j]
-                linked = labels[i] == labels[j] and labels[i] >= 0
-                tp += same and linked
-                fp += linked and not same
-                fn += same and not linked
-    return {
-        "ari": float(np.mean(aris)),
-        "precision": tp / max(tp + fp, 1),
-        "recall": tp / max(tp + fn, 1),
-        "degenerate": degenerate / max(multi, 1),
-    }
+    return agreement_with_truth(predicted, [g["strategies"] for g in groups])
 
 
 class MemoisedEncode:

@@ -1,5 +1,5 @@
 """The evaluation tool: pass@k and majority@k against brute force, answer extraction, the token
-budget and its truncation report, the demo task's reward, and ``polyepo-eval`` end to end on a
+budget and its truncation report, and ``polyepo-eval`` end to end on a
 tiny model built here (a few SFT steps, seconds)."""
 
 from __future__ import annotations
@@ -262,24 +262,6 @@ def test_load_reward_uses_the_shared_loader_and_verls_default(tmp_path):
         scoring.load_reward(str(tmp_path / "missing.py"))
     with pytest.raises(ValueError, match=r"--reward\.name='nope'"):
         scoring.load_reward(task.__file__, "nope")
-
-
-# ----------------------------------------------------------------------------- the demo task
-
-
-def test_task_every_problem_has_three_strategies_with_different_successes():
-    problems = task.all_problems()
-    succeeds = {p: frozenset(t for t, _ in problems if t % p == 0) for p in task.STRATEGY_PRIMES}
-    assert len(set(succeeds.values())) == len(task.STRATEGY_PRIMES)
-    for t, primes in problems:
-        scores = {
-            p: task.compute_score(task.DATA_SOURCE, f"{p}<|im_end|>", str(t))["score"] for p in task.STRATEGY_PRIMES
-        }
-        assert sorted(p for p, s in scores.items() if s == 1.0) == sorted(primes)
-    assert task.compute_score("", "hello", "6") == {"score": 0.0, "strategy": -1}
-    assert task.compute_score("", "4", "8") == {"score": 0.0, "strategy": -1}  # a factor, not a prime
-    train, test = task.split_problems(50, 20, seed=1)
-    assert not {t for t, _ in train} & {t for t, _ in test}
 
 
 # ----------------------------------------------------------------------------- end to end

@@ -1,10 +1,14 @@
-"""``polyepo-demo``: GRPO vs Poly-EPO through verl's real trainer on CPU, then pass@k and strategies.
+"""``polyepo-demo``: GRPO vs Poly-EPO through verl's real trainer on CPU, seed by seed.
 
-    polyepo-demo                 # full demo (about 20 minutes on 2 CPU cores)
-    polyepo-demo --quick         # CI smoke run: every arm for a few steps (about 5 minutes)
+    polyepo-demo                          # GRPO and Poly-EPO (default backend), seeds 0 1 2
+    polyepo-demo --arms grpo poly_epo grpo_div poly_epo_labels --seeds 0 1 2 3 4
+    polyepo-demo --quick                  # CI smoke run: both arms, one seed, a few steps
 
-Same data, seed and step budget for every arm; writes ``results.json``, ``pass_at_k.png`` and
-``strategies.png`` to ``--out``.
+Every run (arm, seed) starts from the same base model and trains on the same problems for
+the same number of steps; the held-out evaluation is verl's own validation after the last
+step. Prints one row per run, each arm's mean ± std across seeds, the targets and how well
+each strategy backend recovers the true strategies from the demo's responses; writes
+``results.json``, ``pass_at_k.png`` and ``strategies.png`` to ``--out``.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ import threading
 import time
 
 from polyepo_plugin import evaluation
-from polyepo_plugin.demo import base_policy, runner, task
+from polyepo_plugin.demo import base_policy, report, runner, task
 
-FULL = {"steps": 80, "n_test": 96, "val_n": 16}
-QUICK = {"steps": 3, "n_test": 32, "val_n": 8}
+FULL = {"steps": 30, "n_test": 64, "val_n": 16, "seeds": [0, 1, 2]}
+QUICK = {"steps": 3, "n_test": 16, "val_n": 8, "seeds": [0]}
 N_TRAIN = 320
 
 
@@ -50,64 +54,33 @@ def log(msg: str) -> None:
     print(msg, flush=True)
 
 
-def distinct_correct_over_training(rollout_dir: str) -> dict[int, float]:
+def distinct_correct_over_training(rollout_groups: dict[int, list[dict]]) -> dict[int, float]:
     """Per training step: distinct correct strategies per prompt among its N rollouts (mean over prompts)."""
-    out = {}
-    for step, rows in runner.read_jsonl_dir(rollout_dir).items():
-        summary = evaluation.summarize_groups(runner.groups_from_dump(rows))["summary"]
-        out[step] = summary["distinct_correct_strategies"]["mean"]
-    return out
-
-
-def pooled(per_seed: list[dict]) -> dict:
-    """Pass@k and strategy counts pooled over (held-out problem, seed) pairs, with standard errors."""
-    prompts = [p for result in per_seed for p in result["per_prompt"]]
-    n = len(prompts[0]["pass_at_k"])
     return {
-        "units": len(prompts),
-        "pass_at_k": [evaluation.mean_se([p["pass_at_k"][k] for p in prompts]) for k in range(n)],
-        "majority_at_k": (  # unavailable when an evaluation found no answer to vote on
-            None
-            if any(p["majority_at_k"] is None for p in prompts)
-            else [evaluation.mean_se([p["majority_at_k"][k] for p in prompts]) for k in range(n)]
-        ),
-        "distinct_strategies": evaluation.mean_se([p["distinct_strategies"] for p in prompts]),
-        "distinct_correct_strategies": evaluation.mean_se([p["distinct_correct_strategies"] for p in prompts]),
+        step: evaluation.summarize_groups(groups)["summary"]["distinct_correct_strategies"]["mean"]
+        for step, groups in rollout_groups.items()
     }
 
 
-def plot_strategies(curves: dict[str, dict[int, float]], path: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, curve in curves.items():
-        steps = sorted(curve)
-        ax.plot(steps, [curve[s] for s in steps], label=name)
-    return evaluation.save_figure(
-        fig,
-        ax,
-        path,
-        "training step",
-        "distinct correct strategies / prompt",
-        "training rollouts (N per prompt), mean over the batch",
-    )
+def agreement_groups(rollouts: list[dict[int, list[dict]]]) -> list[dict]:
+    """The groups the backends are scored on: every run's first and last training step (the
+    base policy's responses, and the trained policy's, as the backend met them in training)."""
+    return [g for per_step in rollouts for step in sorted({min(per_step), max(per_step)}) for g in per_step[step]]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polyepo-demo", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a few steps per arm (CI)")
+    parser.add_argument("--quick", action="store_true", help="both arms, one seed, a few steps (CI)")
     parser.add_argument("--out", default="polyepo_demo_out")
-    parser.add_argument("--steps", type=int, help="training steps per arm")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--arms", nargs="+", default=list(runner.ARMS), choices=list(runner.ARMS))
+    parser.add_argument("--steps", type=int, help=f"training steps per run (default {FULL['steps']})")
+    parser.add_argument("--seeds", type=int, nargs="+", help=f"one run per arm and seed (default {FULL['seeds']})")
+    parser.add_argument("--arms", nargs="+", default=list(runner.DEFAULT_ARMS), choices=list(runner.ARMS))
     parser.add_argument("--lr", type=float, default=runner.Settings.lr)
     parser.add_argument("--cache-dir", help="where the base model is cached (default ~/.cache/polyepo)")
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
     steps = args.steps or mode["steps"]
+    seeds = args.seeds or mode["seeds"]
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     memory = PeakMemory()
@@ -121,19 +94,23 @@ def main(argv: list[str] | None = None) -> int:
     }
     base = base_policy.cached_base_model(train, cache_root=args.cache_dir, log=log)
     log(
-        f"[demo] task: name a prime factor of T; {len(train)} train / {len(test)} held-out problems, 3 of 8 primes "
-        f"correct each; {steps} steps x {len(args.arms)} arms x seeds {args.seeds}"
+        f"[demo] task: name a prime factor of T, with a reason; {len(train)} train / {len(test)} held-out problems, "
+        f"{task.CORRECT_PER_PROBLEM} of {len(task.STRATEGY_PRIMES)} primes correct each; {steps} steps x arms "
+        f"{args.arms} x seeds {seeds}"
     )
     log("[demo] evaluating the base model with polyepo-eval (HF sampling)")
     base_eval = evaluation.evaluate(
-        base, data["test"], n=mode["val_n"], reward=task.compute_score, max_new_tokens=4, seed=0
+        base,
+        data["test"],
+        n=mode["val_n"],
+        reward=task.compute_score,
+        max_new_tokens=runner.Settings.max_response_length,
+        seed=0,
+        progress=False,
     )
-    arms: dict[str, dict] = {"base": {"pooled": pooled([base_eval]), "source": "polyepo_plugin.evaluation.evaluate"}}
-    curves: dict[str, dict[int, float]] = {}
-    failed = []
+    rows, pass_curves, training_curves, rollouts, failed = [], {}, {}, [], []
     for arm in args.arms:
-        per_seed, runs = [], []
-        for seed in args.seeds:
+        for seed in seeds:
             settings = runner.Settings(steps=steps, seed=seed, val_n=mode["val_n"], lr=args.lr)
             run = runner.run_arm(
                 arm,
@@ -146,49 +123,56 @@ def main(argv: list[str] | None = None) -> int:
                 log=log,
             )
             validation = runner.read_jsonl_dir(run.validation_dir)
-            ok = run.returncode == 0 and len(run.metrics) == steps and bool(validation)
-            if not ok:
+            per_step = {step: runner.groups_from_dump(dump) for step, dump in runner.read_jsonl_dir(run.rollout_dir).items()}
+            if run.returncode != 0 or len(run.metrics) != steps or not validation or len(per_step) != steps:
                 failed.append(f"{arm} seed{seed}")
-                log(
-                    f"[demo] {arm} seed{seed} FAILED (exit {run.returncode}); last lines of the log:\n{run.log[-4000:]}"
-                )
+                log(f"[demo] {arm} seed{seed} FAILED (exit {run.returncode}); last lines of its log:\n{run.log[-4000:]}")
                 continue
-            per_seed.append(evaluation.summarize_groups(runner.groups_from_dump(validation[max(validation)])))
+            held_out = evaluation.summarize_groups(runner.groups_from_dump(validation[max(validation)]))
             last = run.metrics[steps]
-            runs.append(
-                {
-                    "seed": seed,
-                    "wall_s": round(run.wall_s, 1),
-                    "verl_steps_seen": len(run.metrics),
-                    "last_step_metrics": {
-                        k: v for k, v in last.items() if k.startswith(("poly_epo/", "critic/score", "timing_s/step"))
-                    },
-                    "distinct_correct_over_training": distinct_correct_over_training(run.rollout_dir),
-                }
+            row = report.seed_row(
+                arm,
+                seed,
+                held_out,
+                wall_s=round(run.wall_s, 1),
+                last_step_metrics={
+                    k: v for k, v in last.items() if k.startswith(("poly_epo/", "critic/score", "timing_s/step"))
+                },
+                distinct_correct_over_training=distinct_correct_over_training(per_step),
             )
-            curves.setdefault(arm, {})
-            for step_, value in runs[-1]["distinct_correct_over_training"].items():  # mean over seeds
-                curves[arm][step_] = curves[arm].get(step_, 0.0) + value / len(args.seeds)
-        if per_seed:
-            arms[arm] = {
-                "pooled": pooled(per_seed),
-                "runs": runs,
-                "source": "verl validation (trainer.validation_data_dir)",
-            }
+            rows.append(row)
+            pass_curves.setdefault(arm, []).append(row["pass_at_k"])
+            training_curves.setdefault(arm, []).append(row["distinct_correct_over_training"])
+            rollouts.append(per_step)
+            log(
+                f"[demo] {arm} seed{seed}: pass@1 {row['pass@1']:.3f}, pass@{mode['val_n']} {row['pass@n']:.3f}, "
+                f"distinct correct {row['distinct_correct']:.2f} ({run.wall_s:.0f}s)"
+            )
 
+    agreement, scored = {}, []
+    if rollouts:
+        from transformers import AutoTokenizer
+
+        scored = agreement_groups(rollouts)
+        log(f"[demo] scoring the strategy backends on {len(scored)} training groups")
+        agreement = report.backend_agreement(scored, tokenizer=AutoTokenizer.from_pretrained(base))
     memory.stop.set()
     wall = time.time() - start
+    stats = report.across_seeds(rows)
+    checks = report.target_checks(rows)
     results = {
         "measured": (
-            "held-out problems, N samples each at temperature 1; pass@k unbiased (Chen et al. 2021); "
-            "SE over (problem, seed) pairs; strategies = the prime named (the task's own labels)"
+            "per run (arm, seed): verl's validation after the last step on held-out problems, N samples each at "
+            "temperature 1; pass@k unbiased (Chen et al. 2021), means over problems; across seeds: mean and sample std; "
+            "strategies = the prime tried (the task's true labels)"
         ),
         "command": " ".join(["polyepo-demo", *(argv if argv is not None else sys.argv[1:])]),
         "mode": "quick" if args.quick else "full",
         "trainer": "verl legacy trainer (trainer.use_v1=False) via python -m verl.trainer.main_ppo",
         "settings": {
+            "arms": args.arms,
             "steps": steps,
-            "seeds": args.seeds,
+            "seeds": seeds,
             "lr": args.lr,
             "train_problems": len(train),
             "test_problems": len(test),
@@ -196,30 +180,38 @@ def main(argv: list[str] | None = None) -> int:
             "val_n": mode["val_n"],
             "batch": runner.Settings.batch,
             "set_size": runner.Settings.rollout_n // 2,
+            "max_response_length": runner.Settings.max_response_length,
         },
         "base_model": base,
-        "arms": arms,
+        "base": report.seed_row("base", 0, base_eval),
+        "runs": rows,
+        "across_seeds": stats,
+        "targets": checks,
+        "backend_agreement": {
+            "groups": len(scored),
+            "responses": sum(len(g["responses"]) for g in scored),
+            "backends": agreement,
+        },
         "failed": failed,
         "wall_s": round(wall, 1),
         "peak_memory_above_start_gib": round((memory.peak_used - memory.start_used) / 2**30, 2),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "processor": platform.processor()},
     }
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
-    evaluation.plot_pass_at_k({k: v["pooled"] for k, v in arms.items()}, os.path.join(out, "pass_at_k.png"))
-    plot_strategies(curves, os.path.join(out, "strategies.png"))
+    report.plot_pass_at_k({"base": [results["base"]["pass_at_k"]], **pass_curves}, os.path.join(out, "pass_at_k.png"))
+    if training_curves:
+        report.plot_over_training(training_curves, os.path.join(out, "strategies.png"))
+    base_row = results["base"]
     log(
-        f"\n[demo] measured on {len(test)} held-out problems x seeds {args.seeds}, {mode['val_n']} samples each "
-        f"(mean ± SE over problem-seed pairs):"
+        f"\n[demo] held-out: {len(test)} problems, {mode['val_n']} samples each; base model: pass@1 "
+        f"{base_row['pass@1']:.3f}, pass@{mode['val_n']} {base_row['pass@n']:.3f}, distinct correct "
+        f"{base_row['distinct_correct']:.2f}"
     )
-    log(f"{'arm':<18}{'pass@1':>16}{'pass@' + str(mode['val_n']):>16}{'distinct correct':>20}")
-    for name, arm in arms.items():
-        p = arm["pooled"]
-        first, lastk, dc = p["pass_at_k"][0], p["pass_at_k"][-1], p["distinct_correct_strategies"]
-        log(
-            f"{name:<18}{first['mean']:>9.3f} ±{first['se']:.3f}{lastk['mean']:>9.3f} ±{lastk['se']:.3f}"
-            f"{dc['mean']:>13.2f} ±{dc['se']:.2f}"
-        )
+    log(report.format_runs(rows, stats, mode["val_n"]))
+    log(report.format_targets(checks))
+    if agreement:
+        log(report.format_agreement(agreement, len(scored), results["backend_agreement"]["responses"]))
     log(
         f"[demo] wall {wall:.0f}s, peak memory +{results['peak_memory_above_start_gib']} GiB; wrote {out}/results.json, "
         f"pass_at_k.png, strategies.png"

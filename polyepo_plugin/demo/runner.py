@@ -18,14 +18,21 @@ from pathlib import Path
 
 from polyepo_plugin.cpu_harness import overrides as harness
 from polyepo_plugin.cpu_harness.console import parse_step_line
+from polyepo_plugin.demo import task
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARMS = {
     # The paper's GRPO baseline: r - mean(r), no std division.
     "grpo": ["algorithm.adv_estimator=grpo", "algorithm.norm_adv_by_std_in_grpo=False"],
+    # Poly-EPO as a user runs it: the default strategy backend, reading the responses' text.
+    "poly_epo": ["algorithm.adv_estimator=poly_epo"],
+    # The paper's GRPO+DIV baseline, with the same (default) backend.
+    "grpo_div": ["algorithm.adv_estimator=grpo_div"],
+    # The true strategies from the reward: an upper bound on what strategy detection can give.
     "poly_epo_labels": ["algorithm.adv_estimator=poly_epo", "+algorithm.poly_epo.diversity.backend=labels"],
     "poly_epo_ngram": ["algorithm.adv_estimator=poly_epo", "+algorithm.poly_epo.diversity.backend=ngram"],
 }
+DEFAULT_ARMS = ("grpo", "poly_epo")
 
 
 @dataclass
@@ -35,9 +42,9 @@ class Settings:
     batch: int = 16
     rollout_n: int = 8
     val_n: int = 16
-    lr: float = 3e-3
+    lr: float = 3e-4
     mini_batch: int = 8
-    max_response_length: int = 4
+    max_response_length: int = 16
 
 
 @dataclass
@@ -170,6 +177,6 @@ def groups_from_dump(rows: list[dict]) -> list[dict]:
         )
         g["responses"].append(row["output"])
         g["scores"].append(float(row["score"]))
-        g["answers"].append(row["output"].strip())
+        g["answers"].append(task.parse_answer(row["output"]))
         g["strategies"].append(int(row["strategy"]))
     return list(by_prompt.values())

@@ -1,15 +1,18 @@
-"""The demo's synthetic task: name a prime factor of T.
+"""The demo's synthetic task: name a prime factor of T, with a one-line reason before the answer.
 
-Every T is the product of three distinct primes from ``STRATEGY_PRIMES`` (some squared), so
-every problem has exactly three correct strategies out of eight, and each strategy ("it is
-divisible by p") succeeds on a different subset of problems. The response is the prime alone,
-so its strategy is read off the response and its correctness checked by a division.
+Every T is the product of four distinct odd primes from ``STRATEGY_PRIMES`` (some squared),
+so every problem has exactly four correct strategies out of eight, and each strategy ("it is
+divisible by p") succeeds on a different subset of problems. A response gives the reason in
+one of three wordings of its method, then the prime: ``"<reason>, so <p>"``. The wordings of
+one method share few words and the trial-division methods share a template with each other, so
+neither word overlap nor its absence tells strategies apart; the reward reads only the final
+number and emits the true strategy (the prime tried) for the metrics.
 
-The prompt carries partial information about which strategies work: T's last digit tells
-whether 2 and 5 divide it; nothing a tiny model can read tells 3, 7, 11, 13, 17 or 19 apart
-(digit sums for 3 aside). Where neither 2 nor 5 divides T, picking any one prime is right
-about half the time, so a policy that collapses onto one prime loses coverage there, while a
-policy spread over the hidden primes can cover all three.
+Nothing a tiny model can read in T tells which primes divide it (digit sums for 3 and 11
+aside), the situation Poly-EPO is for: the best single strategy (3) solves only the problems it
+divides, so a policy that collapses onto it loses the others, while a policy spread over the
+strategies covers all four. (An earlier version used 2 and 5 too: their cue in T's last digit
+let GRPO learn "even: 2" and solve most problems with one strategy each.)
 """
 
 from __future__ import annotations
@@ -19,24 +22,39 @@ import os
 import random
 import re
 
-STRATEGY_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19)
-# Unequal weights, so one hidden prime (3) is the most reliable single guess, as in real tasks.
-_WEIGHTS = {2: 1.0, 3: 1.4, 5: 1.0, 7: 1.2, 11: 0.9, 13: 0.8, 17: 0.7, 19: 0.6}
-MAX_T = 10**6
+STRATEGY_PRIMES = (3, 7, 11, 13, 17, 19, 23, 29)
+CORRECT_PER_PROBLEM = 4
+# Unequal weights, so one prime (3) is the most reliable single guess, as in real tasks.
+_WEIGHTS = {3: 1.5, 7: 1.3, 11: 1.1, 13: 1.0, 17: 0.9, 19: 0.8, 23: 0.7, 29: 0.6}
+MAX_T = 10**7
 DATA_SOURCE = "polyepo_prime_factor"
-_INTEGER = re.compile(r"^\s*(\d{1,7})\s*$")
+# Three wordings per method; the trial-division methods (7 and up) are worded alike.
+REASONS = {
+    3: ("its digits add up to a multiple of three", "the digit sum divides by three", "summing digits gives a triple"),
+    11: ("the alternating digit sum is a multiple of eleven", "eleven goes in exactly", "long division by eleven comes out even"),
+    **{
+        p: (f"dividing by {word} leaves no remainder", f"{word} goes in exactly", f"long division by {word} comes out even")
+        for p, word in ((7, "seven"), (13, "thirteen"), (17, "seventeen"), (19, "nineteen"), (23, "twenty-three"), (29, "twenty-nine"))
+    },
+}
+_FINAL_INTEGER = re.compile(r"(?:^|\s)(\d{1,7})\s*$")
 
 
 def question(t: int) -> str:
     return f"Name a prime factor of {t}."
 
 
+def response(prime: int, wording: int) -> str:
+    """The response trying ``prime`` with its reason in wording ``wording`` (0, 1 or 2)."""
+    return f"{REASONS[prime][wording]}, so {prime}"
+
+
 def all_problems() -> list[tuple[int, tuple[int, ...]]]:
-    """Every ``(T, its three primes)`` with T below ``MAX_T``: three distinct strategy primes,
+    """Every ``(T, its four primes)`` with T below ``MAX_T``: four distinct strategy primes,
     each to the power 1 or 2."""
     out = []
-    for primes in itertools.combinations(STRATEGY_PRIMES, 3):
-        for powers in itertools.product((1, 2), repeat=3):
+    for primes in itertools.combinations(STRATEGY_PRIMES, CORRECT_PER_PROBLEM):
+        for powers in itertools.product((1, 2), repeat=CORRECT_PER_PROBLEM):
             t = 1
             for p, e in zip(primes, powers):
                 t *= p**e
@@ -49,7 +67,7 @@ def split_problems(n_train: int, n_test: int, seed: int) -> tuple[list, list]:
     """Disjoint train / held-out problems (distinct T), each drawn with the prime weights."""
     rng = random.Random(seed)
     pool = all_problems()
-    weights = [_WEIGHTS[a] * _WEIGHTS[b] * _WEIGHTS[c] for _, (a, b, c) in pool]
+    weights = [_product(_WEIGHTS[p] for p in primes) for _, primes in pool]
     order = []
     remaining = list(range(len(pool)))
     while remaining and len(order) < n_train + n_test:  # weighted sampling without replacement
@@ -61,9 +79,17 @@ def split_problems(n_train: int, n_test: int, seed: int) -> tuple[list, list]:
     return chosen[:n_train], chosen[n_train:]
 
 
-def parse_answer(response: str) -> int | None:
-    text = (response or "").replace("<|im_end|>", "").replace("<|endoftext|>", "")
-    match = _INTEGER.match(text)
+def _product(values) -> float:
+    out = 1.0
+    for v in values:
+        out *= v
+    return out
+
+
+def parse_answer(text: str) -> int | None:
+    """The integer that ends the response, or None."""
+    text = (text or "").replace("<|im_end|>", "").replace("<|endoftext|>", "")
+    match = _FINAL_INTEGER.search(text)
     return int(match.group(1)) if match else None
 
 
@@ -71,15 +97,15 @@ def _is_prime(n: int) -> bool:
     return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
 
 
-def strategy_of(response: str) -> int:
-    """The prime tried, or -1 (degenerate) when the response is not a prime."""
-    value = parse_answer(response)
+def strategy_of(text: str) -> int:
+    """The prime tried, or -1 (degenerate) when the response does not end in a prime."""
+    value = parse_answer(text)
     return value if value is not None and _is_prime(value) else -1
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict:
-    """verl reward: 1.0 when the response is a prime dividing T, else 0.0; ``strategy`` goes to
-    the reward extra info (for the ``labels`` backend and the demo's strategy counts)."""
+    """verl reward: 1.0 when the response ends in a prime dividing T, else 0.0; ``strategy`` goes
+    to the reward extra info (for the ``labels`` backend and the demo's strategy counts)."""
     strategy = strategy_of(solution_str)
     correct = strategy > 0 and int(ground_truth) % strategy == 0
     return {"score": 1.0 if correct else 0.0, "strategy": strategy}

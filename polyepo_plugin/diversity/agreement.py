@@ -42,3 +42,41 @@ def adjusted_rand_index(a: Sequence[int], b: Sequence[int]) -> float:
 
 def is_single_class(labels: Sequence[int]) -> bool:
     return len(set(np.asarray(labels).tolist())) <= 1
+
+
+def agreement_with_truth(predicted: Sequence[Sequence[int]], truths: Sequence[Sequence[int]]) -> dict[str, float]:
+    """How well predicted strategy labels recover the true ones, over many groups.
+
+    ``predicted[g]`` and ``truths[g]`` label the same responses of group g; labels compare only
+    within a group, and a predicted label < 0 (degenerate) links to nothing. Returns
+
+    - ``ari``: mean adjusted Rand index over the groups with >= 2 true strategies (a group with
+      one strategy would count as agreement by construction, so it is left out); NaN if none;
+    - ``precision`` / ``recall``: over all pairs of responses in the same group, of the pairs
+      linked by the prediction, the share with the same true strategy, and of the pairs with
+      the same true strategy, the share linked;
+    - ``degenerate``: among the groups with >= 2 true strategies, the share labelled all-one or
+      all-distinct (what a backend that sees nothing would return);
+    - ``groups``: how many groups the ARI averages over.
+    """
+    aris, degenerate = [], 0
+    tp = fp = fn = 0
+    for labels, truth in zip(predicted, truths, strict=True):
+        labels, truth = np.asarray(labels), np.asarray(truth)
+        if len(set(truth.tolist())) >= 2:
+            aris.append(adjusted_rand_index(truth, labels))
+            found = len({label for label in labels.tolist() if label >= 0})
+            degenerate += found in (1, len(labels))
+        same = truth[:, None] == truth[None, :]
+        linked = (labels[:, None] == labels[None, :]) & (labels[:, None] >= 0)
+        upper = np.triu(np.ones_like(same), k=1)
+        tp += int((same & linked & upper).sum())
+        fp += int((linked & ~same & upper).sum())
+        fn += int((same & ~linked & upper).sum())
+    return {
+        "ari": float(np.mean(aris)) if aris else float("nan"),
+        "precision": tp / max(tp + fp, 1),
+        "recall": tp / max(tp + fn, 1),
+        "degenerate": degenerate / max(len(aris), 1),
+        "groups": len(aris),
+    }

@@ -1,6 +1,7 @@
-"""``polyepo-demo --quick`` end to end: every arm trains through verl's real trainer on CPU and
-the results are well formed. Which arm wins is not asserted here (see the demo's full run).
-About 5 minutes (Ray start-up per arm dominates; the base model is pre-trained once and cached).
+"""``polyepo-demo --quick`` end to end: both default arms train through verl's real trainer on
+CPU and the results, the targets and the backend agreement figures are well formed. Which arm
+wins is not asserted here (see the demo's full run). About 4 minutes (Ray start-up per run
+dominates; the base model is pre-trained once, a minute, and cached).
 
     pytest -m slow tests/e2e/test_demo_quick.py -s
 """
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from polyepo_plugin.demo import task
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ARMS = ("grpo", "poly_epo_labels", "poly_epo_ngram")
+ARMS = ("grpo", "poly_epo")
 
 
 @pytest.mark.slow
@@ -47,25 +50,35 @@ def test_demo_quick(tmp_path):
 
     results = json.loads((out / "results.json").read_text())
     assert results["mode"] == "quick" and results["failed"] == []
-    assert set(results["arms"]) == {"base", *ARMS}
-    steps = results["settings"]["steps"]
-    n = results["settings"]["val_n"]
-    for name, arm in results["arms"].items():
-        pooled = arm["pooled"]
-        assert len(pooled["pass_at_k"]) == n and pooled["units"] == results["settings"]["test_problems"]
-        means = [p["mean"] for p in pooled["pass_at_k"]]
+    settings = results["settings"]
+    steps, n, (seed,) = settings["steps"], settings["val_n"], settings["seeds"]
+    assert settings["arms"] == list(ARMS)
+    runs = {row["arm"]: row for row in results["runs"]}
+    assert set(runs) == set(ARMS) and len(results["runs"]) == len(ARMS)
+    for name, row in [("base", results["base"]), *runs.items()]:
+        means = row["pass_at_k"]
+        assert len(means) == n and means[0] == row["pass@1"] and means[-1] == row["pass@n"]
         assert all(0 <= a <= b <= 1 for a, b in itertools.pairwise(means)), name
-        assert 0 <= pooled["distinct_correct_strategies"]["mean"] <= pooled["distinct_strategies"]["mean"] <= n
-        if name == "base":
-            continue
-        (run,) = arm["runs"]
+        assert 0 <= row["distinct_correct"] <= row["distinct"] <= task.CORRECT_PER_PROBLEM * 2
+    for name, row in runs.items():
+        assert row["seed"] == seed
         # Ran through verl: its per-step console metrics for every step, its rollout dumps per step.
-        assert run["verl_steps_seen"] == steps
-        assert "critic/score/mean" in run["last_step_metrics"]
-        assert sorted(map(int, run["distinct_correct_over_training"])) == list(range(1, steps + 1))
-        has_poly = any(k.startswith("poly_epo/") for k in run["last_step_metrics"])
-        assert has_poly == name.startswith("poly_epo"), name
+        assert "critic/score/mean" in row["last_step_metrics"]
+        assert sorted(map(int, row["distinct_correct_over_training"])) == list(range(1, steps + 1))
+        has_poly = any(k.startswith("poly_epo/") for k in row["last_step_metrics"])
+        assert has_poly == (name == "poly_epo"), name
+        assert f"[{name} seed{seed}] step {steps}/{steps}" in text  # progress was shown
+    for arm, stats in results["across_seeds"].items():
+        assert stats["pass@1"] == {"mean": runs[arm]["pass@1"], "std": None, "runs": 1}
+    assert [p["seed"] for p in results["targets"]["per_seed"]] == [seed]
+    agreement = results["backend_agreement"]
+    # Steps 1 and the last of both runs, rollout_n responses per prompt of each batch.
+    assert agreement["groups"] == 2 * len(ARMS) * settings["batch"]
+    assert agreement["responses"] == agreement["groups"] * settings["rollout_n"]
+    assert set(agreement["backends"]) == {"ngram", "embedding", "semantic"}
+    for scores in agreement["backends"].values():
+        assert 0 < scores["groups"] <= agreement["groups"] and -1 <= scores["ari"] <= 1
+        assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1
+    assert "targets (poly_epo vs grpo)" in text and "strategy backends vs the true strategies" in text
     for png in ("pass_at_k.png", "strategies.png"):
         assert (out / png).stat().st_size > 0
-    for arm in ARMS:
-        assert f"[{arm} seed0] step {steps}/{steps}" in text  # progress was shown

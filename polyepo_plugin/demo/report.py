@@ -1,0 +1,198 @@
+"""The demo's findings from its runs: per-seed rows, mean and spread across seeds, the targets,
+the strategy backends' agreement with the true strategies, and the two figures.
+
+A run (arm, seed) is the unit: the spread that matters is between runs, so every summary here
+is over seeds, not over the problems of one run.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+
+from polyepo_plugin.diversity.agreement import agreement_with_truth
+
+METRICS = ("pass@1", "pass@n", "distinct_correct", "distinct")
+# The issue's targets, Poly-EPO against GRPO: ratio and gain on every seed, gap of the means.
+TARGETS = {"distinct_correct_ratio_min": 3.0, "pass_at_n_gain_min": 0.1, "mean_pass_at_1_gap_max": 0.05}
+# Backends whose agreement the demo reports, with the options they get (defaults unless named).
+AGREEMENT_BACKENDS = {"ngram": {}, "embedding": {}, "semantic": {}}
+
+
+def seed_row(arm: str, seed: int, evaluation_summary: dict, **extra) -> dict:
+    """One run's held-out results: pass@1, pass@n (n = samples per problem), distinct (correct)
+    strategies per problem, each a mean over the held-out problems; ``extra`` is kept as is."""
+    s = evaluation_summary["summary"]
+    return {
+        "arm": arm,
+        "seed": seed,
+        "pass@1": s["pass_at_k"][0]["mean"],
+        "pass@n": s["pass_at_k"][-1]["mean"],
+        "distinct_correct": s["distinct_correct_strategies"]["mean"],
+        "distinct": s["distinct_strategies"]["mean"],
+        "pass_at_k": [p["mean"] for p in s["pass_at_k"]],
+        **extra,
+    }
+
+
+def spread(values: Sequence[float]) -> dict:
+    """Mean and sample standard deviation across runs (std None for a single run)."""
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else None,
+        "runs": len(values),
+    }
+
+
+def across_seeds(rows: Sequence[dict]) -> dict[str, dict[str, dict]]:
+    """``arm -> metric -> spread`` over the arm's seeds."""
+    arms: dict[str, list[dict]] = {}
+    for row in rows:
+        arms.setdefault(row["arm"], []).append(row)
+    return {arm: {m: spread([r[m] for r in runs]) for m in METRICS} for arm, runs in arms.items()}
+
+
+def target_checks(rows: Sequence[dict], method: str = "poly_epo", baseline: str = "grpo") -> dict | None:
+    """The targets, seed by seed over the seeds both arms finished; None if there are none.
+
+    Per seed: distinct correct strategies ratio (method / baseline; inf when the baseline has
+    none) and the pass@n gain. Across seeds: the gap |mean pass@1 of method - of baseline|."""
+    by_seed = {(r["arm"], r["seed"]): r for r in rows}
+    seeds = sorted(s for a, s in by_seed if a == method and (baseline, s) in by_seed)
+    if not seeds:
+        return None
+    per_seed = []
+    for seed in seeds:
+        ours, theirs = by_seed[method, seed], by_seed[baseline, seed]
+        ratio = ours["distinct_correct"] / theirs["distinct_correct"] if theirs["distinct_correct"] else math.inf
+        gain = ours["pass@n"] - theirs["pass@n"]
+        per_seed.append(
+            {
+                "seed": seed,
+                "distinct_correct_ratio": ratio,
+                "pass_at_n_gain": gain,
+                "ratio_met": ratio >= TARGETS["distinct_correct_ratio_min"],
+                "gain_met": gain >= TARGETS["pass_at_n_gain_min"],
+            }
+        )
+    gap = abs(
+        statistics.fmean(by_seed[method, s]["pass@1"] for s in seeds)
+        - statistics.fmean(by_seed[baseline, s]["pass@1"] for s in seeds)
+    )
+    return {
+        "method": method,
+        "baseline": baseline,
+        "targets": TARGETS,
+        "per_seed": per_seed,
+        "mean_pass_at_1_gap": gap,
+        "gap_met": gap <= TARGETS["mean_pass_at_1_gap_max"],
+        "all_met": gap <= TARGETS["mean_pass_at_1_gap_max"]
+        and all(p["ratio_met"] and p["gain_met"] for p in per_seed),
+    }
+
+
+def backend_agreement(groups: Sequence[dict], tokenizer=None, backends: dict | None = None) -> dict[str, dict]:
+    """Each backend's labels against the true strategies on ``groups`` (``responses`` and
+    ``strategies`` each), as ``agreement_with_truth`` measures them."""
+    from polyepo_plugin.strategies import label_strategies
+
+    texts = [g["responses"] for g in groups]
+    truths = [g["strategies"] for g in groups]
+    out = {}
+    for name, options in (backends or AGREEMENT_BACKENDS).items():
+        labels = label_strategies(texts, backend=name, tokenizer=tokenizer, **options)
+        out[name] = agreement_with_truth(labels, truths)
+    return out
+
+
+def format_runs(rows: Sequence[dict], stats: dict, n: int) -> str:
+    """The per-seed table, then each arm's mean ± std across seeds."""
+    head = f"{'arm':<16}{'seed':>6}{'pass@1':>9}{f'pass@{n}':>9}{'distinct correct':>18}{'distinct':>10}{'wall s':>8}"
+    lines = [head]
+    for r in rows:
+        lines.append(
+            f"{r['arm']:<16}{r['seed']:>6}{r['pass@1']:>9.3f}{r['pass@n']:>9.3f}{r['distinct_correct']:>18.2f}"
+            f"{r['distinct']:>10.2f}{r.get('wall_s', float('nan')):>8.0f}"
+        )
+    lines.append("mean ± std across seeds:")
+    for arm, s in stats.items():
+        cells = "".join(
+            f"{s[m]['mean']:>9.3f} ±{s[m]['std']:.3f}" if s[m]["std"] is not None else f"{s[m]['mean']:>9.3f}     "
+            for m in METRICS
+        )
+        lines.append(f"  {arm:<14}({s['pass@1']['runs']} seeds) pass@1, pass@{n}, distinct correct, distinct:{cells}")
+    return "\n".join(lines)
+
+
+def format_targets(checks: dict | None) -> str:
+    if checks is None:
+        return "targets: not checked (needs both poly_epo and grpo runs of the same seed)"
+    t = checks["targets"]
+    lines = [f"targets ({checks['method']} vs {checks['baseline']}):"]
+    for p in checks["per_seed"]:
+        lines.append(
+            f"  seed {p['seed']}: distinct correct ratio {p['distinct_correct_ratio']:.2f} "
+            f"(>= {t['distinct_correct_ratio_min']}: {'met' if p['ratio_met'] else 'MISSED'}), pass@n gain "
+            f"{p['pass_at_n_gain']:+.3f} (>= {t['pass_at_n_gain_min']}: {'met' if p['gain_met'] else 'MISSED'})"
+        )
+    lines.append(
+        f"  mean pass@1 gap {checks['mean_pass_at_1_gap']:.3f} (<= {t['mean_pass_at_1_gap_max']}: "
+        f"{'met' if checks['gap_met'] else 'MISSED'})"
+    )
+    return "\n".join(lines)
+
+
+def format_agreement(agreement: dict[str, dict], groups: int, responses: int) -> str:
+    lines = [
+        f"strategy backends vs the true strategies on the demo's own training rollouts ({groups} groups, "
+        f"{responses} responses; ARI over the groups with >= 2 true strategies):",
+        f"  {'backend':<11}{'ARI':>7}{'precision':>11}{'recall':>8}{'all-one/all-distinct':>22}{'groups':>8}",
+    ]
+    for name, a in agreement.items():
+        lines.append(
+            f"  {name:<11}{a['ari']:>7.2f}{a['precision']:>11.2f}{a['recall']:>8.2f}{a['degenerate']:>22.2f}"
+            f"{a['groups']:>8}"
+        )
+    return "\n".join(lines)
+
+
+def _band(ax, xs, curves: Sequence[Sequence[float]], label: str) -> None:
+    """Mean over curves as a line, ± one standard deviation across them as a band."""
+    means = [statistics.fmean(c[i] for c in curves) for i in range(len(xs))]
+    ax.plot(xs, means, marker="o", ms=2, label=f"{label} ({len(curves)} seed{'s' if len(curves) > 1 else ''})")
+    if len(curves) > 1:
+        stds = [statistics.stdev(c[i] for c in curves) for i in range(len(xs))]
+        ax.fill_between(xs, [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)], alpha=0.2)
+
+
+def plot_pass_at_k(curves: dict[str, list[list[float]]], path: str) -> str:
+    """pass@k on the held-out problems: per arm, the mean over seeds and a ±1 std band."""
+    from polyepo_plugin.evaluation import save_figure
+
+    fig, ax = _figure()
+    for name, per_seed in curves.items():
+        _band(ax, list(range(1, len(per_seed[0]) + 1)), per_seed, name)
+    return save_figure(fig, ax, path, "k", "pass@k", "held-out problems; band: ±1 std across seeds")
+
+
+def plot_over_training(curves: dict[str, list[dict[int, float]]], path: str) -> str:
+    """Distinct correct strategies per prompt in the training rollouts, step by step, per arm."""
+    from polyepo_plugin.evaluation import save_figure
+
+    fig, ax = _figure()
+    for name, per_seed in curves.items():
+        steps = sorted(set.intersection(*(set(c) for c in per_seed)))
+        _band(ax, steps, [[c[s] for s in steps] for c in per_seed], name)
+    return save_figure(
+        fig, ax, path, "training step", "distinct correct strategies / prompt", "training rollouts; band: ±1 std"
+    )
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(6, 4))

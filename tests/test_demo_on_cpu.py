@@ -1,0 +1,178 @@
+"""The demo's pieces without verl runs: the task and its responses with reasons, the agreement
+measure against brute-force pair counting, and the across-seed report and its targets."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+import statistics
+
+import pytest
+
+from polyepo_plugin.demo import report, runner, task
+from polyepo_plugin.diversity.agreement import adjusted_rand_index, agreement_with_truth
+
+# ----------------------------------------------------------------------------- the task
+
+
+def test_every_problem_has_four_strategies_with_different_successes():
+    problems = task.all_problems()
+    succeeds = {p: frozenset(t for t, _ in problems if t % p == 0) for p in task.STRATEGY_PRIMES}
+    assert len(set(succeeds.values())) == len(task.STRATEGY_PRIMES)
+    for t, primes in problems[::7]:
+        correct = {
+            p
+            for p in task.STRATEGY_PRIMES
+            for w in range(3)
+            if task.compute_score(task.DATA_SOURCE, task.response(p, w) + "<|im_end|>", str(t))["score"] == 1.0
+        }
+        assert sorted(correct) == sorted(primes) and len(primes) == task.CORRECT_PER_PROBLEM
+    train, test = task.split_problems(50, 20, seed=1)
+    assert not {t for t, _ in train} & {t for t, _ in test}
+
+
+def test_the_reward_reads_only_the_final_number():
+    # The reason does not count: a reason for 7 ending in 3 is scored, and labelled, as 3.
+    assert task.compute_score("", f"{task.REASONS[7][0]}, so 3", "33") == {"score": 1.0, "strategy": 3}
+    assert task.compute_score("", f"{task.REASONS[3][0]}, so 7", "33") == {"score": 0.0, "strategy": 7}
+    assert task.compute_score("", task.REASONS[3][0], "33") == {"score": 0.0, "strategy": -1}
+    assert task.compute_score("", "so 9", "99") == {"score": 0.0, "strategy": -1}  # a factor, not a prime
+    assert task.compute_score("", "so 3x", "33") == {"score": 0.0, "strategy": -1}
+    assert task.parse_answer("seven goes in exactly, so 7<|im_end|>") == 7
+
+
+def test_wordings_of_one_method_share_few_words():
+    """Surface overlap must not be identity: the wordings of a method differ, and the
+    trial-division methods share their template with each other."""
+    words = {p: [set(r.split()) for r in reasons] for p, reasons in task.REASONS.items()}
+    for p, sets in words.items():
+        assert len(sets) == 3 and len(set(task.REASONS[p])) == 3
+        for a, b in itertools.combinations(sets, 2):
+            assert len(a & b) / len(a | b) < 0.5, (p, a, b)
+    assert words[7][2] - {"seven"} == words[13][2] - {"thirteen"}
+    assert all(p % 2 and p != 5 for p in task.STRATEGY_PRIMES)  # no strategy readable off the last digit
+
+
+def test_rollout_dump_groups_use_the_final_number_as_answer():
+    rows = [
+        {"input": "q1", "output": task.response(3, 0), "score": 1.0, "strategy": 3},
+        {"input": "q2", "output": "no idea", "score": 0.0, "strategy": -1},
+        {"input": "q1", "output": task.response(3, 1), "score": 1.0, "strategy": 3},
+    ]
+    first, second = runner.groups_from_dump(rows)
+    assert first["answers"] == [3, 3] and first["strategies"] == [3, 3] and first["scores"] == [1.0, 1.0]
+    assert second["answers"] == [None] and second["prompt"] == "q2"
+
+
+# ----------------------------------------------------------------------------- agreement
+
+
+def brute_pairs(labels, truth):
+    tp = fp = fn = 0
+    for i, j in itertools.combinations(range(len(truth)), 2):
+        same = truth[i] == truth[j]
+        linked = labels[i] == labels[j] and labels[i] >= 0
+        tp, fp, fn = tp + (same and linked), fp + (linked and not same), fn + (same and not linked)
+    return tp, fp, fn
+
+
+def test_agreement_counts_pairs_like_brute_force_and_skips_single_strategy_groups():
+    rng = random.Random(3)
+    predicted, truths = [], []
+    for _ in range(40):
+        n = rng.randint(2, 9)
+        truths.append([rng.randint(0, 3) for _ in range(n)])
+        predicted.append([rng.randint(-1, 3) for _ in range(n)])
+    got = agreement_with_truth(predicted, truths)
+    tp, fp, fn = map(sum, zip(*(brute_pairs(p, t) for p, t in zip(predicted, truths))))
+    assert got["precision"] == pytest.approx(tp / (tp + fp)) and got["recall"] == pytest.approx(tp / (tp + fn))
+    multi = [(p, t) for p, t in zip(predicted, truths) if len(set(t)) >= 2]
+    assert got["groups"] == len(multi) < 40
+    assert got["ari"] == pytest.approx(statistics.fmean(adjusted_rand_index(t, p) for p, t in multi))
+
+
+def test_agreement_does_not_reward_seeing_nothing():
+    truths = [[0, 0, 1, 1, 2, 2], [5, 5, 5, 5, 5, 5]]
+    all_one = agreement_with_truth([[0] * 6, [0] * 6], truths)
+    assert all_one["ari"] == 0.0 and all_one["degenerate"] == 1.0 and all_one["groups"] == 1
+    perfect = agreement_with_truth([[7, 7, 1, 1, 0, 0], [0] * 6], truths)
+    assert perfect == {"ari": 1.0, "precision": 1.0, "recall": 1.0, "degenerate": 0.0, "groups": 1}
+    assert math.isnan(agreement_with_truth([[0, 0]], [[1, 1]])["ari"])
+
+
+def test_backend_agreement_on_the_demos_responses_ranks_a_blind_labelling_last():
+    """The exact-text ngram threshold links only identical responses; the semantic default,
+    reading the reasons, must beat that on wordings it has to group."""
+    rng = random.Random(0)
+    groups = []
+    for _ in range(12):
+        primes = rng.sample(task.STRATEGY_PRIMES, 3)
+        strategies = [rng.choice(primes) for _ in range(8)]
+        groups.append({"responses": [task.response(p, rng.randrange(3)) for p in strategies], "strategies": strategies})
+    got = report.backend_agreement(groups, backends={"semantic": {}, "ngram": {"threshold": 1.0}})
+    assert got["semantic"]["groups"] == 12
+    assert got["semantic"]["ari"] > got["ngram"]["ari"]
+
+
+# ----------------------------------------------------------------------------- the report
+
+
+def summary(pass_at_k, distinct_correct, distinct):
+    return {
+        "summary": {
+            "pass_at_k": [{"mean": v, "se": 0.0} for v in pass_at_k],
+            "distinct_correct_strategies": {"mean": distinct_correct, "se": 0.0},
+            "distinct_strategies": {"mean": distinct, "se": 0.0},
+        }
+    }
+
+
+def rows_for(results):
+    return [report.seed_row(arm, seed, summary(*values)) for (arm, seed), values in results.items()]
+
+
+def test_across_seeds_is_mean_and_sample_std_per_arm():
+    rows = rows_for(
+        {
+            ("grpo", 0): ([0.5, 0.6], 0.6, 1.0),
+            ("grpo", 1): ([0.7, 0.8], 0.8, 1.0),
+            ("poly_epo", 0): ([0.4, 0.9], 2.0, 3.0),
+        }
+    )
+    stats = report.across_seeds(rows)
+    assert stats["grpo"]["pass@1"]["mean"] == pytest.approx(0.6)
+    assert stats["grpo"]["pass@n"]["std"] == pytest.approx(statistics.stdev([0.6, 0.8]))
+    assert stats["poly_epo"]["distinct_correct"] == {"mean": 2.0, "std": None, "runs": 1}
+    table = report.format_runs(rows, stats, 2)
+    assert "pass@2" in table and table.count("\n") == len(rows) + 1 + len(stats)
+
+
+def test_targets_are_checked_on_every_seed_and_on_the_mean():
+    good = {
+        ("grpo", 0): ([0.60, 0.70], 0.70, 1.0),
+        ("poly_epo", 0): ([0.58, 0.95], 2.40, 3.0),
+        ("grpo", 1): ([0.62, 0.72], 0.75, 1.0),
+        ("poly_epo", 1): ([0.60, 0.90], 2.30, 3.0),
+    }
+    checks = report.target_checks(rows_for(good))
+    assert checks["all_met"] and [p["seed"] for p in checks["per_seed"]] == [0, 1]
+    assert checks["per_seed"][0]["distinct_correct_ratio"] == pytest.approx(2.40 / 0.70)
+    assert checks["mean_pass_at_1_gap"] == pytest.approx(0.02)
+    one_seed_short = dict(good)
+    one_seed_short["poly_epo", 1] = ([0.60, 0.78], 2.30, 3.0)  # gain 0.06 on seed 1 only
+    checks = report.target_checks(rows_for(one_seed_short))
+    assert not checks["all_met"] and checks["per_seed"][0]["gain_met"] and not checks["per_seed"][1]["gain_met"]
+    assert "MISSED" in report.format_targets(checks)
+    collapsed = dict(good)
+    collapsed["grpo", 0] = ([0.0, 0.0], 0.0, 1.0)
+    assert report.target_checks(rows_for(collapsed))["per_seed"][0]["distinct_correct_ratio"] == math.inf
+    assert report.target_checks(rows_for({("grpo", 0): ([0.5], 1.0, 1.0)})) is None
+
+
+def test_figures_are_written(tmp_path):
+    pass_at_k = report.plot_pass_at_k({"a": [[0.1, 0.2], [0.2, 0.4]], "b": [[0.3, 0.5]]}, str(tmp_path / "p.png"))
+    curves = report.plot_over_training({"a": [{1: 1.0, 2: 2.0}, {1: 1.5, 2: 2.5, 3: 3.0}]}, str(tmp_path / "s.png"))
+    for path in (pass_at_k, curves):
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
