@@ -18,8 +18,10 @@ Sleep/wake/abort have no memory to free on CPU, so they do nothing. TEST/DEMO on
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+from collections import Counter
 from typing import Any
 
 import ray
@@ -42,7 +44,9 @@ def server_actor_name(replica_rank: int) -> str:
     return f"polyepo_hf_rollout_{ray.get_runtime_context().get_job_id()}_{replica_rank}"
 
 
-def _sample_next(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> tuple[int, float]:
+def _sample_next(
+    logits: torch.Tensor, temperature: float, top_k: int, top_p: float, generator: torch.Generator
+) -> tuple[int, float]:
     """Pick one token from 1-D ``logits``; return it and its log-prob.
 
     The log-prob is taken under ``softmax(logits / T)`` (before top-k/top-p), which is
@@ -63,8 +67,14 @@ def _sample_next(logits: torch.Tensor, temperature: float, top_k: int, top_p: fl
         cum = torch.cumsum(torch.softmax(sorted_logits, dim=-1), dim=-1)
         drop = cum - torch.softmax(sorted_logits, dim=-1) > top_p  # keep the token crossing top_p
         filtered[order[drop]] = float("-inf")
-    token = int(torch.multinomial(torch.softmax(filtered, dim=-1), 1))
+    token = int(torch.multinomial(torch.softmax(filtered, dim=-1), 1, generator=generator))
     return token, float(logp[token])
+
+
+def request_seed(seed: int, global_steps: int | None, prompt_ids: list[int], request: str) -> int:
+    """The sampling seed of one request, a function of (seed, step, prompt, ``request``) only."""
+    key = f"{seed}/{global_steps}/{','.join(map(str, prompt_ids))}/{request}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "little")
 
 
 class HFRolloutServer:
@@ -73,7 +83,10 @@ class HFRolloutServer:
     def __init__(self, model_path: str, response_length: int, seed: int = 0):
         from transformers import AutoModelForCausalLM, GenerationConfig
 
-        torch.manual_seed(seed)
+        # Each request draws from its own seed: one global RNG would make the draws depend on
+        # the order in which the agent loop's concurrent requests arrive, which varies.
+        self.seed = seed
+        self.requests_per_prompt: Counter = Counter()
         self.model = AutoModelForCausalLM.from_pretrained(
             model_path, dtype=torch.float32, attn_implementation="eager"
         ).eval()
@@ -92,15 +105,19 @@ class HFRolloutServer:
         top_k = int(sp.get("top_k", -1) if sp.get("top_k") is not None else -1)
         top_p = float(sp.get("top_p", 1.0) if sp.get("top_p") is not None else 1.0)
 
+        prompt_ids = list(prompt_ids)
+        generator = torch.Generator().manual_seed(
+            request_seed(self.seed, self.global_steps, prompt_ids, self._request_key(request_id, prompt_ids))
+        )
         tokens: list[int] = []
         log_probs: list[float] = []
-        inputs = torch.tensor([list(prompt_ids)], dtype=torch.long)
+        inputs = torch.tensor([prompt_ids], dtype=torch.long)
         past = None
         for _ in range(max_new):
             with torch.no_grad():  # a decorator would not cover the coroutine's body
                 out = self.model(input_ids=inputs, past_key_values=past, use_cache=True)
             past = out.past_key_values
-            token, logp = _sample_next(out.logits[0, -1], temperature, top_k, top_p)
+            token, logp = _sample_next(out.logits[0, -1], temperature, top_k, top_p, generator)
             tokens.append(token)
             log_probs.append(logp)
             if token in self.eos_ids:  # like vLLM, the eos token is part of the output
@@ -114,6 +131,16 @@ class HFRolloutServer:
             extra_fields={"global_steps": self.global_steps},
         )
 
+    def _request_key(self, request_id: str, prompt_ids: list[int]) -> str:
+        """Which sample of its prompt a request is: verl's stable id under
+        ``rollout.full_determinism`` (``det-<row>``), else the order of arrival among this step's
+        requests of the prompt (the same samples, but which row gets which can vary)."""
+        if request_id.startswith("det-"):
+            return request_id
+        occurrence = self.requests_per_prompt[tuple(prompt_ids)]
+        self.requests_per_prompt[tuple(prompt_ids)] += 1
+        return f"arrival-{occurrence}"
+
     async def update_weights(self, named_tensors: dict[str, torch.Tensor], global_steps: int | None = None) -> int:
         state = self.model.state_dict()
         loaded = 0
@@ -125,6 +152,7 @@ class HFRolloutServer:
         if loaded == 0:
             raise RuntimeError(f"hf rollout: none of {len(named_tensors)} tensors matched the model's names")
         self.global_steps = global_steps
+        self.requests_per_prompt.clear()
         return loaded
 
     # Control calls verl makes on every server; nothing to do on CPU.

@@ -73,6 +73,9 @@ def arm_overrides(arm: str, model: str, train: str, test: str, reward: str, s: S
         "actor_rollout_ref.actor.clip_ratio_low": "0.2",
         "actor_rollout_ref.actor.clip_ratio_high": "0.28",
         "actor_rollout_ref.actor.entropy_coeff": "0",
+        # A stable request id per sample (verl's own switch), from which the harness's rollout
+        # seeds that sample's draws: two runs of one seed then repeat each other.
+        "actor_rollout_ref.rollout.full_determinism": "True",
         # Held-out evaluation inside verl's validation loop, after the last step only.
         "trainer.test_freq": str(s.steps),
         "trainer.validation_data_dir": os.path.join(work, "validation"),

@@ -59,7 +59,7 @@ def test_demo_quick(tmp_path):
         means = row["pass_at_k"]
         assert len(means) == n and means[0] == row["pass@1"] and means[-1] == row["pass@n"]
         assert all(0 <= a <= b <= 1 for a, b in itertools.pairwise(means)), name
-        assert 0 <= row["distinct_correct"] <= row["distinct"] <= task.CORRECT_PER_PROBLEM * 2
+        assert 0 <= row["distinct_correct"] <= min(row["distinct"], task.CORRECT_PER_PROBLEM)
     for name, row in runs.items():
         assert row["seed"] == seed
         # Ran through verl: its per-step console metrics for every step, its rollout dumps per step.
