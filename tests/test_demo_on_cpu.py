@@ -4,7 +4,9 @@ measure against brute-force pair counting, and the across-seed report and its ta
 from __future__ import annotations
 
 import itertools
+import json
 import math
+import os
 import random
 import statistics
 
@@ -170,9 +172,15 @@ def test_targets_are_checked_on_every_seed_and_on_the_mean():
     assert report.target_checks(rows_for({("grpo", 0): ([0.5], 1.0, 1.0)})) is None
 
 
-def test_figures_are_written(tmp_path):
-    pass_at_k = report.plot_pass_at_k({"a": [[0.1, 0.2], [0.2, 0.4]], "b": [[0.3, 0.5]]}, str(tmp_path / "p.png"))
-    curves = report.plot_over_training({"a": [{1: 1.0, 2: 2.0}, {1: 1.5, 2: 2.5, 3: 3.0}]}, str(tmp_path / "s.png"))
-    for path in (pass_at_k, curves):
+def test_figures_are_written_from_results_json(tmp_path):
+    """The figures come from ``results.json`` alone (steps are strings there), so a saved run
+    can be drawn again."""
+    rows = rows_for({("grpo", 0): ([0.5, 0.6], 0.6, 1.0), ("grpo", 1): ([0.4, 0.7], 0.8, 1.0)})
+    for row, curve in zip(rows, ({1: 1.0, 2: 2.0}, {1: 1.5, 2: 2.5, 3: 3.0})):
+        row["distinct_correct_over_training"] = curve
+    results = json.loads(json.dumps({"base": report.seed_row("base", 0, summary([0.3, 0.5], 1.0, 2.0)), "runs": rows}))
+    paths = report.write_figures(results, str(tmp_path))
+    assert [os.path.basename(p) for p in paths] == ["pass_at_k.png", "strategies.png"]
+    for path in paths:
         with open(path, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"

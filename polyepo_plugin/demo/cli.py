@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=0,
         progress=False,
     )
-    rows, pass_curves, training_curves, rollouts, failed = [], {}, {}, [], []
+    rows, rollouts, failed = [], [], []
     for arm in args.arms:
         for seed in seeds:
             settings = runner.Settings(steps=steps, seed=seed, val_n=mode["val_n"], lr=args.lr)
@@ -141,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
                 distinct_correct_over_training=distinct_correct_over_training(per_step),
             )
             rows.append(row)
-            pass_curves.setdefault(arm, []).append(row["pass_at_k"])
-            training_curves.setdefault(arm, []).append(row["distinct_correct_over_training"])
             rollouts.append(per_step)
             log(
                 f"[demo] {arm} seed{seed}: pass@1 {row['pass@1']:.3f}, pass@{mode['val_n']} {row['pass@n']:.3f}, "
@@ -199,9 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(results, f, indent=1)
-    report.plot_pass_at_k({"base": [results["base"]["pass_at_k"]], **pass_curves}, os.path.join(out, "pass_at_k.png"))
-    if training_curves:
-        report.plot_over_training(training_curves, os.path.join(out, "strategies.png"))
+    report.write_figures(results, out)
     base_row = results["base"]
     log(
         f"\n[demo] held-out: {len(test)} problems, {mode['val_n']} samples each; base model: pass@1 "

@@ -160,10 +160,11 @@ def format_agreement(agreement: dict[str, dict], groups: int, responses: int) ->
 def _band(ax, xs, curves: Sequence[Sequence[float]], label: str) -> None:
     """Mean over curves as a line, ± one standard deviation across them as a band."""
     means = [statistics.fmean(c[i] for c in curves) for i in range(len(xs))]
-    ax.plot(xs, means, marker="o", ms=2, label=f"{label} ({len(curves)} seed{'s' if len(curves) > 1 else ''})")
+    (line,) = ax.plot(xs, means, marker="o", ms=2, label=f"{label} ({len(curves)} seed{'s' if len(curves) > 1 else ''})")
     if len(curves) > 1:
         stds = [statistics.stdev(c[i] for c in curves) for i in range(len(xs))]
-        ax.fill_between(xs, [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)], alpha=0.2)
+        lower, upper = [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)]
+        ax.fill_between(xs, lower, upper, color=line.get_color(), alpha=0.2)
 
 
 def plot_pass_at_k(curves: dict[str, list[list[float]]], path: str) -> str:
@@ -187,6 +188,22 @@ def plot_over_training(curves: dict[str, list[dict[int, float]]], path: str) -> 
     return save_figure(
         fig, ax, path, "training step", "distinct correct strategies / prompt", "training rollouts; band: ±1 std"
     )
+
+
+def write_figures(results: dict, out_dir: str) -> list[str]:
+    """``pass_at_k.png`` and ``strategies.png`` from a ``results.json`` (as a dict) into ``out_dir``."""
+    import os
+
+    pass_curves: dict[str, list[list[float]]] = {"base": [results["base"]["pass_at_k"]]}
+    training: dict[str, list[dict[int, float]]] = {}
+    for row in results["runs"]:
+        pass_curves.setdefault(row["arm"], []).append(row["pass_at_k"])
+        curve = {int(step): value for step, value in row["distinct_correct_over_training"].items()}
+        training.setdefault(row["arm"], []).append(curve)
+    paths = [plot_pass_at_k(pass_curves, os.path.join(out_dir, "pass_at_k.png"))]
+    if training:
+        paths.append(plot_over_training(training, os.path.join(out_dir, "strategies.png")))
+    return paths
 
 
 def _figure():
