@@ -71,11 +71,17 @@ def agreement_groups(rollouts: list[dict[int, list[dict]]]) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polyepo-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="both arms, one seed, a few steps (CI)")
-    parser.add_argument("--out", default="polyepo_demo_out")
     parser.add_argument("--steps", type=int, help=f"training steps per run (default {FULL['steps']})")
     parser.add_argument("--seeds", type=int, nargs="+", help=f"one run per arm and seed (default {FULL['seeds']})")
-    parser.add_argument("--arms", nargs="+", default=list(runner.DEFAULT_ARMS), choices=list(runner.ARMS))
-    parser.add_argument("--lr", type=float, default=runner.Settings.lr)
+    parser.add_argument(
+        "--arms",
+        nargs="+",
+        default=list(runner.DEFAULT_ARMS),
+        choices=list(runner.ARMS),
+        help=f"default {' '.join(runner.DEFAULT_ARMS)} (see runner.ARMS)",
+    )
+    parser.add_argument("--lr", type=float, default=runner.Settings.lr, help="the same for every arm")
+    parser.add_argument("--out", default="polyepo_demo_out", help="results.json and the figures go here")
     parser.add_argument("--cache-dir", help="where the base model is cached (default ~/.cache/polyepo)")
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
