@@ -66,7 +66,7 @@ QUICK_SETTINGS = {"contextual (default)", "contextual no numbers", "static"}
 EMBEDDING_THRESHOLDS = [0.8, 0.7, 0.9]  # the first is the backend's default
 
 
-def scores(predicted: list[list[int]], groups: list[dict]) -> dict[str, float]:
+def scores(predicted: list[list[int]], groups: list[dict]) -> dict:
     return agreement_with_truth(predicted, [g["strategies"] for g in groups])
 
 

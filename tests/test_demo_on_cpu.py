@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import os
 import random
 import statistics
 
 import pytest
 
-from polyepo_plugin.demo import report, runner, task
+from polyepo_plugin.demo import cli, report, runner, task
 from polyepo_plugin.diversity.agreement import adjusted_rand_index, agreement_with_truth
 
 # ----------------------------------------------------------------------------- the task
@@ -56,6 +55,27 @@ def test_wordings_of_one_method_share_few_words():
     assert all(p % 2 and p != 5 for p in task.STRATEGY_PRIMES)  # no strategy readable off the last digit
 
 
+def test_training_curves_and_agreement_groups_from_rollout_dumps():
+    def group(prompt, strategies, correct):
+        return {
+            "prompt": prompt,
+            "responses": [task.response(p, 0) for p in strategies],
+            "scores": [float(c) for c in correct],
+            "answers": list(strategies),
+            "strategies": list(strategies),
+        }
+
+    per_step = {
+        1: [group("a", [3, 3, 7, 11], [1, 1, 1, 0]), group("b", [3, 7, 13, 13], [1, 0, 1, 1])],
+        2: [group("a", [3, 3, 3, 3], [1, 1, 1, 1]), group("b", [7, 7, 7, 7], [0, 0, 0, 0])],
+        3: [group("a", [7, 7, 3, 3], [1, 1, 1, 1]), group("b", [3, 3, 3, 3], [1, 1, 1, 1])],
+    }
+    assert cli.distinct_correct_over_training(per_step) == {1: 2.0, 2: 0.5, 3: 1.5}
+    other = {5: per_step[1][:1], 9: per_step[3][1:]}
+    chosen = cli.agreement_groups([per_step, other])
+    assert chosen == [*per_step[1], *per_step[3], *other[5], *other[9]]  # first and last step of each run
+
+
 def test_rollout_dump_groups_use_the_final_number_as_answer():
     rows = [
         {"input": "q1", "output": task.response(3, 0), "score": 1.0, "strategy": 3},
@@ -73,6 +93,8 @@ def test_rollout_dump_groups_use_the_final_number_as_answer():
 def brute_pairs(labels, truth):
     tp = fp = fn = 0
     for i, j in itertools.combinations(range(len(truth)), 2):
+        if truth[i] < 0 or truth[j] < 0:  # no strategy: left out
+            continue
         same = truth[i] == truth[j]
         linked = labels[i] == labels[j] and labels[i] >= 0
         tp, fp, fn = tp + (same and linked), fp + (linked and not same), fn + (same and not linked)
@@ -84,14 +106,27 @@ def test_agreement_counts_pairs_like_brute_force_and_skips_single_strategy_group
     predicted, truths = [], []
     for _ in range(40):
         n = rng.randint(2, 9)
-        truths.append([rng.randint(0, 3) for _ in range(n)])
+        truths.append([rng.randint(-1, 3) for _ in range(n)])
         predicted.append([rng.randint(-1, 3) for _ in range(n)])
     got = agreement_with_truth(predicted, truths)
     tp, fp, fn = map(sum, zip(*(brute_pairs(p, t) for p, t in zip(predicted, truths))))
     assert got["precision"] == pytest.approx(tp / (tp + fp)) and got["recall"] == pytest.approx(tp / (tp + fn))
-    multi = [(p, t) for p, t in zip(predicted, truths) if len(set(t)) >= 2]
+    kept = [[(p, t) for p, t in zip(ps, ts) if t >= 0] for ps, ts in zip(predicted, truths)]
+    multi = [list(zip(*pairs)) for pairs in kept if len({t for _, t in pairs}) >= 2]
     assert got["groups"] == len(multi) < 40
-    assert got["ari"] == pytest.approx(statistics.fmean(adjusted_rand_index(t, p) for p, t in multi))
+    # Unlinked predictions are singletons: number them apart before the ARI.
+    singletons = [([p if p >= 0 else -1 - i for i, p in enumerate(ps)], ts) for ps, ts in multi]
+    assert got["ari"] == pytest.approx(statistics.fmean(adjusted_rand_index(t, p) for p, t in singletons))
+
+
+def test_agreement_leaves_out_responses_without_a_strategy():
+    # Two malformed responses (truth -1) are not a pair of one strategy, and do not make a
+    # group of one strategy count as two.
+    got = agreement_with_truth([[0, 0, 1, 1]], [[3, 3, -1, -1]])
+    assert got["groups"] == 0 and got["ari"] is None
+    assert got["precision"] == 1.0 and got["recall"] == 1.0
+    unlinked = agreement_with_truth([[-1, -1, 0, 0]], [[3, 3, 7, 7]])
+    assert unlinked["recall"] == 0.5 and unlinked["precision"] == 1.0 and unlinked["ari"] < 1.0
 
 
 def test_agreement_does_not_reward_seeing_nothing():
@@ -100,7 +135,7 @@ def test_agreement_does_not_reward_seeing_nothing():
     assert all_one["ari"] == 0.0 and all_one["degenerate"] == 1.0 and all_one["groups"] == 1
     perfect = agreement_with_truth([[7, 7, 1, 1, 0, 0], [0] * 6], truths)
     assert perfect == {"ari": 1.0, "precision": 1.0, "recall": 1.0, "degenerate": 0.0, "groups": 1}
-    assert math.isnan(agreement_with_truth([[0, 0]], [[1, 1]])["ari"])
+    assert agreement_with_truth([[0, 0]], [[1, 1]])["ari"] is None
 
 
 def test_backend_agreement_on_the_demos_responses_ranks_a_blind_labelling_last():
@@ -123,6 +158,7 @@ def test_backend_agreement_on_the_demos_responses_ranks_a_blind_labelling_last()
 def summary(pass_at_k, distinct_correct, distinct):
     return {
         "summary": {
+            "prompts": 5,
             "pass_at_k": [{"mean": v, "se": 0.0} for v in pass_at_k],
             "distinct_correct_strategies": {"mean": distinct_correct, "se": 0.0},
             "distinct_strategies": {"mean": distinct, "se": 0.0},
@@ -168,7 +204,13 @@ def test_targets_are_checked_on_every_seed_and_on_the_mean():
     assert "MISSED" in report.format_targets(checks)
     collapsed = dict(good)
     collapsed["grpo", 0] = ([0.0, 0.0], 0.0, 1.0)
-    assert report.target_checks(rows_for(collapsed))["per_seed"][0]["distinct_correct_ratio"] == math.inf
+    (first, _) = report.target_checks(rows_for(collapsed))["per_seed"]
+    assert first["distinct_correct_ratio"] is None and first["ratio_met"]
+    both_collapsed = dict(collapsed)
+    both_collapsed["poly_epo", 0] = ([0.0, 0.0], 0.0, 1.0)
+    (first, _) = report.target_checks(rows_for(both_collapsed))["per_seed"]
+    assert first["distinct_correct_ratio"] is None and not first["ratio_met"]
+    assert "n/a" in report.format_targets(report.target_checks(rows_for(both_collapsed)))
     assert report.target_checks(rows_for({("grpo", 0): ([0.5], 1.0, 1.0)})) is None
 
 

@@ -28,7 +28,7 @@ def draw(server, requests, request_ids=None):
     return [tuple(out.token_ids) for out in asyncio.run(run())]
 
 
-def test_samples_depend_on_prompt_and_occurrence_not_on_arrival_order(model):
+def test_without_stable_ids_each_prompt_gets_the_same_samples_in_any_interleaving(model):
     a, b = [5, 6, 7], [8, 9]
     first = draw(HFRolloutServer(model, 6, seed=3), [a, a, b, a, b])
     second = draw(HFRolloutServer(model, 6, seed=3), [b, a, b, a, a])

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import threading
 import time
@@ -71,8 +72,15 @@ def agreement_groups(rollouts: list[dict[int, list[dict]]]) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="polyepo-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="both arms, one seed, a few steps (CI)")
-    parser.add_argument("--steps", type=int, help=f"training steps per run (default {FULL['steps']})")
-    parser.add_argument("--seeds", type=int, nargs="+", help=f"one run per arm and seed (default {FULL['seeds']})")
+    parser.add_argument(
+        "--steps", type=int, help=f"training steps per run (default {FULL['steps']}; --quick: {QUICK['steps']})"
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        help=f"one run per arm and seed (default {FULL['seeds']}; --quick: {QUICK['seeds']})",
+    )
     parser.add_argument(
         "--arms",
         nargs="+",
@@ -86,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     mode = QUICK if args.quick else FULL
     steps = args.steps or mode["steps"]
-    seeds = args.seeds or mode["seeds"]
+    seeds = list(dict.fromkeys(args.seeds or mode["seeds"]))  # a seed given twice is one run
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     memory = PeakMemory()
@@ -118,16 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     for arm in args.arms:
         for seed in seeds:
             settings = runner.Settings(steps=steps, seed=seed, val_n=mode["val_n"], lr=args.lr)
-            run = runner.run_arm(
-                arm,
-                base,
-                data["train"],
-                data["test"],
-                task.__file__,
-                settings,
-                os.path.join(out, "runs", f"{arm}_seed{seed}"),
-                log=log,
-            )
+            work = os.path.join(out, "runs", f"{arm}_seed{seed}")
+            shutil.rmtree(work, ignore_errors=True)  # an earlier run's dumps must not count as this run's
+            run = runner.run_arm(arm, base, data["train"], data["test"], task.__file__, settings, work, log=log)
             validation = runner.read_jsonl_dir(run.validation_dir)
             per_step = {step: runner.groups_from_dump(dump) for step, dump in runner.read_jsonl_dir(run.rollout_dir).items()}
             if run.returncode != 0 or len(run.metrics) != steps or not validation or len(per_step) != steps:
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             "max_response_length": runner.Settings.max_response_length,
         },
         "base_model": base,
-        "base": report.seed_row("base", 0, base_eval),
+        "base": report.seed_row("base", None, base_eval, source="polyepo_plugin.evaluation.evaluate (HF sampling)"),
         "runs": rows,
         "across_seeds": stats,
         "targets": checks,
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "processor": platform.processor()},
     }
     with open(os.path.join(out, "results.json"), "w") as f:
-        json.dump(results, f, indent=1)
+        json.dump(results, f, indent=1, allow_nan=False)
     report.write_figures(results, out)
     base_row = results["base"]
     log(

@@ -7,7 +7,6 @@ is over seeds, not over the problems of one run.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Sequence
 
@@ -20,13 +19,14 @@ TARGETS = {"distinct_correct_ratio_min": 3.0, "pass_at_n_gain_min": 0.1, "mean_p
 AGREEMENT_BACKENDS = {"ngram": {}, "embedding": {}, "semantic": {}}
 
 
-def seed_row(arm: str, seed: int, evaluation_summary: dict, **extra) -> dict:
+def seed_row(arm: str, seed: int | None, evaluation_summary: dict, **extra) -> dict:
     """One run's held-out results: pass@1, pass@n (n = samples per problem), distinct (correct)
     strategies per problem, each a mean over the held-out problems; ``extra`` is kept as is."""
     s = evaluation_summary["summary"]
     return {
         "arm": arm,
         "seed": seed,
+        "problems": s["prompts"],
         "pass@1": s["pass_at_k"][0]["mean"],
         "pass@n": s["pass_at_k"][-1]["mean"],
         "distinct_correct": s["distinct_correct_strategies"]["mean"],
@@ -56,8 +56,9 @@ def across_seeds(rows: Sequence[dict]) -> dict[str, dict[str, dict]]:
 def target_checks(rows: Sequence[dict], method: str = "poly_epo", baseline: str = "grpo") -> dict | None:
     """The targets, seed by seed over the seeds both arms finished; None if there are none.
 
-    Per seed: distinct correct strategies ratio (method / baseline; inf when the baseline has
-    none) and the pass@n gain. Across seeds: the gap |mean pass@1 of method - of baseline|."""
+    Per seed: distinct correct strategies ratio (method / baseline; None when the baseline has
+    none, met if the method has some) and the pass@n gain. Across seeds: the gap |mean pass@1
+    of method - of baseline|."""
     by_seed = {(r["arm"], r["seed"]): r for r in rows}
     seeds = sorted(s for a, s in by_seed if a == method and (baseline, s) in by_seed)
     if not seeds:
@@ -65,14 +66,15 @@ def target_checks(rows: Sequence[dict], method: str = "poly_epo", baseline: str 
     per_seed = []
     for seed in seeds:
         ours, theirs = by_seed[method, seed], by_seed[baseline, seed]
-        ratio = ours["distinct_correct"] / theirs["distinct_correct"] if theirs["distinct_correct"] else math.inf
+        ratio = ours["distinct_correct"] / theirs["distinct_correct"] if theirs["distinct_correct"] else None
+        ratio_met = ours["distinct_correct"] > 0 if ratio is None else ratio >= TARGETS["distinct_correct_ratio_min"]
         gain = ours["pass@n"] - theirs["pass@n"]
         per_seed.append(
             {
                 "seed": seed,
                 "distinct_correct_ratio": ratio,
                 "pass_at_n_gain": gain,
-                "ratio_met": ratio >= TARGETS["distinct_correct_ratio_min"],
+                "ratio_met": ratio_met,
                 "gain_met": gain >= TARGETS["pass_at_n_gain_min"],
             }
         )
@@ -131,8 +133,9 @@ def format_targets(checks: dict | None) -> str:
     t = checks["targets"]
     lines = [f"targets ({checks['method']} vs {checks['baseline']}):"]
     for p in checks["per_seed"]:
+        ratio = "n/a (baseline has none)" if p["distinct_correct_ratio"] is None else f"{p['distinct_correct_ratio']:.2f}"
         lines.append(
-            f"  seed {p['seed']}: distinct correct ratio {p['distinct_correct_ratio']:.2f} "
+            f"  seed {p['seed']}: distinct correct ratio {ratio} "
             f"(>= {t['distinct_correct_ratio_min']}: {'met' if p['ratio_met'] else 'MISSED'}), pass@n gain "
             f"{p['pass_at_n_gain']:+.3f} (>= {t['pass_at_n_gain_min']}: {'met' if p['gain_met'] else 'MISSED'})"
         )
@@ -150,8 +153,9 @@ def format_agreement(agreement: dict[str, dict], groups: int, responses: int) ->
         f"  {'backend':<11}{'ARI':>7}{'precision':>11}{'recall':>8}{'all-one/all-distinct':>22}{'groups':>8}",
     ]
     for name, a in agreement.items():
+        ari = "n/a" if a["ari"] is None else f"{a['ari']:.2f}"
         lines.append(
-            f"  {name:<11}{a['ari']:>7.2f}{a['precision']:>11.2f}{a['recall']:>8.2f}{a['degenerate']:>22.2f}"
+            f"  {name:<11}{ari:>7}{a['precision']:>11.2f}{a['recall']:>8.2f}{a['degenerate']:>22.2f}"
             f"{a['groups']:>8}"
         )
     return "\n".join(lines)

@@ -18,6 +18,7 @@ let GRPO learn "even: 2" and solve most problems with one strategy each.)
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import random
 import re
@@ -67,7 +68,7 @@ def split_problems(n_train: int, n_test: int, seed: int) -> tuple[list, list]:
     """Disjoint train / held-out problems (distinct T), each drawn with the prime weights."""
     rng = random.Random(seed)
     pool = all_problems()
-    weights = [_product(_WEIGHTS[p] for p in primes) for _, primes in pool]
+    weights = [math.prod(_WEIGHTS[p] for p in primes) for _, primes in pool]
     order = []
     remaining = list(range(len(pool)))
     while remaining and len(order) < n_train + n_test:  # weighted sampling without replacement
@@ -77,13 +78,6 @@ def split_problems(n_train: int, n_test: int, seed: int) -> tuple[list, list]:
         raise ValueError(f"only {len(pool)} problems exist; asked for {n_train}+{n_test}")
     chosen = [pool[i] for i in order]
     return chosen[:n_train], chosen[n_train:]
-
-
-def _product(values) -> float:
-    out = 1.0
-    for v in values:
-        out *= v
-    return out
 
 
 def parse_answer(text: str) -> int | None:

@@ -44,14 +44,15 @@ def is_single_class(labels: Sequence[int]) -> bool:
     return len(set(np.asarray(labels).tolist())) <= 1
 
 
-def agreement_with_truth(predicted: Sequence[Sequence[int]], truths: Sequence[Sequence[int]]) -> dict[str, float]:
+def agreement_with_truth(predicted: Sequence[Sequence[int]], truths: Sequence[Sequence[int]]) -> dict:
     """How well predicted strategy labels recover the true ones, over many groups.
 
     ``predicted[g]`` and ``truths[g]`` label the same responses of group g; labels compare only
-    within a group, and a predicted label < 0 (degenerate) links to nothing. Returns
+    within a group. A response whose true label is < 0 has no strategy (degenerate) and is left
+    out; a predicted label < 0 links to nothing (a class of its own). Returns
 
     - ``ari``: mean adjusted Rand index over the groups with >= 2 true strategies (a group with
-      one strategy would count as agreement by construction, so it is left out); NaN if none;
+      one strategy would count as agreement by construction, so it is left out); None if none;
     - ``precision`` / ``recall``: over all pairs of responses in the same group, of the pairs
       linked by the prediction, the share with the same true strategy, and of the pairs with
       the same true strategy, the share linked;
@@ -63,18 +64,22 @@ def agreement_with_truth(predicted: Sequence[Sequence[int]], truths: Sequence[Se
     tp = fp = fn = 0
     for labels, truth in zip(predicted, truths, strict=True):
         labels, truth = np.asarray(labels), np.asarray(truth)
+        kept = truth >= 0
+        labels, truth = labels[kept], truth[kept]
+        # Unlinked responses become singletons: distinct negative ids.
+        labels = np.where(labels >= 0, labels, -1 - np.arange(labels.size))
         if len(set(truth.tolist())) >= 2:
             aris.append(adjusted_rand_index(truth, labels))
-            found = len({label for label in labels.tolist() if label >= 0})
+            found = len(set(labels.tolist()))
             degenerate += found in (1, len(labels))
         same = truth[:, None] == truth[None, :]
-        linked = (labels[:, None] == labels[None, :]) & (labels[:, None] >= 0)
+        linked = labels[:, None] == labels[None, :]
         upper = np.triu(np.ones_like(same), k=1)
         tp += int((same & linked & upper).sum())
         fp += int((linked & ~same & upper).sum())
         fn += int((same & ~linked & upper).sum())
     return {
-        "ari": float(np.mean(aris)) if aris else float("nan"),
+        "ari": float(np.mean(aris)) if aris else None,
         "precision": tp / max(tp + fp, 1),
         "recall": tp / max(tp + fn, 1),
         "degenerate": degenerate / max(len(aris), 1),

@@ -58,6 +58,7 @@ def test_demo_quick(tmp_path):
     for name, row in [("base", results["base"]), *runs.items()]:
         means = row["pass_at_k"]
         assert len(means) == n and means[0] == row["pass@1"] and means[-1] == row["pass@n"]
+        assert row["problems"] == settings["test_problems"], name  # every held-out problem was evaluated
         assert all(0 <= a <= b <= 1 for a, b in itertools.pairwise(means)), name
         assert 0 <= row["distinct_correct"] <= min(row["distinct"], task.CORRECT_PER_PROBLEM)
     for name, row in runs.items():
