@@ -29,6 +29,9 @@ def test_every_problem_has_four_strategies_with_different_successes():
             if task.compute_score(task.DATA_SOURCE, task.response(p, w) + "<|im_end|>", str(t))["score"] == 1.0
         }
         assert sorted(correct) == sorted(primes) and len(primes) == task.CORRECT_PER_PROBLEM
+        texts = task.correct_responses(primes)
+        assert len(set(texts)) == 3 * len(primes)
+        assert all(task.compute_score("", text, str(t))["score"] == 1.0 for text in texts)
     train, test = task.split_problems(50, 20, seed=1)
     assert not {t for t, _ in train} & {t for t, _ in test}
 

@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("verl")
 
-from polyepo_plugin.cpu_harness.hf_rollout import HFRolloutServer  # noqa: E402
-from polyepo_plugin.cpu_harness.tiny_assets import build_tiny_model  # noqa: E402
+from polyepo_plugin.cpu_harness.hf_rollout import HFRolloutServer
+from polyepo_plugin.cpu_harness.tiny_assets import build_tiny_model
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,16 @@ import time
 from polyepo_plugin.demo import task
 from polyepo_plugin.tiny_lm import IM_END, IM_START, random_qwen2, train_tokenizer
 
-SETTINGS = {"version": 2, "vocab": 512, "hidden": 128, "layers": 2, "heads": 4, "sft_steps": 600, "batch": 64, "lr": 3e-3}
+SETTINGS = {
+    "version": 2,
+    "vocab": 512,
+    "hidden": 128,
+    "layers": 2,
+    "heads": 4,
+    "sft_steps": 600,
+    "batch": 64,
+    "lr": 3e-3,
+}
 
 
 def default_cache_root() -> str:
@@ -28,10 +37,9 @@ def default_cache_root() -> str:
 def build_tokenizer(out_dir: str):
     """Byte-level BPE trained on the task's own text (digits one per token, most words one)."""
     corpus = [
-        f"{IM_START}user\n{task.question(t)}{IM_END}\n{IM_START}assistant\n{task.response(p, w)}{IM_END}\n"
+        f"{IM_START}user\n{task.question(t)}{IM_END}\n{IM_START}assistant\n{text}{IM_END}\n"
         for t, primes in task.all_problems()
-        for p in primes
-        for w in range(len(task.REASONS[p]))
+        for text in task.correct_responses(primes)
     ]
     return train_tokenizer(corpus, out_dir, vocab_size=SETTINGS["vocab"])
 
@@ -44,10 +52,9 @@ def _sft_examples(tok, problems, seed: int) -> list[tuple[list[int], int]]:
             [{"role": "user", "content": task.question(t)}], add_generation_prompt=True, tokenize=False
         )
         prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-        for p in primes:
-            for w in range(len(task.REASONS[p])):
-                answer = tok(f"{task.response(p, w)}{IM_END}", add_special_tokens=False)["input_ids"]
-                out.append((prompt_ids + answer, len(prompt_ids)))
+        for text in task.correct_responses(primes):
+            answer = tok(f"{text}{IM_END}", add_special_tokens=False)["input_ids"]
+            out.append((prompt_ids + answer, len(prompt_ids)))
     random.Random(seed).shuffle(out)
     return out
 
@@ -87,7 +94,9 @@ def pretrain(out_dir: str, train_problems, seed: int = 0, log=print, sft_steps: 
 
 def cached_base_model(train_problems, seed: int = 0, cache_root: str | None = None, log=print) -> str:
     """Path of the pre-trained base model for these problems, training it on first use."""
-    key_src = json.dumps({"settings": SETTINGS, "reasons": task.REASONS, "problems": [t for t, _ in train_problems], "seed": seed})
+    key_src = json.dumps(
+        {"settings": SETTINGS, "reasons": task.REASONS, "problems": [t for t, _ in train_problems], "seed": seed}
+    )
     key = hashlib.sha256(key_src.encode()).hexdigest()[:12]
     final = os.path.join(cache_root or default_cache_root(), f"demo-base-{key}")
     if os.path.exists(os.path.join(final, "config.json")):

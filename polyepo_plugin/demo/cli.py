@@ -130,10 +130,14 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)  # an earlier run's dumps must not count as this run's
             run = runner.run_arm(arm, base, data["train"], data["test"], task.__file__, settings, work, log=log)
             validation = runner.read_jsonl_dir(run.validation_dir)
-            per_step = {step: runner.groups_from_dump(dump) for step, dump in runner.read_jsonl_dir(run.rollout_dir).items()}
+            per_step = {
+                step: runner.groups_from_dump(dump) for step, dump in runner.read_jsonl_dir(run.rollout_dir).items()
+            }
             if run.returncode != 0 or len(run.metrics) != steps or not validation or len(per_step) != steps:
                 failed.append(f"{arm} seed{seed}")
-                log(f"[demo] {arm} seed{seed} FAILED (exit {run.returncode}); last lines of its log:\n{run.log[-4000:]}")
+                log(
+                    f"[demo] {arm} seed{seed} FAILED (exit {run.returncode}); last lines of its log:\n{run.log[-4000:]}"
+                )
                 continue
             held_out = evaluation.summarize_groups(runner.groups_from_dump(validation[max(validation)]))
             last = run.metrics[steps]

@@ -7,10 +7,12 @@ is over seeds, not over the problems of one run.
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Sequence
 
 from polyepo_plugin.diversity.agreement import agreement_with_truth
+from polyepo_plugin.evaluation.plots import new_figure, save_figure
 
 METRICS = ("pass@1", "pass@n", "distinct_correct", "distinct")
 # The issue's targets, Poly-EPO against GRPO: ratio and gain on every seed, gap of the means.
@@ -89,8 +91,7 @@ def target_checks(rows: Sequence[dict], method: str = "poly_epo", baseline: str 
         "per_seed": per_seed,
         "mean_pass_at_1_gap": gap,
         "gap_met": gap <= TARGETS["mean_pass_at_1_gap_max"],
-        "all_met": gap <= TARGETS["mean_pass_at_1_gap_max"]
-        and all(p["ratio_met"] and p["gain_met"] for p in per_seed),
+        "all_met": gap <= TARGETS["mean_pass_at_1_gap_max"] and all(p["ratio_met"] and p["gain_met"] for p in per_seed),
     }
 
 
@@ -133,7 +134,9 @@ def format_targets(checks: dict | None) -> str:
     t = checks["targets"]
     lines = [f"targets ({checks['method']} vs {checks['baseline']}):"]
     for p in checks["per_seed"]:
-        ratio = "n/a (baseline has none)" if p["distinct_correct_ratio"] is None else f"{p['distinct_correct_ratio']:.2f}"
+        ratio = (
+            "n/a (baseline has none)" if p["distinct_correct_ratio"] is None else f"{p['distinct_correct_ratio']:.2f}"
+        )
         lines.append(
             f"  seed {p['seed']}: distinct correct ratio {ratio} "
             f"(>= {t['distinct_correct_ratio_min']}: {'met' if p['ratio_met'] else 'MISSED'}), pass@n gain "
@@ -148,15 +151,16 @@ def format_targets(checks: dict | None) -> str:
 
 def format_agreement(agreement: dict[str, dict], groups: int, responses: int) -> str:
     lines = [
-        f"strategy backends vs the true strategies on the demo's own training rollouts ({groups} groups, "
-        f"{responses} responses; ARI over the groups with >= 2 true strategies):",
+        (
+            f"strategy backends vs the true strategies on the demo's own training rollouts ({groups} groups, "
+            f"{responses} responses; ARI over the groups with >= 2 true strategies):"
+        ),
         f"  {'backend':<11}{'ARI':>7}{'precision':>11}{'recall':>8}{'all-one/all-distinct':>22}{'groups':>8}",
     ]
     for name, a in agreement.items():
         ari = "n/a" if a["ari"] is None else f"{a['ari']:.2f}"
         lines.append(
-            f"  {name:<11}{ari:>7}{a['precision']:>11.2f}{a['recall']:>8.2f}{a['degenerate']:>22.2f}"
-            f"{a['groups']:>8}"
+            f"  {name:<11}{ari:>7}{a['precision']:>11.2f}{a['recall']:>8.2f}{a['degenerate']:>22.2f}{a['groups']:>8}"
         )
     return "\n".join(lines)
 
@@ -164,7 +168,9 @@ def format_agreement(agreement: dict[str, dict], groups: int, responses: int) ->
 def _band(ax, xs, curves: Sequence[Sequence[float]], label: str) -> None:
     """Mean over curves as a line, ± one standard deviation across them as a band."""
     means = [statistics.fmean(c[i] for c in curves) for i in range(len(xs))]
-    (line,) = ax.plot(xs, means, marker="o", ms=2, label=f"{label} ({len(curves)} seed{'s' if len(curves) > 1 else ''})")
+    (line,) = ax.plot(
+        xs, means, marker="o", ms=2, label=f"{label} ({len(curves)} seed{'s' if len(curves) > 1 else ''})"
+    )
     if len(curves) > 1:
         stds = [statistics.stdev(c[i] for c in curves) for i in range(len(xs))]
         lower, upper = [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)]
@@ -173,9 +179,7 @@ def _band(ax, xs, curves: Sequence[Sequence[float]], label: str) -> None:
 
 def plot_pass_at_k(curves: dict[str, list[list[float]]], path: str) -> str:
     """pass@k on the held-out problems: per arm, the mean over seeds and a ±1 std band."""
-    from polyepo_plugin.evaluation import save_figure
-
-    fig, ax = _figure()
+    fig, ax = new_figure()
     for name, per_seed in curves.items():
         _band(ax, list(range(1, len(per_seed[0]) + 1)), per_seed, name)
     return save_figure(fig, ax, path, "k", "pass@k", "held-out problems; band: ±1 std across seeds")
@@ -183,9 +187,7 @@ def plot_pass_at_k(curves: dict[str, list[list[float]]], path: str) -> str:
 
 def plot_over_training(curves: dict[str, list[dict[int, float]]], path: str) -> str:
     """Distinct correct strategies per prompt in the training rollouts, step by step, per arm."""
-    from polyepo_plugin.evaluation import save_figure
-
-    fig, ax = _figure()
+    fig, ax = new_figure()
     for name, per_seed in curves.items():
         steps = sorted(set.intersection(*(set(c) for c in per_seed)))
         _band(ax, steps, [[c[s] for s in steps] for c in per_seed], name)
@@ -196,8 +198,6 @@ def plot_over_training(curves: dict[str, list[dict[int, float]]], path: str) -> 
 
 def write_figures(results: dict, out_dir: str) -> list[str]:
     """``pass_at_k.png`` and ``strategies.png`` from a ``results.json`` (as a dict) into ``out_dir``."""
-    import os
-
     pass_curves: dict[str, list[list[float]]] = {"base": [results["base"]["pass_at_k"]]}
     training: dict[str, list[dict[int, float]]] = {}
     for row in results["runs"]:
@@ -208,12 +208,3 @@ def write_figures(results: dict, out_dir: str) -> list[str]:
     if training:
         paths.append(plot_over_training(training, os.path.join(out_dir, "strategies.png")))
     return paths
-
-
-def _figure():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(6, 4))

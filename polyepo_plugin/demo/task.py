@@ -32,10 +32,25 @@ DATA_SOURCE = "polyepo_prime_factor"
 # Three wordings per method; the trial-division methods (7 and up) are worded alike.
 REASONS = {
     3: ("its digits add up to a multiple of three", "the digit sum divides by three", "summing digits gives a triple"),
-    11: ("the alternating digit sum is a multiple of eleven", "eleven goes in exactly", "long division by eleven comes out even"),
+    11: (
+        "the alternating digit sum is a multiple of eleven",
+        "eleven goes in exactly",
+        "long division by eleven comes out even",
+    ),
     **{
-        p: (f"dividing by {word} leaves no remainder", f"{word} goes in exactly", f"long division by {word} comes out even")
-        for p, word in ((7, "seven"), (13, "thirteen"), (17, "seventeen"), (19, "nineteen"), (23, "twenty-three"), (29, "twenty-nine"))
+        p: (
+            f"dividing by {word} leaves no remainder",
+            f"{word} goes in exactly",
+            f"long division by {word} comes out even",
+        )
+        for p, word in (
+            (7, "seven"),
+            (13, "thirteen"),
+            (17, "seventeen"),
+            (19, "nineteen"),
+            (23, "twenty-three"),
+            (29, "twenty-nine"),
+        )
     },
 }
 _FINAL_INTEGER = re.compile(r"(?:^|\s)(\d{1,7})\s*$")
@@ -48,6 +63,11 @@ def question(t: int) -> str:
 def response(prime: int, wording: int) -> str:
     """The response trying ``prime`` with its reason in wording ``wording`` (0, 1 or 2)."""
     return f"{REASONS[prime][wording]}, so {prime}"
+
+
+def correct_responses(primes) -> list[str]:
+    """Every response trying one of ``primes`` (a problem's correct ones), in every wording."""
+    return [response(p, w) for p in primes for w in range(len(REASONS[p]))]
 
 
 def all_problems() -> list[tuple[int, tuple[int, ...]]]:

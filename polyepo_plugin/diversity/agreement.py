@@ -68,7 +68,7 @@ def agreement_with_truth(predicted: Sequence[Sequence[int]], truths: Sequence[Se
         labels, truth = labels[kept], truth[kept]
         # Unlinked responses become singletons: distinct negative ids.
         labels = np.where(labels >= 0, labels, -1 - np.arange(labels.size))
-        if len(set(truth.tolist())) >= 2:
+        if not is_single_class(truth):
             aris.append(adjusted_rand_index(truth, labels))
             found = len(set(labels.tolist()))
             degenerate += found in (1, len(labels))

@@ -5,12 +5,7 @@ from __future__ import annotations
 
 def plot_pass_at_k(summaries: dict[str, dict], path: str, title: str = "pass@k on held-out prompts") -> str:
     """One curve per model (``name -> summary``), ±1 standard error as a band."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = new_figure()
     for name, summary in summaries.items():
         ks = range(1, len(summary["pass_at_k"]) + 1)
         means = [p["mean"] for p in summary["pass_at_k"]]
@@ -18,6 +13,16 @@ def plot_pass_at_k(summaries: dict[str, dict], path: str, title: str = "pass@k o
         ax.plot(ks, means, marker="o", ms=3, label=name)
         ax.fill_between(ks, [m - s for m, s in zip(means, ses)], [m + s for m, s in zip(means, ses)], alpha=0.2)
     return save_figure(fig, ax, path, "k", "pass@k", title)
+
+
+def new_figure():
+    """A (figure, axes) pair of the size every figure here uses, drawn off-screen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(6, 4))
 
 
 def save_figure(fig, ax, path: str, xlabel: str, ylabel: str, title: str) -> str:
