@@ -61,7 +61,11 @@ class StepInputs:
     rows a trainer added only to even out the batch (verl's v1 tags them ``is_padding``); they
     join no group. Rows whose uid starts with ``pad`` are padding in any case. ``early``: a
     labelling started earlier in the step, and ``row_ids`` the identities of this call's rows in
-    the same terms (``polyepo_plugin.early_labelling``).
+    the same terms (``polyepo_plugin.early_labelling``). ``text_mask``: ``(B, L)`` like
+    ``batch["responses"]``, the tokens the model wrote as the rollout recorded them, which
+    backends read; the integration passes it when the ``response_mask`` verl hands over may
+    differ (rejection sampling removes tokens from training, not from the text). None: the
+    ``response_mask``.
     """
 
     batch: Mapping[str, Any] | None = None
@@ -71,6 +75,7 @@ class StepInputs:
     padding: np.ndarray | None = None
     early: PendingLabelling | None = None
     row_ids: list | None = None
+    text_mask: torch.Tensor | None = None
 
     def completed_by(self, other: StepInputs | None) -> StepInputs:
         """These inputs, with what is missing here taken from ``other``."""
@@ -176,7 +181,8 @@ class LabelledGroups:
         layout = GroupLayout.from_index(index, device=rewards.device, padding=inputs.padding)
         strategies = labelling = timing = None
         if with_strategies:
-            groups = ResponseGroups(layout, response_mask, inputs.batch, inputs.non_tensor_batch, inputs.tokenizer)
+            text_mask = inputs.text_mask if inputs.text_mask is not None else response_mask
+            groups = ResponseGroups(layout, text_mask, inputs.batch, inputs.non_tensor_batch, inputs.tokenizer)
             labelling, timing = _label(options, groups, inputs)
             strategies = layout.compact_strategies(labelling.labels)
         return cls(layout, layout.gather(rewards), strategies, labelling, timing)
@@ -291,6 +297,7 @@ def reads_strategies(name: str, options: PolyEpoConfig) -> bool:
     """Whether estimator ``name`` labels strategies with these options (``max``/``mean`` do not)."""
     return _GROUPED[name][0](options)
 
+
 # Both read prompt groups: the trainer integration and start-up checks apply to them.
 GROUP_ESTIMATORS = tuple(ESTIMATORS)  # a tuple: `in` compares with ==, which verl's str enums support
 
@@ -342,7 +349,9 @@ def batch_metrics(
     if strategies is not None and num_groups:
         correct = layout.valid & (groups.rewards > options.correct_threshold)
         out["poly_epo/distinct_strategies_mean"] = float(distinct_per_group(strategies, layout.valid).double().mean())
-        out["poly_epo/distinct_correct_strategies_mean"] = float(distinct_per_group(strategies, correct).double().mean())
+        out["poly_epo/distinct_correct_strategies_mean"] = float(
+            distinct_per_group(strategies, correct).double().mean()
+        )
         out["poly_epo/degenerate_fraction"] = float(((strategies < 0) & layout.valid).sum() / layout.valid.sum())
         out["poly_epo/diversity_latency_s"] = groups.timing.latency_s
         out["poly_epo/diversity_wait_s"] = groups.timing.wait_s

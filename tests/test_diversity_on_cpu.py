@@ -11,7 +11,6 @@ from polyepo_plugin.grouping import GroupLayout, strategy_codes
 from brute_force import same_partition
 
 
-
 def padded(sequences, width=12, pad=0):
     responses = torch.full((len(sequences), width), pad)
     mask = torch.zeros(len(sequences), width)
@@ -45,7 +44,11 @@ def test_ngram_ignores_tokens_outside_the_mask_and_never_links_across_groups():
     responses[2, 4:] = torch.tensor([50, 51, 52, 53])  # differs only under a zero mask
     index = np.array(["x", "x", "y"], dtype=object)
     layout = GroupLayout.from_index(index)
-    labels = make_backend(DiversityConfig(backend="ngram")).assign(ResponseGroups(layout, mask, {"responses": responses}, None)).labels
+    labels = (
+        make_backend(DiversityConfig(backend="ngram"))
+        .assign(ResponseGroups(layout, mask, {"responses": responses}, None))
+        .labels
+    )
     assert labels[0] == labels[1]
     strategies = layout.compact_strategies(labels)
     assert strategies[layout.valid].tolist() == [0, 0, 0]
@@ -85,3 +88,32 @@ def test_compact_strategies_numbers_labels_within_each_group():
     compact = layout.compact_strategies(np.array([900, 5, -1, 5, 17]))
     assert compact.tolist() == [[1, -1, 0], [0, 0, -1]]
     assert layout.valid.tolist() == [[True, True, True], [True, True, False]]
+
+
+class IdsAsWords:
+    """A tokenizer whose token i decodes to the word ``w<i>``: what was read is visible."""
+
+    def decode(self, ids, skip_special_tokens=True):
+        return " ".join(f"w{i}" for i in ids)
+
+
+def test_backends_read_the_model_turns_of_an_agent_loop_response_a_line_each():
+    # model turn [5, 6], tool observation [90, 91] (masked), model turn [7], right padding
+    responses = torch.tensor([[5, 6, 90, 91, 7, 0], [8, 0, 0, 0, 0, 0]])
+    mask = torch.tensor([[1, 1, 0, 0, 1, 0], [1, 0, 0, 0, 0, 0]])
+    groups = ResponseGroups(
+        GroupLayout.from_index(np.array(["g", "g"], dtype=object)), mask, {"responses": responses}, None, IdsAsWords()
+    )
+    assert groups.response_texts("custom") == ["w5 w6\nw7", "w8"]
+    assert [t.tolist() for t in groups.response_tokens("ngram")] == [[5, 6, 7], [8]]
+
+
+def test_a_mask_of_another_width_than_the_responses_is_a_clear_error():
+    groups = ResponseGroups(
+        GroupLayout.from_index(np.array(["g"], dtype=object)),
+        torch.ones(1, 12),
+        {"responses": torch.ones(1, 5, dtype=torch.long)},
+        None,
+    )
+    with pytest.raises(ValueError, match=r"response mask is \(1, 12\) but the responses are \(1, 5\)"):
+        groups.response_tokens("ngram")

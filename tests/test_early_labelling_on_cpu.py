@@ -19,7 +19,7 @@ from fake_judge import FakeJudge
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from verl import DataProto
-from verl.trainer.ppo import ray_trainer
+from verl.trainer.ppo import ray_trainer, rollout_corr_helper
 
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
 from polyepo_plugin.early_labelling import CANCEL_WAIT_S, row_identities
@@ -240,3 +240,68 @@ def test_objectives_without_strategies_start_no_labelling(tokenizer):
             ray_trainer.extract_reward(step_batch(tokenizer))
             assert run.pending is None
     assert judge.requests["ok"] == 0
+
+
+REJECTED = (1, 6)  # one row in each of the first two groups
+
+
+def with_rejection_sampling(config):
+    OmegaConf.update(config, "algorithm.rollout_correction.rollout_rs", "seq_sum_k2")
+    OmegaConf.update(config, "algorithm.rollout_correction.rollout_rs_threshold", 1.0)
+    return config
+
+
+def rejected_by_rollout_correction(data, config):
+    """verl's own rollout correction, as the legacy fit calls it before advantages, rejecting the
+    rows of ``REJECTED`` whole (their old and rollout log-probs are far apart)."""
+    width = data.batch["response_mask"].shape[1]
+    data.batch["old_log_probs"] = torch.zeros(len(data), width)
+    rollout_log_probs = torch.zeros(len(data), width)
+    rollout_log_probs[list(REJECTED)] = -2.0
+    data.batch["rollout_log_probs"] = rollout_log_probs
+    corrected, _ = rollout_corr_helper.compute_rollout_correction_and_add_to_batch(
+        data, config.algorithm.rollout_correction
+    )
+    assert corrected.batch["response_mask"][list(REJECTED)].sum() == 0  # what verl did
+    return corrected
+
+
+def check_rejected_rows_keep_their_group(out, expected):
+    """A fully rejected row trains on nothing, yet counts in its group's sets as it did before."""
+    advantages, mask = out.batch["advantages"], out.batch["response_mask"]
+    kept = [row for row in range(len(expected)) if row not in REJECTED]
+    assert advantages[list(REJECTED)].abs().sum() == 0
+    assert torch.allclose(advantages[kept].sum(1) / mask[kept].sum(1), expected[kept])
+    assert expected[list(REJECTED)].abs().sum() > 0
+
+
+def test_rejection_sampling_keeps_the_early_labelling_and_its_text(tokenizer, caplog):
+    with FakeJudge(delay_s=0.2) as judge:
+        config = with_rejection_sampling(run_config(judge))
+        expected, _ = synchronous(step_batch(tokenizer), config, tokenizer)
+        data = step_batch(tokenizer)
+        with in_run(config, tokenizer):
+            ray_trainer.extract_reward(data)
+            data = rejected_by_rollout_correction(data, config)
+            with caplog.at_level(logging.WARNING):
+                out = ray_trainer.compute_advantage(data, adv_estimator="poly_epo", config=config.algorithm)
+    assert out.meta_info[legacy.METRICS_META_KEY]["poly_epo/diversity_labelled_in_step"] == 0
+    assert "not those labelled early" not in caplog.text
+    assert judge.requests["ok"] == 3 + 3  # the reference's three groups, then the run's: no relabelling
+    check_rejected_rows_keep_their_group(out, expected)
+
+
+def test_a_backend_labelling_in_step_reads_rejected_rows_whole(tokenizer):
+    with initialize_config_dir(config_dir=VERL_CONFIG_DIR, version_base=None):
+        config = compose(
+            "ppo_trainer",
+            overrides=["algorithm.adv_estimator=poly_epo", "+algorithm.poly_epo.diversity.backend=ngram"],
+        )
+    config = with_rejection_sampling(config)
+    expected, _ = advantages_of(step_batch(tokenizer), config)
+    data = step_batch(tokenizer)
+    with in_run(config, tokenizer):
+        ray_trainer.extract_reward(data)
+        data = rejected_by_rollout_correction(data, config)
+        out = ray_trainer.compute_advantage(data, adv_estimator="poly_epo", config=config.algorithm)
+    check_rejected_rows_keep_their_group(out, expected)

@@ -88,3 +88,62 @@ def test_v1_patched_with_the_upstream_patch(patched_verl):
     multi = report["multi_output"]
     real = [i for i, e in enumerate(multi["expected"]) if i < len(multi["expected"]) - 2]
     assert [multi["written"][i] for i in real] == pytest.approx([multi["expected"][i] for i in real], abs=1e-6)
+
+
+# Rows as verl's v1 writes them in ordinary runs (see agent_loop_cases in the probe).
+
+
+def agent_loop(report, case):
+    got = report["agent_loop"][case]
+    assert "error" not in got, got.get("error")
+    return got
+
+
+def test_verl_padding_rows_join_no_group_under_grpo_and_poly_epo(stock_report):
+    case = agent_loop(stock_report, "verl_padding")
+    for name in ("grpo", "labels", "ngram"):
+        padding = case["padding"][name]
+        assert len(padding) == 4  # 12 rows to a multiple of 8
+        assert all(case["written"][name][key] == 0 for key in padding)
+    for name in ("labels", "ngram"):
+        real = case["expected"][name]
+        assert [case["written"][name][key] for key in real] == pytest.approx(list(real.values()), abs=1e-6)
+        assert case[f"{name}_metrics"]["poly_epo/padding_rows"] == 4
+        assert case[f"{name}_metrics"]["poly_epo/groups"] == 3
+    assert "do not line up" in case["permuted"]
+
+
+def test_tool_turns_are_left_out_of_what_backends_read(stock_report):
+    case = agent_loop(stock_report, "tool_rows")
+    assert "written" in case["grpo"]
+    assert sorted(case["custom"]["seen"]) == sorted(case["texts"])  # the model's turns, a line each
+    assert not any("OBSERVATION" in text for text in case["custom"]["seen"])
+    for name in ("custom", "ngram", "judge"):
+        check_written(case[name], groups=2)
+    judged = "\n".join(case["judge"]["prompts"])
+    assert "OBSERVATION" not in judged
+    assert all(text in judged for text in case["texts"])
+    assert case["judge"]["metrics"]["poly_epo/diversity_labelled_in_step"] == 0
+    assert "do not line up" in case["permuted"]
+
+
+def test_intermediate_outputs_longer_than_every_final_one(stock_report):
+    case = agent_loop(stock_report, "long_intermediate")
+    assert "written" in case["grpo"]
+    check_written(case["ngram"], groups=2)
+    assert "do not line up" in case["permuted"]
+
+
+def test_rejection_sampling_keeps_rows_their_group_text_and_early_labels(stock_report):
+    """A fully rejected row trains on nothing but still counts in its group, as under GRPO."""
+    case = agent_loop(stock_report, "rejection")
+    rejected = [i for i, n in enumerate(case["ngram"]["trained_tokens"]) if n == 0]
+    assert len(rejected) == 2 and case["grpo"]["trained_tokens"] == case["ngram"]["trained_tokens"]
+    written, expected = case["ngram"]["written"], case["ngram"]["expected"]
+    assert [written[i] for i in rejected] == [0, 0]
+    kept = [i for i in range(len(written)) if i not in rejected]
+    assert [written[i] for i in kept] == pytest.approx([expected[i] for i in kept], abs=1e-6)
+    assert any(abs(expected[i]) > 1e-6 for i in rejected)  # the rejected rows had a value of their own
+    judge = case["judge"]
+    assert judge["requests"] == 3 and judge["metrics"]["poly_epo/diversity_labelled_in_step"] == 0
+    assert "do not line up" in case["permuted"]

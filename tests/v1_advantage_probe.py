@@ -33,6 +33,7 @@ from fake_judge import FakeJudge
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
 from polyepo_plugin.estimator import StepInputs, row_advantages
+from polyepo_plugin.integration.v1 import final_output_rows
 
 JUDGE_DELAY_S = 0.8
 CONFIG_DIR = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
@@ -52,20 +53,20 @@ def single_output_rows(groups=3, n=4, seed=0):
             # two token "styles", so that n-gram overlap finds more than one strategy
             base = 3 if s % 2 == 0 else 20
             score = float(torch.randint(0, 2, (1,), generator=g))
-            out.append(
-                row(f"prompt{p}", base + torch.arange(length) % 6, score, {"strategy": s % 3, "acc": score}, g)
-            )
+            out.append(row(f"prompt{p}", base + torch.arange(length) % 6, score, {"strategy": s % 3, "acc": score}, g))
     return out, [f"{r['uid']}_{i}_0" for i, r in enumerate(out)]
 
 
-def row(uid, responses, score, reward_extra_info, generator):
+def row(uid, responses, score, reward_extra_info, generator, response_mask=None):
+    """A row as verl's agent loop stores it: the reward on the last token; ``response_mask`` 0 on
+    tool and observation tokens (all ones by default)."""
     rm_scores = torch.zeros(len(responses))
     rm_scores[-1] = score
     return {
         "uid": uid,
         "prompts": torch.randint(3, 30, (int(torch.randint(2, 5, (1,), generator=generator)),), generator=generator),
         "responses": responses,
-        "response_mask": torch.ones(len(responses), dtype=torch.int64),
+        "response_mask": torch.ones(len(responses), dtype=torch.int64) if response_mask is None else response_mask,
         "rm_scores": rm_scores,
         "extra_fields": {"reward_extra_info": reward_extra_info},
     }
@@ -136,11 +137,17 @@ def trainer_for(overrides, tokenizer=None):
 def run(trainer, meta):
     metrics = {}
     trainer._compute_advantage(meta, metrics)
-    written = tq.kv_batch_get(keys=meta.keys, partition_id=meta.partition_id, select_fields=["advantages"])
-    rows = written["advantages"].unbind()
+    written = tq.kv_batch_get(
+        keys=meta.keys, partition_id=meta.partition_id, select_fields=["advantages", "response_mask"]
+    )
+    rows = list(zip(written["advantages"].unbind(), written["response_mask"].unbind()))
+    values = [r[m.bool()][0] if m.any() else torch.tensor(0.0) for r, m in rows]
     return {
-        "written": [float(r[0]) for r in rows],
-        "constant_per_response": all(bool((r == r[0]).all()) for r in rows),
+        "written": [float(v) for v in values],
+        # one value on the trained tokens, 0 elsewhere (tool tokens, rejected tokens)
+        "constant_per_response": all(
+            bool((r == torch.where(m.bool(), v, 0.0)).all()) for (r, m), v in zip(rows, values)
+        ),
         "metrics": metrics,
     }
 
@@ -171,6 +178,245 @@ def labels_of(samples):
     return {"strategy": np.array([r["extra_fields"]["reward_extra_info"]["strategy"] for r in samples])}
 
 
+def with_seq_len(samples):
+    return [{"seq_len": len(r["prompts"]) + len(r["responses"])} for r in samples]
+
+
+def balanced(trainer, meta):
+    """verl's own _balance_batch: pads the batch with verl's synthetic rows and reorders it."""
+    trainer.actor_rollout_wg = SimpleNamespace(_dispatch_info={"actor": [0]})
+    trainer.use_critic, trainer.global_steps = False, 0
+    return trainer._balance_batch(meta, metrics={})
+
+
+def by_key(result, keys):
+    return dict(zip(keys, result["written"]))
+
+
+def tool_rows(tokenizer, groups=2, seed=3):
+    """Two-turn responses as verl's tool agent loop writes them: model turn, tool observation
+    (``response_mask`` 0), model turn. The strategy is the first word of the first turn."""
+    g = torch.Generator().manual_seed(seed)
+    words = ["Add", "Count", "Add", "Guess"]
+    observation = tokenizer.encode(" OBSERVATION: tool says 42", add_special_tokens=False)
+    samples, texts = [], []
+    for p in range(groups):
+        for s in range(4):
+            first = tokenizer.encode(f"{words[s]} the numbers {p}", add_special_tokens=False)
+            last = tokenizer.encode(" answer is 7" if s % 2 else " so it is 7", add_special_tokens=False)
+            ids = torch.tensor(first + observation + last)
+            mask = torch.tensor([1] * len(first) + [0] * len(observation) + [1] * len(last))
+            score = float(s % 2 == 0 or p == 1)
+            samples.append(row(f"tool{p}", ids, score, {"strategy": words[s], "acc": score}, g, mask))
+            texts.append(tokenizer.decode(first) + "\n" + tokenizer.decode(last))
+    return samples, [f"{r['uid']}_{i}_0" for i, r in enumerate(samples)], texts
+
+
+def long_intermediate_rows(seed=4):
+    """Multi-output sessions whose intermediate outputs are longer than every final output."""
+    g = torch.Generator().manual_seed(seed)
+    rows_, keys = [], []
+    for p in range(2):
+        for session in range(4):
+            outputs = 2 if session % 2 == 0 else 1
+            for i in range(outputs):
+                final = i == outputs - 1
+                length = 4 if final else 12
+                base = 3 if session < 2 else 20  # two token styles: two n-gram strategies
+                score = float(final and (session + p) % 3 != 0)
+                rows_.append(row(f"long{p}", base + torch.arange(length) % 5, score, {"acc": score}, g))
+                keys.append(f"long{p}_{session}_{i}")
+    return rows_, keys
+
+
+def with_log_probs(samples, rejected):
+    """Old and rollout log-probs: equal, but far apart on the ``rejected`` rows (seq_sum_k2 > 1)."""
+    out = []
+    for i, r in enumerate(samples):
+        r = dict(r)
+        r["old_log_probs"] = torch.zeros(len(r["responses"]))
+        r["rollout_log_probs"] = torch.full((len(r["responses"]),), -2.0 if i in rejected else 0.0)
+        out.append(r)
+    return out
+
+
+def swap_first_pair_of_a_group(original_get):
+    """kv_batch_get that returns polyepo's fetch with two rows of one group swapped."""
+
+    def permuting_get(keys, partition_id, select_fields=None):
+        if select_fields and "prompts" in select_fields:  # polyepo's own fetch
+            uids = [key.rsplit("_", 2)[0] for key in keys]
+            first = next(i for i in range(len(keys)) if uids.count(uids[i]) > 1)
+            second = next(j for j in range(first + 1, len(keys)) if uids[j] == uids[first])
+            keys = list(keys)
+            keys[first], keys[second] = keys[second], keys[first]
+        return original_get(keys=keys, partition_id=partition_id, select_fields=select_fields)
+
+    return permuting_get
+
+
+def raised_when_permuted(trainer, meta):
+    original_get = tq.kv_batch_get
+    tq.kv_batch_get = swap_first_pair_of_a_group(original_get)
+    try:
+        run(trainer, meta)
+        return None
+    except RuntimeError as error:
+        return str(error)
+    finally:
+        tq.kv_batch_get = original_get
+
+
+LABELS_RUN = ["algorithm.adv_estimator=poly_epo", "+algorithm.poly_epo.diversity.backend=labels"]
+NGRAM_RUN = ["algorithm.adv_estimator=poly_epo", "+algorithm.poly_epo.diversity.backend=ngram"]
+GRPO_RUN = ["algorithm.adv_estimator=grpo"]
+
+
+def verl_padding_case(tokenizer, workdir):
+    """verl's padding rows (upsample_batch_to_divisible_size): 12 rows padded to 16."""
+    samples, keys = single_output_rows()
+    responses, _ = padded(samples)
+    case = {"expected": {}, "written": {}, "padding": {}}
+    for name, overrides in (("grpo", GRPO_RUN), ("labels", LABELS_RUN), ("ngram", NGRAM_RUN)):
+        trainer = trainer_for([*overrides, "actor_rollout_ref.actor.ppo_mini_batch_size=2"], tokenizer)
+        meta = balanced(trainer, put(samples, keys, with_seq_len(samples)))
+        result = run(trainer, meta)
+        case["written"][name] = by_key(result, meta.keys)
+        case["padding"][name] = [key for key, tag in zip(meta.keys, meta.tags) if tag.get("is_padding")]
+        if name != "grpo":
+            expected = reference(
+                samples, trainer.config, batch={"responses": responses}, non_tensor_batch=labels_of(samples)
+            )
+            case["expected"][name] = dict(zip(keys, expected))
+            case[f"{name}_metrics"] = result["metrics"]
+        if name == "labels":
+            case["permuted"] = raised_when_permuted(
+                trainer, balanced(trainer, put(samples, keys, with_seq_len(samples)))
+            )
+    return case
+
+
+def tool_rows_case(tokenizer, workdir):
+    """Tool turns inside a response: what a text backend and the judge read."""
+    samples, keys, texts = tool_rows(tokenizer)
+    seen_file = os.path.join(workdir, "seen.jsonl")
+    label_file = os.path.join(workdir, "record_first_word.py")
+    with open(label_file, "w") as f:
+        f.write(
+            "import json\n"
+            "def label_strategies(prompt, responses):\n"
+            f"    with open({seen_file!r}, 'a') as out:\n"
+            "        out.write(json.dumps(responses) + '\\n')\n"
+            "    return [r.split()[0] for r in responses]\n"
+        )
+    word_labels = {
+        "strategy": np.array([r["extra_fields"]["reward_extra_info"]["strategy"] for r in samples], dtype=object)
+    }
+    case = {"texts": texts}
+    custom_run = [
+        "algorithm.adv_estimator=poly_epo",
+        "+algorithm.poly_epo.diversity.backend=custom",
+        f"+algorithm.poly_epo.diversity.custom.path={label_file}",
+    ]
+    for name, overrides in (("grpo", GRPO_RUN), ("custom", custom_run), ("ngram", NGRAM_RUN)):
+        trainer = trainer_for(overrides, tokenizer)
+        case[name] = run(trainer, put(samples, keys))
+    _, mask = padded(samples)
+    case["custom"]["expected"] = reference(samples, trainer_for(LABELS_RUN).config, non_tensor_batch=word_labels)
+    with open(seen_file) as f:
+        case["custom"]["seen"] = [text for line in f for text in json.loads(line)]
+    tool_mask = torch.nn.utils.rnn.pad_sequence([r["response_mask"] for r in samples], batch_first=True)
+    responses, _ = padded(samples)
+    case["ngram"]["expected"] = reference(
+        samples, trainer.config, batch={"responses": responses}, non_tensor_batch={}, text_mask=tool_mask.bool()
+    )
+    with FakeJudge() as judge:
+        trainer = trainer_for(
+            [
+                "algorithm.adv_estimator=poly_epo",
+                "+algorithm.poly_epo.diversity.backend=judge",
+                f"+algorithm.poly_epo.diversity.judge.base_url={judge.base_url}",
+                "actor_rollout_ref.actor.ppo_mini_batch_size=2",
+            ],
+            tokenizer,
+        )
+        case["judge"] = run(trainer, balanced(trainer, put(samples, keys, with_seq_len(samples))))
+        case["judge"]["prompts"] = list(judge.prompts)
+    case["judge"]["expected"] = case["custom"]["expected"]
+    case["permuted"] = raised_when_permuted(trainer_for(LABELS_RUN, tokenizer), put(samples, keys))
+    return case
+
+
+def long_intermediate_case(tokenizer, workdir):
+    """Intermediate outputs longer than every final output, with a text-reading backend."""
+    samples, keys = long_intermediate_rows()
+    final_rows, session_of_row = final_output_rows(keys)
+    finals = [samples[r] for r in final_rows]
+    case = {}
+    for name, overrides in (("grpo", GRPO_RUN), ("ngram", NGRAM_RUN)):
+        case[name] = run(trainer_for(overrides, tokenizer), put(samples, keys))
+    final_responses, _ = padded(finals)
+    per_session = reference(
+        finals, trainer_for(NGRAM_RUN).config, batch={"responses": final_responses}, non_tensor_batch={}
+    )
+    case["ngram"]["expected"] = [per_session[s] for s in session_of_row]
+    case["permuted"] = raised_when_permuted(trainer_for(NGRAM_RUN, tokenizer), put(samples, keys))
+    return case
+
+
+def rejection_case(tokenizer, workdir):
+    """Rejection sampling (rollout correction) removes rows 1 and 6 from training."""
+    rejected = (1, 6)
+    samples, keys = single_output_rows()
+    samples = with_log_probs(samples, rejected)
+    responses, _ = padded(samples)
+    rs = ["algorithm.rollout_correction.rollout_rs=seq_sum_k2", "algorithm.rollout_correction.rollout_rs_threshold=1.0"]
+    case = {"rejected": [keys[i] for i in rejected]}
+    for name, overrides in (("grpo", GRPO_RUN), ("ngram", NGRAM_RUN)):
+        trainer = trainer_for([*overrides, *rs], tokenizer)
+        meta = put(samples, keys)
+        case[name] = run(trainer, meta)
+        written_mask = tq.kv_batch_get(keys=keys, partition_id=meta.partition_id, select_fields=["response_mask"])
+        case[name]["trained_tokens"] = [int(m.sum()) for m in written_mask["response_mask"].unbind()]
+    case["ngram"]["expected"] = reference(samples, trainer.config, batch={"responses": responses}, non_tensor_batch={})
+    with FakeJudge(delay_s=0.3) as judge:
+        trainer = trainer_for(
+            [
+                "algorithm.adv_estimator=poly_epo",
+                "+algorithm.poly_epo.diversity.backend=judge",
+                f"+algorithm.poly_epo.diversity.judge.base_url={judge.base_url}",
+                "actor_rollout_ref.actor.ppo_mini_batch_size=3",
+                *rs,
+            ],
+            tokenizer,
+        )
+        meta = balanced(trainer, put(samples, keys, with_seq_len(samples)))
+        time.sleep(0.5)
+        case["judge"] = run(trainer, meta)
+        case["judge"]["requests"] = judge.requests["ok"]
+        case["judge"]["keys"] = list(meta.keys)
+    trainer = trainer_for([*LABELS_RUN, *rs], tokenizer)
+    case["permuted"] = raised_when_permuted(trainer, put(samples, keys))
+    return case
+
+
+def agent_loop_cases(report, tokenizer, workdir):
+    """Rows as verl's v1 writes them in ordinary runs. Each case runs under stock grpo and
+    poly_epo, and a permutation inside a group must still stop the step; a case that raises is
+    reported as such, so that each test shows its own failure."""
+    report["agent_loop"] = {}
+    for name, case in (
+        ("verl_padding", verl_padding_case),
+        ("tool_rows", tool_rows_case),
+        ("long_intermediate", long_intermediate_case),
+        ("rejection", rejection_case),
+    ):
+        try:
+            report["agent_loop"][name] = case(tokenizer, workdir)
+        except Exception as error:  # noqa: BLE001 - reported to the test
+            report["agent_loop"][name] = {"error": repr(error)}
+
+
 def main():
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
     tq.init(OmegaConf.create({"backend": {"SimpleStorage": {"num_data_storage_units": 1}}}))
@@ -181,14 +427,15 @@ def main():
         trainer = trainer_for(["algorithm.adv_estimator=poly_epo", f"+algorithm.poly_epo.diversity.backend={backend}"])
         report[backend] = run(trainer, put(samples, keys))
         responses, _ = padded(samples)
-        report[backend]["expected"] = reference(samples, trainer.config, batch={"responses": responses}, non_tensor_batch=labels_of(samples))
+        report[backend]["expected"] = reference(
+            samples, trainer.config, batch={"responses": responses}, non_tensor_batch=labels_of(samples)
+        )
 
-    labels_run = ["algorithm.adv_estimator=poly_epo", "+algorithm.poly_epo.diversity.backend=labels"]
     multi, multi_keys, multi_tags, per_row = multi_output_rows()
-    report["multi_output"] = run(trainer_for(labels_run), put(multi, multi_keys, multi_tags))
+    report["multi_output"] = run(trainer_for(LABELS_RUN), put(multi, multi_keys, multi_tags))
     report["multi_output"]["expected"] = per_row
 
-    trainer = trainer_for(labels_run)
+    trainer = trainer_for(LABELS_RUN)
     try:
         report["colocated"] = run(trainer, put(samples, keys, top_level=("strategy",)))
         report["colocated"]["expected"] = report["labels"]["expected"]
@@ -200,7 +447,9 @@ def main():
     tokenizer = build_tokenizer(workdir)
     label_file = os.path.join(workdir, "first_word.py")
     with open(label_file, "w") as f:
-        f.write("def label_strategies(prompt, responses):\n    return [r.split()[0] if r.split() else None for r in responses]\n")
+        f.write(
+            "def label_strategies(prompt, responses):\n    return [r.split()[0] if r.split() else None for r in responses]\n"
+        )
     words = ["Add", "Add", "answer", "number"]
     decoded = []
     for i, s in enumerate(samples):
@@ -220,7 +469,7 @@ def main():
     report["custom"] = run(trainer, put(decoded, keys))
     word_labels = np.array([words[i % 4] for i in range(len(decoded))], dtype=object)
     report["custom"]["expected"] = reference(
-        decoded, trainer_for(labels_run).config, non_tensor_batch={"strategy": word_labels}
+        decoded, trainer_for(LABELS_RUN).config, non_tensor_batch={"strategy": word_labels}
     )
 
     # the judge, started early by the wrapped _balance_batch and collected at the advantage stage
@@ -255,13 +504,14 @@ def main():
 
     tq.kv_batch_get = permuting_get
     try:
-        run(trainer_for(labels_run), meta)
+        run(trainer_for(LABELS_RUN), meta)
         report["permuted"] = {"raised": None}
     except RuntimeError as error:
         report["permuted"] = {"raised": str(error)}
     finally:
         tq.kv_batch_get = original_get
 
+    agent_loop_cases(report, tokenizer, workdir)
     print(json.dumps(report))
     tq.close()
     ray.shutdown()

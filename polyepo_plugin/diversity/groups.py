@@ -38,6 +38,10 @@ def missing_input(backend: str, needs: str, got: str) -> MissingInputError:
 class ResponseGroups:
     """What a backend may read: the group layout plus verl's batch, as the estimator got it.
 
+    ``response_mask``: ``(B, L)``, the tokens of each response that the model wrote, as the
+    rollout recorded them. Backends read a response's text under it, so in an agent loop's
+    response (model turns with tool and observation tokens between them, masked 0) they see the
+    model's own turns, one line apart, and never the environment's text.
     ``decoded_responses``/``decoded_prompts``: per-row texts given directly (``label_strategies``
     outside verl); when set, ``response_texts``/``prompt_texts`` return them, decoding nothing.
     ``cancelled``: set when nobody waits for this labelling any more; a backend that makes
@@ -61,16 +65,31 @@ class ResponseGroups:
         return self.batch[key]
 
     def response_tokens(self, backend: str) -> list[torch.Tensor]:
-        """Each row's response token ids under the response mask."""
-        responses = self.batch_tensor("responses", backend).cpu()
-        mask = self.response_mask.cpu().bool()
-        return [responses[row][mask[row]] for row in range(self.layout.num_rows)]
+        """Each row's response token ids under the response mask (the model's turns, joined)."""
+        return [torch.cat(turns) if turns else torch.zeros(0, dtype=torch.long) for turns in self._turns(backend)]
 
     def response_texts(self, backend: str) -> list[str]:
-        """Each row's decoded response (special tokens dropped)."""
+        """Each row's decoded response (special tokens dropped), a model turn per line."""
         if self.decoded_responses is not None:
             return list(self.decoded_responses)
-        return self._decode(self.response_tokens(backend), backend)
+        turns = self._turns(backend)
+        return ["\n".join(self._decode(row, backend)) for row in turns]
+
+    def _turns(self, backend: str) -> list[list[torch.Tensor]]:
+        """Each row's runs of consecutive unmasked response tokens: one run per model turn."""
+        responses = self.batch_tensor("responses", backend).cpu()
+        mask = self.response_mask.cpu().bool()
+        if mask.shape != responses.shape:
+            raise ValueError(
+                f"{backend}: the response mask is {tuple(mask.shape)} but the responses are {tuple(responses.shape)}; "
+                "the rows handed to the estimator are laid out inconsistently"
+            )
+        turns = []
+        for row in range(self.layout.num_rows):
+            kept = mask[row].nonzero().flatten()
+            breaks = (kept.diff() > 1).nonzero().flatten() + 1
+            turns.append([responses[row][run] for run in torch.tensor_split(kept, breaks)] if kept.numel() else [])
+        return turns
 
     def prompt_texts(self, backend: str) -> list[str]:
         """Each row's decoded prompt; left padding is removed through the attention mask."""

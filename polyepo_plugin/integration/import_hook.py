@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 MODULE_PATCHES: dict[str, list] = {
     "verl.trainer.ppo.ray_trainer": [legacy.patch_legacy_trainer],
+    "verl.trainer.ppo.rollout_corr_helper": [legacy.patch_rollout_correction],
     "verl.experimental.separation.ray_trainer": [legacy.patch_separation_trainer],
     "verl.trainer.ppo.v1.utils": [v1.patch_v1_utils],
     "verl.trainer.ppo.v1.trainer_base": [v1.patch_v1_trainer],

@@ -17,7 +17,10 @@ reorders it, whether or not that runs) and before the reward-model, old-log-prob
 and value stages; it runs with ``rollout_correction.bypass_mode`` too, where
 ``_compute_old_log_prob`` is skipped. Validation calls it as well and is left alone. Rows are
 identified by a hash of uid, prompt and response tokens, so a row order changed after the hook
-cannot pair labels with the wrong rows.
+cannot pair labels with the wrong rows, and a ``response_mask`` changed by rejection sampling
+(``rollout_correction.rollout_rs``) does not change a row's identity; the mask the rollout wrote
+is kept (wrapped ``compute_rollout_correction_and_add_to_batch``) so that backends labelling at
+the advantage stage read the same text as those started early.
 
 The legacy trainer adds no padding rows before advantages (``pad_dataproto_to_divisor`` runs
 only around validation generation in 0.9.1), so its groups are whole.
@@ -29,6 +32,8 @@ import contextvars
 import functools
 from dataclasses import dataclass
 from typing import Any
+
+import torch
 
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.early_labelling import PendingLabelling, row_identities, start_labelling, starts_early
@@ -42,11 +47,20 @@ METRICS_META_KEY = "poly_epo_metrics"
 
 @dataclass
 class _Run:
-    """The trainer whose ``fit`` runs in this thread, and the step's early labelling."""
+    """The trainer whose ``fit`` runs in this thread, the step's early labelling, and the
+    step's ``response_mask`` as the rollout wrote it, kept when rollout correction replaces it."""
 
     trainer: Any
     pending: PendingLabelling | None = None
     validating: bool = False
+    rollout_mask: torch.Tensor | None = None
+
+    def take_rollout_mask(self, response_mask: torch.Tensor) -> torch.Tensor | None:
+        """The kept mask, if it is the one ``response_mask`` was made from by removing tokens."""
+        kept, self.rollout_mask = self.rollout_mask, None
+        if kept is None or kept.shape != response_mask.shape or (response_mask.bool() & ~kept.bool()).any():
+            return None
+        return kept
 
     def take_pending(self) -> PendingLabelling | None:
         pending, self.pending = self.pending, None
@@ -62,14 +76,15 @@ _run: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("polyepo_lega
 
 
 def batch_row_ids(data) -> list[str]:
-    """Identities of a DataProto's rows: uid, prompt and response tokens under their masks."""
+    """Identities of a DataProto's rows: uid, prompt and response tokens under the attention
+    mask, which rollout correction leaves alone (it removes tokens from ``response_mask``)."""
     batch = data.batch
-    responses, mask = batch["responses"], batch["response_mask"].bool()
-    prompts = batch["prompts"]
-    prompt_mask = batch["attention_mask"][:, : prompts.shape[1]].bool()
+    prompts, responses = batch["prompts"], batch["responses"]
+    attention = batch["attention_mask"].bool()
+    prompt_mask, response_mask = attention[:, : prompts.shape[1]], attention[:, prompts.shape[1] :]
     return row_identities(
         data.non_tensor_batch["uid"],
-        [responses[row][mask[row]] for row in range(len(responses))],
+        [responses[row][response_mask[row]] for row in range(len(responses))],
         [prompts[row][prompt_mask[row]] for row in range(len(prompts))],
     )
 
@@ -84,7 +99,8 @@ def wrap_compute_advantage(original):
             return original(data, adv_estimator, *args, **kwargs)
         run = _run.get()
         tokenizer = getattr(run.trainer, "tokenizer", None) if run else None
-        inputs = StepInputs(data.batch, data.non_tensor_batch, tokenizer, metrics={})
+        text_mask = run.take_rollout_mask(data.batch["response_mask"]) if run else None
+        inputs = StepInputs(data.batch, data.non_tensor_batch, tokenizer, metrics={}, text_mask=text_mask)
         if run is not None and (pending := run.take_pending()) is not None:
             inputs.early, inputs.row_ids = pending, batch_row_ids(data)
         with supplying(inputs):
@@ -153,6 +169,27 @@ def wrap_extract_reward(original):
         return original(batch, *args, **kwargs)
 
     return extract_reward
+
+
+def wrap_rollout_correction(original):
+    """Around ``compute_rollout_correction_and_add_to_batch``: keep the rollout's mask for the
+    backends, which read what the model wrote, rejected or not (see ``StepInputs.text_mask``)."""
+
+    @functools.wraps(original)
+    def compute_rollout_correction_and_add_to_batch(batch, *args, **kwargs):
+        run = _run.get()
+        if run is not None:
+            run.rollout_mask = batch.batch["response_mask"].clone()
+        return original(batch, *args, **kwargs)
+
+    return compute_rollout_correction_and_add_to_batch
+
+
+def patch_rollout_correction(module) -> None:
+    # Both legacy trainers import it from the module inside fit, at call time.
+    wrap_attribute(
+        module, "compute_rollout_correction_and_add_to_batch", wrap_rollout_correction, ("batch",), module.__name__
+    )
 
 
 def wrap_fit(original):

@@ -9,13 +9,19 @@ is broadcast to every row of the session.
 
 - in: the wrapped ``_compute_advantage`` makes the trainer and its ``metrics`` known to this
   thread; the wrapped ``compute_advantage_for_multi_trajectories`` picks the final outputs,
-  fetches their ``prompts``, ``responses`` and reward extra info from TransferQueue, lays them
-  out as the legacy batch, checks they are the rows verl handed over (``check_same_rows``),
-  and supplies them as ``StepInputs`` for its call of ``compute_advantage``;
+  fetches their ``prompts``, ``responses``, the rollout's ``response_mask`` and reward extra
+  info from TransferQueue, lays them out as the legacy batch at verl's padded width, checks
+  they are the rows verl handed over (``check_same_rows``), and supplies them as
+  ``StepInputs`` for its call of ``compute_advantage``;
 - out: the estimator writes its metrics into the trainer's ``metrics`` dict.
 
-verl's v1 pads a batch with synthetic rows tagged ``is_padding`` (``padding_utils``); they are
-passed on as ``StepInputs.padding`` and join no group.
+Rows as verl's agent loops write them (``agent_loop_tq``): a response holds the model's turns
+and, between them, tool and observation tokens with ``response_mask`` 0; backends read the
+model's turns (``StepInputs.text_mask``). verl's v1 pads a batch with synthetic rows tagged
+``is_padding`` (``padding_utils.upsample_batch_to_divisible_size``: one masked token, no
+score); they are passed on as ``StepInputs.padding`` and join no group. Rejection sampling
+(``rollout_correction.rollout_rs``) hands over a ``response_mask`` with rejected tokens removed:
+rows keep their identity (their key), their group and their text.
 
 Early labelling starts in the wrapped ``_balance_batch``: ``_step_once`` calls it on every step
 (it returns the batch unchanged when balancing is off), after the rollout and a colocated
@@ -79,60 +85,107 @@ def final_output_rows(keys: list[str]) -> tuple[list[int], list[int]]:
     return [row for _, row in final.values()], [position[session] for session in session_keys]
 
 
-def row_fingerprints(lengths: torch.Tensor, scores: torch.Tensor) -> list[tuple[int, float]]:
-    """What identifies a row on both sides: its response length and its summed score."""
-    return [(int(n), round(float(s), 5)) for n, s in zip(lengths.tolist(), scores.tolist())]
+# verl's per-token fields that TransferQueue stores under the same or another name: the row
+# check compares them, token for token, between the rows we fetch and the rows verl hands over.
+_STORED_NAME = {
+    "token_level_scores": "rm_scores",
+    "old_log_probs": "old_log_probs",
+    "rollout_log_probs": "rollout_log_probs",
+}
 
 
-def check_same_rows(fetched: list[tuple[int, float]], given: list[tuple[int, float]]) -> None:
+@dataclass
+class StoredRows:
+    """Rows as TransferQueue holds them, padded to verl's width: the mask the rollout wrote and
+    the per-token fields (under verl's names) that the row check compares."""
+
+    response_mask: torch.Tensor  # (B, L) bool
+    fields: dict[str, torch.Tensor]  # name -> (B, L)
+
+
+def check_same_rows(stored: StoredRows, given_mask: torch.Tensor, given: dict[str, torch.Tensor]) -> None:
     """The rows fetched for the estimator must be, in order, the rows verl gives it.
 
-    Each side is read independently: ours from the ``responses`` and ``rm_scores`` we fetch,
-    verl's from its own ``response_mask`` and ``token_level_scores``. A permutation inside a
-    prompt group (rows share a uid there) would pair strategies with the wrong rewards.
+    ``given_mask`` and ``given`` are verl's ``response_mask`` and per-token fields. Each side
+    is read independently, so a permutation inside a prompt group (rows share a uid there),
+    which would pair strategies with the wrong rewards, shows as a row whose scores or
+    log-probs differ, or whose mask covers a token the stored row does not have. verl's mask
+    may lack tokens of the stored one: rollout correction's rejection sampling
+    (``verl.trainer.ppo.rollout_corr_helper.compute_rollout_correction_and_add_to_batch``)
+    removes tokens from training and writes the reduced mask back only after the advantages.
     """
-    if len(fetched) != len(given):
-        raise RuntimeError(f"polyepo: fetched {len(fetched)} rows from TransferQueue for {len(given)} given rows")
-    wrong = [row for row, (a, b) in enumerate(zip(fetched, given)) if a != b]
+    rows = len(stored.response_mask)
+    if rows != len(given_mask):
+        raise RuntimeError(f"polyepo: fetched {rows} rows from TransferQueue for {len(given_mask)} given rows")
+    given_mask = given_mask.bool()
+    differs = (given_mask & ~stored.response_mask).any(-1)
+    trained_on_both = stored.response_mask & given_mask
+    for name, values in stored.fields.items():
+        # Scores on every token (a reward sits on the last one, masked or not); log-probs where both train.
+        where = torch.ones_like(trained_on_both) if name == "token_level_scores" else trained_on_both
+        differs |= ((values.double() != given[name].double()) & where).any(-1)
+    wrong = differs.nonzero().flatten().tolist()
     if wrong:
         row = wrong[0]
         raise RuntimeError(
             f"polyepo: the responses fetched from TransferQueue do not line up with the rows given to the estimator "
-            f"({len(wrong)} of {len(given)} rows differ; row {row}: fetched (length, score) {fetched[row]}, "
-            f"given {given[row]}); refusing to pair strategies with the wrong rewards"
+            f"({len(wrong)} of {rows} rows differ; row {row}: fetched {_describe(stored.response_mask[row], stored.fields, row)}, "
+            f"given {_describe(given_mask[row], given, row)}); refusing to pair strategies with the wrong rewards"
         )
 
 
-def fetch_step_inputs(trainer, partition: str, keys: list[str], tags: list[dict]) -> tuple[StepInputs, list, list]:
-    """The rows ``keys`` laid out as the legacy trainer's batch, their fingerprints and uids."""
+def _describe(mask: torch.Tensor, fields: dict[str, torch.Tensor], row: int) -> str:
+    score = float(fields["token_level_scores"][row].sum()) if "token_level_scores" in fields else float("nan")
+    return f"(trained tokens {int(mask.sum())}, score {score:.5g})"
+
+
+def fetch_step_inputs(
+    trainer, partition: str, keys: list[str], tags: list[dict], width: int | None = None, compared: tuple[str, ...] = ()
+) -> tuple[StepInputs, StoredRows, np.ndarray]:
+    """The rows ``keys`` laid out as the legacy trainer's batch, as stored, and their uids.
+
+    Responses are right-padded to ``width`` (verl's padded width for the step, set by its longest
+    row, which may be an output this call does not fetch) or to the longest fetched one.
+    ``attention_mask`` covers every response token, as in the legacy trainer; ``text_mask`` is
+    the rollout's ``response_mask`` (an agent loop's tool and observation tokens are 0 there).
+    ``compared``: verl field names (``_STORED_NAME``) to fetch for ``check_same_rows``.
+    """
     import transfer_queue as tq
 
+    stored_names = [_STORED_NAME[name] for name in compared]
     fields = tq.kv_batch_get(
-        keys=keys, partition_id=partition, select_fields=["uid", "prompts", "responses", "rm_scores", "extra_fields"]
+        keys=keys,
+        partition_id=partition,
+        select_fields=["uid", "prompts", "responses", "response_mask", "extra_fields", *stored_names],
     )
     tokenizer = trainer.tokenizer
     pad_id = tokenizer.pad_token_id if tokenizer is not None and tokenizer.pad_token_id is not None else 0
-    responses, response_lengths = pad_ragged(fields["responses"], pad_id, left=False)
+    responses, response_lengths = pad_ragged(fields["responses"], pad_id, left=False, width=width)
+    text_mask, _ = pad_ragged(fields["response_mask"], 0, left=False, width=responses.shape[1])
     prompts, prompt_lengths = pad_ragged(fields["prompts"], pad_id, left=True)
     prompt_mask = torch.arange(prompts.shape[1]) >= (prompts.shape[1] - prompt_lengths)[:, None]
-    response_mask = torch.arange(responses.shape[1]) < response_lengths[:, None]
+    all_response_tokens = torch.arange(responses.shape[1]) < response_lengths[:, None]
     extra = reward_extra_info(list(fields["extra_fields"]))
     wanted = parse_config(trainer.config.algorithm).diversity.key
     if wanted not in extra:
         extra.update(top_level_reward_keys(keys, partition, [wanted]))
-    scores = torch.stack([row.float().sum() for row in fields["rm_scores"].unbind()]) if keys else torch.zeros(0)
     inputs = StepInputs(
         batch={
-            "responses": responses,
-            "prompts": prompts,
-            "attention_mask": torch.cat([prompt_mask, response_mask], dim=1).long(),
+            "responses": responses.long(),
+            "prompts": prompts.long(),
+            "attention_mask": torch.cat([prompt_mask, all_response_tokens], dim=1).long(),
         },
         non_tensor_batch=extra,
         tokenizer=tokenizer,
         padding=np.array([bool(tag.get("is_padding", False)) for tag in tags], dtype=bool),
+        text_mask=text_mask.bool(),
+    )
+    stored = StoredRows(
+        text_mask.bool(),
+        {name: pad_ragged(fields[_STORED_NAME[name]], 0, left=False, width=responses.shape[1])[0] for name in compared},
     )
     uids = np.array([getattr(uid, "data", uid) for uid in list(fields["uid"])], dtype=object)
-    return inputs, row_fingerprints(response_lengths, scores), uids
+    return inputs, stored, uids
 
 
 def reward_extra_info(extra_fields: list) -> dict[str, np.ndarray]:
@@ -167,17 +220,24 @@ def _object_array(values: list) -> np.ndarray:
     return array
 
 
-def pad_ragged(rows, pad_id: int, left: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(B, L)`` ids padded with ``pad_id`` on the left or right, and each row's length."""
+def pad_ragged(rows, pad_value, left: bool, width: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, L)`` rows padded with ``pad_value`` on the left or right, and each row's length.
+
+    ``L`` is ``width`` when given (no row may be longer), else the longest row; dtypes are kept."""
     rows = list(rows.unbind()) if isinstance(rows, torch.Tensor) and rows.is_nested else list(rows)
     lengths = torch.tensor([row.numel() for row in rows], dtype=torch.long)
-    flipped = [row.flip(0) if left else row for row in rows]
+    longest = int(lengths.max()) if rows else 0
+    if width is not None and width < longest:
+        raise ValueError(f"polyepo: a stored row of {longest} tokens is longer than verl's padded width {width}")
+    width = longest if width is None else width
     if not rows:
-        return torch.zeros(0, 0, dtype=torch.long), lengths
-    padded = torch.nn.utils.rnn.pad_sequence(
-        [row.long() for row in flipped], batch_first=True, padding_value=pad_id
-    )
-    return (padded.flip(1) if left else padded), lengths
+        return torch.zeros(0, width, dtype=torch.long), lengths
+    padded = torch.full((len(rows), width), pad_value, dtype=rows[0].dtype)
+    for i, row in enumerate(rows):
+        if row.numel():
+            target = padded[i, width - row.numel() :] if left else padded[i, : row.numel()]
+            target.copy_(row)
+    return padded, lengths
 
 
 def wrap_compute_advantage_method(original):
@@ -206,11 +266,17 @@ def wrap_multi_trajectories(original, compute_advantage):
         final = data.select_idxs(final_rows)
         final_keys = [batch_keys[r] for r in final_rows]
         tags = list(call.batch.tags) if call.batch.tags else [{}] * len(batch_keys)
-        inputs, fetched, _ = fetch_step_inputs(
-            call.trainer, call.batch.partition_id, final_keys, [tags[r] for r in final_rows]
+        given_mask = final.batch["response_mask"]
+        compared = tuple(name for name in _STORED_NAME if name in final.batch.keys())
+        inputs, stored, _ = fetch_step_inputs(
+            call.trainer,
+            call.batch.partition_id,
+            final_keys,
+            [tags[r] for r in final_rows],
+            width=given_mask.shape[1],
+            compared=compared,
         )
-        given = row_fingerprints(final.batch["response_mask"].sum(-1), final.batch["token_level_scores"].sum(-1))
-        check_same_rows(fetched, given)
+        check_same_rows(stored, given_mask, {name: final.batch[name] for name in compared})
         inputs.metrics = call.metrics
         inputs.early, inputs.row_ids = _pending.pop(call.trainer, None), final_keys
         with supplying(inputs):
@@ -243,11 +309,10 @@ def wrap_balance_batch(original):
             keys = [batch.keys[r] for r in final_rows]
             tags = list(batch.tags) if batch.tags else [{}] * len(batch.keys)
             inputs, _, uids = fetch_step_inputs(self, batch.partition_id, keys, [tags[r] for r in final_rows])
-            mask = inputs.batch["attention_mask"][:, inputs.batch["prompts"].shape[1] :]
             _pending[self] = start_labelling(
                 options.diversity,
                 uids,
-                mask,
+                inputs.text_mask,
                 inputs.batch,
                 inputs.non_tensor_batch,
                 inputs.tokenizer,
@@ -307,4 +372,3 @@ def patch_v1_trainer(module) -> None:
 def _native_sessions(module) -> bool:
     """A verl patched with patches/ groups sessions for group estimators itself."""
     return hasattr(module, "estimator_takes_final_outputs")
-
