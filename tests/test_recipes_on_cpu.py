@@ -20,7 +20,7 @@ import pytest
 import verl
 from fake_judge import FakeJudge
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from polyepo_plugin.integration.checks import validate_run
 
@@ -94,7 +94,7 @@ def test_dry_run_prints_what_the_launch_would_run(tmp_path):
     fake_python = tmp_path / "python"
     fake_python.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$@" > {record}\n')
     fake_python.chmod(0o755)
-    extra = ("trainer.total_training_steps=3", "algorithm.poly_epo.set_size=2")
+    extra = ("trainer.total_training_steps=3", "++algorithm.poly_epo.set_size=2")
     printed = dry_run(GSM8K, "poly_epo", *extra)
     assert printed[-2:] == list(extra)
     script = EXAMPLES / GSM8K / "run_poly_epo.sh"
@@ -120,7 +120,21 @@ def test_settings_come_from_the_environment():
     overrides = result.stdout.splitlines()
     assert "actor_rollout_ref.model.path=/models/mine" in overrides
     assert "trainer.n_gpus_per_node=2" in overrides
-    assert "+algorithm.poly_epo.diversity_bonus_weight=0.25" in overrides
+    assert "++algorithm.poly_epo.diversity_bonus_weight=0.25" in overrides
+
+
+@pytest.mark.parametrize(("recipe", "arm"), [(r, a) for r, a in SCRIPTS if a != "grpo"], ids=lambda x: x)
+def test_poly_epo_options_take_double_plus_whether_or_not_the_script_set_them(recipe, arm, judge):
+    """The README's one rule: ++algorithm.poly_epo.* after a script sets an option in every case.
+
+    Every poly_epo option a script prints uses ++, so a printed line given again after the script
+    (a user copying it to change its value) composes; so does an option the script never sets."""
+    printed = dry_run(recipe, arm, judge=judge)
+    options = [o for o in printed if "algorithm.poly_epo." in o]
+    assert options and all(o.startswith("++algorithm.poly_epo.") for o in options), options
+    config = verl_config(dry_run(recipe, arm, *options, "++algorithm.poly_epo.correct_threshold=0.25", judge=judge))
+    expected = {**OmegaConf.to_container(verl_config(printed).algorithm.poly_epo), "correct_threshold": 0.25}
+    assert OmegaConf.to_container(config.algorithm.poly_epo) == expected
 
 
 @pytest.mark.parametrize(("recipe", "arm"), SCRIPTS, ids=SCRIPT_IDS)
