@@ -10,6 +10,7 @@ and their parquet files are read by verl's RLHFDataset with the recipe's data se
 
 import logging
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -109,6 +110,25 @@ def test_dry_run_prints_what_the_launch_would_run(tmp_path):
     assert record.read_text().splitlines() == ["-m", "verl.trainer.main_ppo", *printed]
     config = verl_config(printed)
     assert config.algorithm.poly_epo.set_size == 2 and config.trainer.total_training_steps == 3
+
+
+README_DRY_RUN = re.compile(r"^\s*POLYEPO_DRY_RUN=1 bash (examples/\S+/run_poly_epo\.sh)\s*(?:#.*)?$", re.MULTILINE)
+
+
+def test_readmes_dry_run_commands_print_the_full_override_list(judge):
+    """A newcomer sees a GPU recipe's whole override list from the README alone: each dry-run
+    command the README shows prints every override the trainer would get, the estimator's
+    included, and they compose with verl's config into the recipe's run."""
+    commands = README_DRY_RUN.findall((REPO / "README.md").read_text())
+    assert f"examples/{GSM8K}/run_poly_epo.sh" in commands, "the README shows no dry run of a recipe"
+    for script in commands:
+        recipe = Path(script).parent.name
+        printed = dry_run(recipe, "poly_epo", judge=judge)
+        assert "algorithm.adv_estimator=poly_epo" in printed
+        assert "actor_rollout_ref.actor.loss_agg_mode=seq-mean-token-sum-norm" in printed
+        assert any(o.startswith("actor_rollout_ref.model.path=") for o in printed)
+        assert any(o.startswith("++algorithm.poly_epo.diversity.backend=") for o in printed)
+        assert verl_config(printed).algorithm.adv_estimator == "poly_epo"
 
 
 def test_settings_come_from_the_environment():
