@@ -2,9 +2,10 @@
 
     python benchmarks/bench_estimator.py [--prompts 1024] [--response-length 512] [--repeats 15]
                                          [--labels strings|strings+none|ints] [--threads T]
+                                         [--sizes 8,4 16,8 32,16]
 
 All estimators run in the same process on the same inputs (1024 prompts, response length 512,
-(N, k) = (8, 4), (16, 8), (32, 16)), their repeats interleaved so that a load change on the
+(N, k) = (8, 4), (16, 8), (32, 16) unless ``--sizes`` says otherwise), their repeats interleaved so that a load change on the
 machine hits all of them alike, each timed as its best repeat; the figures that matter are the
 ratios (target: poly_epo at most 1.5x grpo_vectorized). poly_epo uses the ``labels`` backend,
 with inputs as verl passes them: uids are uuid strings and the strategy labels a numpy object
@@ -128,7 +129,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--labels", choices=["strings", "strings+none", "ints"], default="strings")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
+    parser.add_argument(
+        "--sizes", nargs="+", default=["8,4", "16,8", "32,16"], help="group sizes N and set sizes k, as N,k"
+    )
     args = parser.parse_args()
+    sizes = [tuple(int(x) for x in size.split(",")) for size in args.sizes]
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -140,7 +145,7 @@ def main() -> None:
     header = f"{'N,k':>7} {'grpo ms':>9} {'grpo_vec ms':>12} {'poly_epo ms':>12} {'poly/vec':>9} {'poly/grpo':>10} {'C(N,k)':>14} {'enumerate s':>12}"
     print(header)
     worst = 0.0
-    for n, k in [(8, 4), (16, 8), (32, 16)]:
+    for n, k in sizes:
         token_rewards, mask, index, strategies = make_inputs(args.prompts, n, args.response_length, labels=args.labels)
         timings = interleaved_best_seconds(
             estimator_calls(poly_epo, token_rewards, mask, index, strategies, k), args.repeats

@@ -1,7 +1,8 @@
 """Options of the ``poly_epo`` estimator, read from verl's ``algorithm.poly_epo`` section.
 
-Users add them with hydra's ``+`` prefix, e.g. ``+algorithm.poly_epo.set_size=4``. With no
-options at all the paper's settings apply. Every field is documented in the README's options
+verl's config has no ``poly_epo`` section, so users set options with hydra's ``++`` prefix
+(set whether or not the key exists), e.g. ``++algorithm.poly_epo.set_size=4``. With no options
+at all the paper's estimator settings apply. Every field is documented in the README's options
 table; parsing rejects unknown keys and bad values with the full key, the value and the valid
 choices, so a typo stops the run instead of silently training with a default.
 """

@@ -94,6 +94,17 @@ def test_missing_optional_dependency_names_the_extra(monkeypatch):
         make_backend(DiversityConfig(backend="answer"))
 
 
+def test_missing_sentence_transformers_is_a_broken_install_not_a_missing_extra(monkeypatch):
+    # sentence-transformers is a core dependency (the default backend needs it): the [diversity]
+    # extra would not bring it back, so the message must not send the user there.
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    load_model.cache_clear()
+    with pytest.raises(ImportError, match=r"'sentence_transformers'.*polyepo's own dependencies") as caught:
+        load_model("all-MiniLM-L6-v2", "cpu")
+    assert "polyepo[diversity]" not in str(caught.value)
+    assert "pip install 'sentence-transformers>=3'" in str(caught.value)
+
+
 def test_embedding_links_paraphrases_and_separates_unrelated_text(tokenizer):
     groups = decoded_groups(tokenizer, [[PARAPHRASES[0], UNRELATED, PARAPHRASES[1], "  "], [UNRELATED, UNRELATED]])
     config = DiversityConfig(backend="embedding", embedding=EmbeddingOptions(threshold=0.8))

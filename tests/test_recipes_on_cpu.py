@@ -10,6 +10,7 @@ and their parquet files are read by verl's RLHFDataset with the recipe's data se
 
 import logging
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import pytest
 import verl
 from fake_judge import FakeJudge
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from polyepo_plugin.integration.checks import validate_run
 
@@ -94,7 +95,7 @@ def test_dry_run_prints_what_the_launch_would_run(tmp_path):
     fake_python = tmp_path / "python"
     fake_python.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$@" > {record}\n')
     fake_python.chmod(0o755)
-    extra = ("trainer.total_training_steps=3", "algorithm.poly_epo.set_size=2")
+    extra = ("trainer.total_training_steps=3", "++algorithm.poly_epo.set_size=2")
     printed = dry_run(GSM8K, "poly_epo", *extra)
     assert printed[-2:] == list(extra)
     script = EXAMPLES / GSM8K / "run_poly_epo.sh"
@@ -111,6 +112,25 @@ def test_dry_run_prints_what_the_launch_would_run(tmp_path):
     assert config.algorithm.poly_epo.set_size == 2 and config.trainer.total_training_steps == 3
 
 
+README_DRY_RUN = re.compile(r"^\s*POLYEPO_DRY_RUN=1 bash (examples/\S+/run_poly_epo\.sh)\s*(?:#.*)?$", re.MULTILINE)
+
+
+def test_readmes_dry_run_commands_print_the_full_override_list(judge):
+    """A newcomer sees a GPU recipe's whole override list from the README alone: each dry-run
+    command the README shows prints every override the trainer would get, the estimator's
+    included, and they compose with verl's config into the recipe's run."""
+    commands = README_DRY_RUN.findall((REPO / "README.md").read_text())
+    assert f"examples/{GSM8K}/run_poly_epo.sh" in commands, "the README shows no dry run of a recipe"
+    for script in commands:
+        recipe = Path(script).parent.name
+        printed = dry_run(recipe, "poly_epo", judge=judge)
+        assert "algorithm.adv_estimator=poly_epo" in printed
+        assert "actor_rollout_ref.actor.loss_agg_mode=seq-mean-token-sum-norm" in printed
+        assert any(o.startswith("actor_rollout_ref.model.path=") for o in printed)
+        assert any(o.startswith("++algorithm.poly_epo.diversity.backend=") for o in printed)
+        assert verl_config(printed).algorithm.adv_estimator == "poly_epo"
+
+
 def test_settings_come_from_the_environment():
     env = script_env(POLYEPO_DRY_RUN="1", MODEL_PATH="/models/mine", N_GPUS="2", DIVERSITY_BONUS_WEIGHT="0.25")
     result = subprocess.run(
@@ -120,7 +140,21 @@ def test_settings_come_from_the_environment():
     overrides = result.stdout.splitlines()
     assert "actor_rollout_ref.model.path=/models/mine" in overrides
     assert "trainer.n_gpus_per_node=2" in overrides
-    assert "+algorithm.poly_epo.diversity_bonus_weight=0.25" in overrides
+    assert "++algorithm.poly_epo.diversity_bonus_weight=0.25" in overrides
+
+
+@pytest.mark.parametrize(("recipe", "arm"), [(r, a) for r, a in SCRIPTS if a != "grpo"], ids=lambda x: x)
+def test_poly_epo_options_take_double_plus_whether_or_not_the_script_set_them(recipe, arm, judge):
+    """The README's one rule: ++algorithm.poly_epo.* after a script sets an option in every case.
+
+    Every poly_epo option a script prints uses ++, so a printed line given again after the script
+    (a user copying it to change its value) composes; so does an option the script never sets."""
+    printed = dry_run(recipe, arm, judge=judge)
+    options = [o for o in printed if "algorithm.poly_epo." in o]
+    assert options and all(o.startswith("++algorithm.poly_epo.") for o in options), options
+    config = verl_config(dry_run(recipe, arm, *options, "++algorithm.poly_epo.correct_threshold=0.25", judge=judge))
+    expected = {**OmegaConf.to_container(verl_config(printed).algorithm.poly_epo), "correct_threshold": 0.25}
+    assert OmegaConf.to_container(config.algorithm.poly_epo) == expected
 
 
 @pytest.mark.parametrize(("recipe", "arm"), SCRIPTS, ids=SCRIPT_IDS)

@@ -15,9 +15,10 @@
 #
 #   POLYEPO_DRY_RUN=1 bash examples/gsm8k_one_gpu/run_poly_epo.sh trainer.total_epochs=1
 #
-# Overrides given on the command line come last, so they win. An option the script already adds
-# with a leading "+" (the +algorithm.poly_epo.* ones) is changed without the "+":
-#   bash run_poly_epo.sh algorithm.poly_epo.set_size=2
+# Overrides given on the command line come last, so they win. algorithm.poly_epo.* options are
+# not in verl's config, so they take hydra's "++" (set the key, whether or not it exists yet):
+# the same form works for an option the script already sets and for one it does not.
+#   bash run_poly_epo.sh ++algorithm.poly_epo.set_size=2 ++algorithm.poly_epo.objective=max
 
 POLYEPO_ARMS=(grpo poly_epo grpo_div)
 
@@ -54,14 +55,14 @@ arm_overrides() {
     poly_epo)
       ARM_OVERRIDES=(
         algorithm.adv_estimator=poly_epo
-        +algorithm.poly_epo.set_size="${SET_SIZE:-4}"
+        ++algorithm.poly_epo.set_size="${SET_SIZE:-4}"
         "${DIVERSITY_OVERRIDES[@]}"
       )
       ;;
     grpo_div)
       ARM_OVERRIDES=(
         algorithm.adv_estimator=grpo_div
-        +algorithm.poly_epo.diversity_bonus_weight="${DIVERSITY_BONUS_WEIGHT:-0.5}"
+        ++algorithm.poly_epo.diversity_bonus_weight="${DIVERSITY_BONUS_WEIGHT:-0.5}"
         "${DIVERSITY_OVERRIDES[@]}"
       )
       ;;

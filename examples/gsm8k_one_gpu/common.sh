@@ -49,7 +49,7 @@ LOGGER=${LOGGER:-[console,wandb]}
 # put every correct response to a GSM8K problem (one number) into one class, so its diversity
 # would only come from wrong answers.
 DIVERSITY_OVERRIDES=(
-  +algorithm.poly_epo.diversity.backend=ngram
-  +algorithm.poly_epo.diversity.ngram.n="${NGRAM_N:-3}"
-  +algorithm.poly_epo.diversity.ngram.threshold="${NGRAM_THRESHOLD:-0.4}"
+  ++algorithm.poly_epo.diversity.backend=ngram
+  ++algorithm.poly_epo.diversity.ngram.n="${NGRAM_N:-3}"
+  ++algorithm.poly_epo.diversity.ngram.threshold="${NGRAM_THRESHOLD:-0.4}"
 )

@@ -49,5 +49,5 @@ LOGGER=${LOGGER:-[console,wandb]}
 source "$REPO_ROOT/examples/judge/judge_overrides.sh"
 DIVERSITY_OVERRIDES=(
   "${JUDGE_OVERRIDES[@]}"
-  +algorithm.poly_epo.diversity.judge.max_response_chars="${JUDGE_MAX_RESPONSE_CHARS:-16000}"
+  ++algorithm.poly_epo.diversity.judge.max_response_chars="${JUDGE_MAX_RESPONSE_CHARS:-16000}"
 )

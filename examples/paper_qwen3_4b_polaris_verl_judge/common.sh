@@ -7,5 +7,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/../paper_qwen3_4b_polaris/common.sh"
 source "$REPO_ROOT/examples/judge/verl_judge_overrides.sh"
 DIVERSITY_OVERRIDES=(
   "${VERL_JUDGE_OVERRIDES[@]}"
-  +algorithm.poly_epo.diversity.judge.max_response_chars="${JUDGE_MAX_RESPONSE_CHARS:-16000}"
+  ++algorithm.poly_epo.diversity.judge.max_response_chars="${JUDGE_MAX_RESPONSE_CHARS:-16000}"
 )

