@@ -1,9 +1,10 @@
 """Label strategies outside verl: the diversity backends on plain lists of texts.
 
 For evaluation scripts and notebooks, e.g. counting the distinct strategies among a model's
-samples, with the same backends and options as training::
+samples, with the same backends, options and default backend as training::
 
     from polyepo_plugin.strategies import label_strategies
+    label_strategies(groups)  # the training default, diversity.backend=semantic
     label_strategies([["x = 2 by factoring", "x = 2, factoring again", "guess"]], backend="ngram", n=2)
     label_strategies(groups, prompts, backend="embedding", threshold=0.85)
 """
@@ -18,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from polyepo_plugin.config import parse_config
-from polyepo_plugin.diversity import label_groups
+from polyepo_plugin.config import DiversityConfig, parse_config
+from polyepo_plugin.diversity import check_backend_ready, label_groups
 from polyepo_plugin.diversity.groups import ResponseGroups
 from polyepo_plugin.grouping import DEGENERATE, GroupLayout
 
@@ -29,14 +30,15 @@ _WORD = re.compile(r"\w+|[^\w\s]")
 def label_strategies(
     responses: Sequence[Sequence[str]],
     prompts: Sequence[str] | None = None,
-    backend: str = "ngram",
+    backend: str = DiversityConfig.backend,
     tokenizer: Any = None,
     **options: Any,
 ) -> list[list[int]]:
     """One list of strategy labels per group of responses; ``-1`` marks a degenerate response.
 
     ``responses[g]`` are the responses to prompt ``prompts[g]`` (``""`` for every prompt when
-    None; only the ``judge`` and ``custom`` backends read prompts). ``options`` are the backend's
+    None; only the ``judge`` and ``custom`` backends read prompts). ``backend`` defaults to
+    training's default (``DiversityConfig.backend``). ``options`` are the backend's
     options as under ``algorithm.poly_epo.diversity.<backend>`` (e.g. ``n=2`` for ngram,
     ``threshold=0.85`` for embedding, ``path=...`` for custom), validated like a training config;
     the ``labels`` backend has no meaning here. Labels are numbered 0, 1, ... within each group
@@ -48,8 +50,7 @@ def label_strategies(
     deterministic tokenization: each run of word characters and each other non-space character
     is one token, its id a CRC32 of the token, so results are the same in every process.
     """
-    diversity = {"backend": backend, backend: dict(options)} if options else {"backend": backend}
-    config = parse_config({"poly_epo": {"diversity": diversity}}).diversity
+    config = diversity_config(backend, **options)
     groups = response_groups(responses, prompts, tokenizer)
     if groups.layout.num_rows == 0:
         return [[] for _ in responses]
@@ -58,6 +59,20 @@ def label_strategies(
     for g, members in zip(groups.layout.uids, groups.member_rows):
         out[g] = _renumber(labels[members])
     return out
+
+
+def diversity_config(backend: str = DiversityConfig.backend, **options: Any) -> DiversityConfig:
+    """``backend`` with its ``options`` (as under ``diversity.<backend>``), validated like a training
+    config: unknown options and bad values are a ``ValueError``."""
+    diversity = {"backend": backend, backend: dict(options)} if options else {"backend": backend}
+    return parse_config({"poly_epo": {"diversity": diversity}}).diversity
+
+
+def check_backend(backend: str = DiversityConfig.backend, **options: Any) -> None:
+    """Fail now, before any work, when ``backend`` cannot label: an unknown name or option, or
+    the backend's own start-up check (``check_ready``: a judge that does not answer, a model
+    that does not load). A ``ValueError`` (or the backend's error) that says what is wrong."""
+    check_backend_ready(diversity_config(backend, **options))
 
 
 def response_groups(

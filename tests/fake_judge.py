@@ -36,7 +36,7 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeJudge:
-    def __init__(self, delay_s: float = 0.0, slow_timeout_s: float = 5.0):
+    def __init__(self, delay_s: float = 0.0, slow_timeout_s: float = 5.0, port: int = 0):
         self.delay_s = delay_s
         self.slow_timeout_s = slow_timeout_s
         self.requests: Counter[str] = Counter()
@@ -45,7 +45,7 @@ class FakeJudge:
         self.in_flight = 0
         self.max_in_flight = 0
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", port), self._handler())  # port 0: any free one
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 

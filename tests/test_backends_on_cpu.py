@@ -182,8 +182,8 @@ def test_label_strategies_ngram_with_and_without_a_tokenizer(tokenizer):
     method = "let x be the number of apples and write the equation x plus three equals seven"
     groups = [[method, method + " so x is four", "draw a picture and count the apples one by one", ""], []]
     expected = [[0, 0, 1, -1], []]
-    assert label_strategies(groups, n=2, threshold=0.5) == expected
-    assert label_strategies(groups, tokenizer=tokenizer, n=2, threshold=0.5) == expected
+    assert label_strategies(groups, backend="ngram", n=2, threshold=0.5) == expected
+    assert label_strategies(groups, backend="ngram", tokenizer=tokenizer, n=2, threshold=0.5) == expected
     assert label_strategies([[method, method]], backend="ngram") == [[0, 0]]
 
 
@@ -212,7 +212,7 @@ def test_label_strategies_rejects_bad_input():
     with pytest.raises(
         ValueError, match=r"unknown option\(s\) algorithm.poly_epo.diversity.ngram.size; valid options .*: n, threshold"
     ):
-        label_strategies([["a"]], size=3)
+        label_strategies([["a"]], backend="ngram", size=3)
     with pytest.raises(ValueError, match=r"diversity.embedding.threshold=2.0: expected a number in \[-1, 1\]"):
         label_strategies([["a"]], backend="embedding", threshold=2.0)
     assert label_strategies([[], []]) == [[], []]

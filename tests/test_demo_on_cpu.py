@@ -8,9 +8,13 @@ import json
 import os
 import random
 import statistics
+import subprocess
+import sys
 
 import pytest
+from fake_cuda import fake_cuda_env
 
+from polyepo_plugin.cpu_harness import overrides as harness
 from polyepo_plugin.demo import cli, report, runner, task
 from polyepo_plugin.diversity.agreement import adjusted_rand_index, agreement_with_truth
 
@@ -229,3 +233,29 @@ def test_figures_are_written_from_results_json(tmp_path):
     for path in paths:
         with open(path, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+# ----------------------------------------------------------------------------- on a GPU machine
+
+# `import verl` applies the harness named in its external-module hook (as in every process of a run).
+APPLIED = "import torch, verl; from polyepo_plugin.cpu_harness import is_active; print(torch.cuda.is_available(), is_active())"
+
+
+def test_demo_runs_hide_the_gpu_so_the_cpu_harness_applies(tmp_path):
+    def harness_in(env):
+        out = subprocess.run([sys.executable, "-c", APPLIED], env=env, capture_output=True, text=True, check=True)
+        return out.stdout.split()
+
+    env = {**fake_cuda_env(os.environ, tmp_path), harness.ENV_VAR: harness.MODULE}
+    assert harness_in(env) == ["True", "False"]  # the fake works: the harness stays off
+    assert harness_in({**env, "CUDA_VISIBLE_DEVICES": "0"}) == ["True", "False"]  # as Ray sets it for a GPU actor
+    assert harness_in(runner.run_env(env)) == ["False", "True"]  # a demo run: on CPU, harness on
+
+
+def test_demo_help_explains_arms_defaults_and_time():
+    text = " ".join(cli.build_parser().format_help().split())
+    for arm, description in runner.ARM_DESCRIPTIONS.items():
+        assert f"{arm} {description}" in text
+    assert set(runner.ARM_DESCRIPTIONS) == set(runner.ARMS)
+    assert "(default: ['grpo', 'poly_epo'])" in text and "(default: polyepo_demo_out)" in text
+    assert "CPU only, also on a GPU machine" in text and "about 30 minutes" in text and "about 4 minutes" in text

@@ -282,7 +282,9 @@ def odd_length_reward(data_source, solution, ground_truth, extra_info=None):
 
 def test_evaluate_end_to_end(tiny):
     model, data = tiny
-    result = evaluation.evaluate(model, data, n=4, reward=odd_length_reward, max_new_tokens=4, progress=False)
+    result = evaluation.evaluate(
+        model, data, n=4, reward=odd_length_reward, backend="labels", max_new_tokens=4, progress=False
+    )
     s = result["summary"]
     assert s["n"] == 4 and s["prompts"] == 6 and len(s["pass_at_k"]) == 4
     assert result["settings"]["max_new_tokens"] == 4 and result["settings"]["top_k"] == -1
@@ -390,6 +392,7 @@ def test_cli_compares_models(tiny, tmp_path, capsys):
     assert 0.0 <= results["a"]["summary"]["truncated_fraction"] <= 1.0
     printed = capsys.readouterr().out
     assert printed.count("truncated at 4 tokens:") == 2 and "majority@3" in printed
+    assert stats.MAJORITY_AT_K_MEANS in printed  # what majority@k measures, said where it is read
     assert (out / "pass_at_k.png").stat().st_size > 0
 
 
@@ -403,7 +406,97 @@ def test_reward_strategy_strings_are_told_apart_in_full():
     def reward(data_source, solution, ground_truth, extra_info=None):
         return {"score": 1.0, "strategy": labels[solution]}
 
-    groups = score_groups([row], [["a", "b", "c", "a"]], reward)
+    groups = score_groups([row], [["a", "b", "c", "a"]], reward, "labels")
     assert groups[0]["strategies"][0] == groups[0]["strategies"][3] != groups[0]["strategies"][1]
     assert groups[0]["strategies"][2] == -1
     assert summarize_groups(groups)["per_prompt"][0]["distinct_strategies"] == 2
+
+
+# ----------------------------------------------------------------------------- checks before sampling
+
+
+def test_the_default_backend_is_trainings_everywhere():
+    import inspect
+
+    from polyepo_plugin.config import DiversityConfig
+    from polyepo_plugin.strategies import label_strategies
+
+    default = DiversityConfig().backend
+    assert cli.build_parser().parse_args(["--model", "m", "--data", "d", "--max-new-tokens", "4"]).backend == default
+    for function in (evaluation.evaluate, evaluation.score_groups, label_strategies):
+        assert inspect.signature(function).parameters["backend"].default == default, function.__name__
+
+
+POLARIS_REWARD = Path(__file__).resolve().parents[1] / "examples" / "paper_qwen3_4b_polaris" / "math_reward.py"
+
+
+def test_cli_checks_the_backend_and_the_reward_before_sampling(tiny, tmp_path, capsys):
+    """A plain float reward (the recipe's own) with --backend labels, a misspelled backend and a
+    bad backend option all stop the command before any model is loaded or sampled."""
+    model, data = tiny
+    common = ["--model", model, "--data", data, "--n", "2", "--max-new-tokens", "4", "--out", str(tmp_path / "o")]
+    cases = [
+        (["--backend", "labels", "--reward-path", str(POLARIS_REWARD)], "with no 'strategy'"),
+        (["--backend", "ngarm", "--reward-path", task.__file__], "invalid choice: 'ngarm'"),
+        (["--backend", "ngram", "--backend-option", "size=3", "--reward-path", task.__file__], "ngram.size"),
+    ]
+    for flags, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            evaluation.main(common + flags)
+        captured = capsys.readouterr()
+        assert exit_info.value.code == 2 and message in captured.err, captured.err
+        assert "[eval]" not in captured.out and "Loading weights" not in captured.err  # nothing sampled
+        assert not (tmp_path / "o").exists()
+
+
+def test_evaluate_checks_before_sampling_too(tiny):
+    _, data = tiny
+    missing = "/nonexistent/model"  # loading it would fail: the checks must come first
+    reward = scoring.load_reward(str(POLARIS_REWARD))
+    with pytest.raises(ValueError, match="with no 'strategy'.*'semantic' \\(training's default\\)"):
+        evaluation.evaluate(missing, data, max_new_tokens=4, reward=reward, backend="labels")
+    with pytest.raises(ValueError, match="diversity.backend='ngarm': expected one of"):
+        evaluation.evaluate(missing, data, max_new_tokens=4, reward=reward, backend="ngarm")
+    with pytest.raises(ValueError, match="must return a number or a dict with a 'score'"):
+        evaluation.evaluate(missing, data, max_new_tokens=4, reward=lambda *a: "yes", backend="ngram")
+
+
+def test_model_names_split_at_the_first_equals_sign():
+    assert cli.split_model_spec("rl=/ckpt/lr=1e-6/actor") == ("rl", "/ckpt/lr=1e-6/actor")
+    assert cli.split_model_spec("/ckpt/lr=1e-6/actor") == ("actor", "/ckpt/lr=1e-6/actor")  # a path, no name
+    assert cli.split_model_spec("Qwen/Qwen3-4B-Base") == ("Qwen3-4B-Base", "Qwen/Qwen3-4B-Base")
+    # verl checkpoints are named after their step, merged or not
+    assert cli.split_model_spec("ck/exp/global_step_850/actor/merged_hf") == ("step_850", "ck/exp/global_step_850/actor/merged_hf")
+    assert cli.split_model_spec("ck/global_step_40/") == ("step_40", "ck/global_step_40/")
+    with pytest.raises(ValueError, match="more than one model is named step_850"):
+        cli.named_models(["a/global_step_850/actor", "b/global_step_850/actor"])
+    assert [n for n, _ in cli.named_models(["grpo=a/global_step_850/actor", "b/global_step_850/actor"])] == [
+        "grpo",
+        "step_850",
+    ]
+
+
+def test_cli_reads_a_named_model_whose_path_holds_an_equals_sign(tiny, tmp_path):
+    import shutil
+
+    model, data = tiny
+    path = tmp_path / "ckpt" / "lr=1e-6" / "actor"
+    shutil.copytree(model, path)
+    out = tmp_path / "eval"
+    flags = ["--data", data, "--n", "2", "--max-new-tokens", "3", "--reward-path", task.__file__, "--out", str(out)]
+    assert evaluation.main(["--model", f"rl={path}", "--backend", "ngram", *flags]) == 0
+    results = json.loads((out / "eval.json").read_text())
+    assert list(results) == ["rl"] and results["rl"]["settings"]["model"] == str(path)
+
+
+def test_help_shows_defaults_and_every_backend():
+    from polyepo_plugin.config import DiversityConfig
+    from polyepo_plugin.diversity import backend_names
+
+    text = " ".join(cli.build_parser().format_help().split())
+    assert f"(default: {DiversityConfig().backend})" in text
+    for name in backend_names():
+        assert f"{name} (" in text, name
+    for default in ("(default: 16)", "(default: compute_score)", "(default: 1.0)", "(default: -1)", "(default: 0)"):
+        assert default in text, default
+    assert "majority@1" in text and "need not equal pass@1" in text

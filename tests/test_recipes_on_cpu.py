@@ -8,6 +8,7 @@ composed config. The data-preparation scripts run on tiny local files (no hub, n
 and their parquet files are read by verl's RLHFDataset with the recipe's data settings.
 """
 
+import json
 import logging
 import os
 import re
@@ -404,10 +405,10 @@ def eval_flags(command: str) -> dict[str, str]:
     return dict(zip(words[1::2], words[2::2]))
 
 
-def run_evaluate(env: dict, model: str) -> list[str]:
+def run_evaluate(env: dict, *args: str) -> list[str]:
     """The polyepo-eval commands evaluate.sh runs (printed under POLYEPO_DRY_RUN=1)."""
     result = subprocess.run(
-        ["bash", str(EXAMPLES / PAPER / "evaluate.sh"), model],
+        ["bash", str(EXAMPLES / PAPER / "evaluate.sh"), *args],
         env=env,
         check=False,
         capture_output=True,
@@ -457,3 +458,68 @@ def test_evaluate_runs_polyepo_eval_on_every_set(tmp_path, judge):
     # every flag the script passes parses, to the values it means
     args = build_parser().parse_args(shlex.split(commands[0])[1:])
     assert (args.max_new_tokens, args.temperature, args.top_p, args.top_k, args.n) == (4096, 1.0, 1.0, -1, 16)
+
+
+def test_evaluate_compares_several_models_and_reads_reward_name(tmp_path):
+    env = script_env(POLYEPO_DRY_RUN="1", DATA_DIR=str(tmp_path), EVAL_SETS="aime24", REWARD_NAME="my_score")
+    checkpoint = tmp_path / "ck" / "exp" / "global_step_850" / "actor"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "model_world_size_1_rank_0.pt").touch()
+    merge, evaluate = run_evaluate(env, "Qwen/Qwen3-4B-Base", f"rl={checkpoint}", "--", "--max-prompts", "3")
+    assert merge.split()[1:4] == ["-m", "verl.model_merger", "merge"] and f"--target_dir {checkpoint}/merged_hf" in merge
+    words = shlex.split(evaluate)
+    models = [words[i + 1] for i, word in enumerate(words) if word == "--model"]
+    assert models == ["Qwen/Qwen3-4B-Base", f"rl={checkpoint}/merged_hf"]  # one call, both models
+    assert words[words.index("--reward-name") + 1] == "my_score"
+    assert words[-2:] == ["--max-prompts", "3"] and "--backend" not in words  # polyepo-eval's default backend
+    assert "--backend" in run_evaluate({**env, "EVAL_BACKEND": "ngram"}, "m")[0].split()
+
+
+def test_evaluate_runs_base_and_checkpoints_into_one_report_and_plot(tmp_path):
+    """The newcomer's evaluation on CPU: a tiny base model and two checkpoints (already merged,
+    as evaluate.sh leaves them) compared in one polyepo-eval call, one report and one plot, with
+    the checkpoints named after their step and the reward named by REWARD_NAME."""
+    import shutil
+
+    from polyepo_plugin.demo import base_policy, task
+
+    train, test = task.split_problems(40, 4, seed=0)
+    base = base_policy.pretrain(str(tmp_path / "tiny_base"), train, sft_steps=1, log=lambda *_: None)
+    data_dir = tmp_path / "data"
+    task.write_parquet(test, str(data_dir / "held_out.parquet"), "test")
+    checkpoints = []
+    for step in (1, 2):
+        actor = tmp_path / "checkpoints" / "exp" / f"global_step_{step}" / "actor"
+        shutil.copytree(base, actor / "merged_hf")
+        (actor / "model_world_size_1_rank_0.pt").touch()  # an FSDP checkpoint, merged before
+        checkpoints.append(str(actor))
+    reward = tmp_path / "reward.py"
+    reward.write_text("from polyepo_plugin.demo.task import compute_score as prime_score\n")
+    env = script_env(
+        DATA_DIR=str(data_dir),
+        EVAL_SETS="held_out",
+        N_SAMPLES="2",
+        EVAL_MAX_NEW_TOKENS="3",
+        EVAL_BACKEND="ngram",
+        REWARD_FILE=str(reward),
+        REWARD_NAME="prime_score",
+        OUT_DIR=str(tmp_path / "eval"),
+        PYTHONPATH=str(REPO),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # polyepo-eval
+    )
+    result = subprocess.run(
+        ["bash", str(EXAMPLES / PAPER / "evaluate.sh"), base, *checkpoints],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    out = tmp_path / "eval" / "held_out"
+    results = json.loads((out / "eval.json").read_text())
+    assert list(results) == ["tiny_base", "step_1", "step_2"]
+    for name, summary in ((n, r["summary"]) for n, r in results.items()):
+        assert summary["prompts"] == 4 and len(summary["pass_at_k"]) == 2, name
+    assert results["step_2"]["settings"]["model"] == f"{checkpoints[1]}/merged_hf"
+    assert (out / "pass_at_k.png").stat().st_size > 0

@@ -7,7 +7,11 @@
 # The paper labelled strategies with a Qwen3-4B instruct model. One request per prompt group
 # carries all N responses (8 x up to 4096 tokens in the paper's setting), so the context must
 # hold about N x the response budget plus the prompt: 40k tokens by default. Point the plugin
-# at it with the overrides in judge_overrides.sh.
+# at it with the overrides in judge_overrides.sh. Loading the model takes minutes: start it in
+# the background and wait until it answers before launching training:
+#
+#   bash examples/judge/serve_judge.sh > judge.log 2>&1 &
+#   python examples/judge/wait_for_judge.py --timeout-s 1200
 set -xeuo pipefail
 
 JUDGE_MODEL=${JUDGE_MODEL:-Qwen/Qwen3-4B-Instruct-2507}

@@ -6,8 +6,21 @@ TEST/DEMO only.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+
 ENV_VAR = "VERL_USE_EXTERNAL_MODULES"
 MODULE = "polyepo_plugin.cpu_harness.activate"
+# CUDA_VISIBLE_DEVICES of a harness run on a machine with GPUs. The harness switches itself off
+# where CUDA sees a device, and verl 0.9.1 has no `hf` rollout of its own, so the run must not
+# see one; "-1" hides every GPU from CUDA yet is still one device id to Ray, which hands the
+# run's logical "GPU" (ray_init.num_gpus=1 below) to a worker as CUDA_VISIBLE_DEVICES=-1 (an
+# empty value would make Ray refuse num_gpus=1).
+HIDDEN_GPUS = "-1"
+
+
+def hide_gpus(env: MutableMapping[str, str]) -> None:
+    """Make ``env`` (``os.environ`` or a child's environment) a CPU-only one for CUDA and Ray."""
+    env["CUDA_VISIBLE_DEVICES"] = HIDDEN_GPUS
 
 
 def cpu_overrides(

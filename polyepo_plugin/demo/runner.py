@@ -1,6 +1,7 @@
 """One demo arm = one ``python -m verl.trainer.main_ppo`` subprocess on CPU, watched live.
 
-The run uses the opt-in CPU harness (set in the child's environment only), the legacy trainer,
+The run uses the opt-in CPU harness (set in the child's environment only, with every GPU hidden
+from it: on a GPU node it still runs on CPU), the legacy trainer,
 and dumps every step's rollouts and the final held-out validation samples as JSONL, which
 the demo reads back for its strategy counts and pass@k.
 """
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,15 +24,19 @@ from polyepo_plugin.demo import task
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARMS = {
-    # The paper's GRPO baseline: r - mean(r), no std division.
     "grpo": ["algorithm.adv_estimator=grpo", "algorithm.norm_adv_by_std_in_grpo=False"],
-    # Poly-EPO as a user runs it: the default strategy backend, reading the responses' text.
     "poly_epo": ["algorithm.adv_estimator=poly_epo"],
-    # The paper's GRPO+DIV baseline, with the same (default) backend.
     "grpo_div": ["algorithm.adv_estimator=grpo_div"],
-    # The true strategies from the reward: an upper bound on what strategy detection can give.
     "poly_epo_labels": ["algorithm.adv_estimator=poly_epo", "+algorithm.poly_epo.diversity.backend=labels"],
     "poly_epo_ngram": ["algorithm.adv_estimator=poly_epo", "+algorithm.poly_epo.diversity.backend=ngram"],
+}
+# What each arm is, for the demo's --help.
+ARM_DESCRIPTIONS = {
+    "grpo": "the paper's GRPO baseline, r - mean(r), no std division",
+    "poly_epo": "Poly-EPO as a user runs it: the default strategy backend, reading the responses' text",
+    "grpo_div": "the paper's GRPO+DIV baseline, with the same default backend",
+    "poly_epo_labels": "Poly-EPO with the true strategies from the reward: an upper bound on strategy detection",
+    "poly_epo_ngram": "Poly-EPO with the ngram backend (token n-gram overlap)",
 }
 DEFAULT_ARMS = ("grpo", "poly_epo")
 
@@ -108,11 +114,7 @@ def run_arm(
     """Run one arm to completion, printing a progress line per training step."""
     os.makedirs(work, exist_ok=True)
     cmd = [sys.executable, "-m", "verl.trainer.main_ppo", *arm_overrides(arm, model, train, test, reward, s, work)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
-    env[harness.ENV_VAR] = harness.MODULE  # the CPU harness, for this child (and its Ray workers) only
-    env.setdefault("OMP_NUM_THREADS", "1")  # several torch processes on 2 cores: more threads is slower
-    env.setdefault("RAY_DEDUP_LOGS", "0")
+    env = run_env(os.environ)
     log_path = Path(work) / "main_ppo.log"
     run = ArmRun(
         arm,
@@ -144,6 +146,18 @@ def run_arm(
     run.wall_s = time.time() - start
     run.log = log_path.read_text(errors="replace")
     return run
+
+
+def run_env(base: Mapping[str, str]) -> dict:
+    """The environment of one arm's verl run: ``base`` with the CPU harness named for this child
+    (and its Ray workers) only, and every GPU hidden from them (``harness.hide_gpus``)."""
+    env = dict(base)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    env[harness.ENV_VAR] = harness.MODULE
+    harness.hide_gpus(env)
+    env.setdefault("OMP_NUM_THREADS", "1")  # several torch processes on 2 cores: more threads is slower
+    env.setdefault("RAY_DEDUP_LOGS", "0")
+    return env
 
 
 def _follow_line(line: str, run: ArmRun, s: Settings, start: float, log) -> None:

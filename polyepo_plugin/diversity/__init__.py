@@ -72,6 +72,15 @@ def make_backend(diversity_config: DiversityConfig) -> StrategyBackend:
     return backend_class(diversity_config.backend)(diversity_config)
 
 
+def check_backend_ready(diversity_config: DiversityConfig) -> StrategyBackend:
+    """Build the backend (its name, files and packages are checked) and run its ``check_ready``
+    when it has one (what exists only at run time: an endpoint, a model, a device); returns it."""
+    backend = make_backend(diversity_config)
+    if hasattr(backend, "check_ready"):
+        backend.check_ready()
+    return backend
+
+
 def label_groups(diversity_config: DiversityConfig, groups: ResponseGroups) -> Labelling:
     """The configured backend's labelling; groups it failed on and hands to a fallback backend
     (``Labelling.fallback``) take that backend's labels, computed on the same groups."""

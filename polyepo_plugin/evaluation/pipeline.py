@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from polyepo_plugin.config import DiversityConfig
 from polyepo_plugin.evaluation.sampling import generate
-from polyepo_plugin.evaluation.scoring import load_reward, score_groups
+from polyepo_plugin.evaluation.scoring import check_scoring, load_reward, score_groups
 from polyepo_plugin.evaluation.stats import summarize_groups
 
 TRUNCATION_WARNING = 0.5  # warn when more than this fraction of the responses hit the token budget
@@ -20,7 +21,7 @@ def evaluate(
     max_new_tokens: int,
     n: int = 16,
     reward: Callable | None = None,
-    backend: str = "labels",
+    backend: str = DiversityConfig.backend,
     temperature: float = 1.0,
     top_p: float = 1.0,
     top_k: int = -1,
@@ -30,13 +31,13 @@ def evaluate(
     **backend_options,
 ) -> dict:
     """N responses per prompt of ``data_path`` (at most ``max_new_tokens`` new tokens each),
-    scored by ``reward`` (default: verl's by data source), summarized by ``summarize_groups``;
-    prints a warning when most responses hit the budget (``summary["truncated_fraction"]``)."""
-    import pandas as pd
-
-    rows = pd.read_parquet(data_path).to_dict("records")[:max_prompts]
-    for row in rows:  # parquet gives numpy arrays; the chat template wants lists of dicts
-        row["prompt"] = [dict(m) for m in row["prompt"]]
+    scored by ``reward`` (default: verl's by data source), strategies labelled by ``backend``
+    (default: training's), summarized by ``summarize_groups``; prints a warning when most
+    responses hit the budget (``summary["truncated_fraction"]``). The reward and the backend are
+    checked before any sampling (``scoring.check_scoring``)."""
+    rows = load_rows(data_path, max_prompts)
+    reward = reward or load_reward(None)
+    check_scoring(rows[0], reward, backend, **backend_options)
     samples = generate(
         model_path,
         [r["prompt"] for r in rows],
@@ -51,7 +52,7 @@ def evaluate(
     groups = score_groups(
         rows,
         samples.responses,
-        reward or load_reward(None),
+        reward,
         backend,
         samples.tokenizer,
         truncated=samples.truncated,
@@ -77,6 +78,19 @@ def evaluate(
     if warning:
         print(warning, file=sys.stderr, flush=True)
     return result
+
+
+def load_rows(data_path: str, max_prompts: int | None = None) -> list[dict]:
+    """The first ``max_prompts`` rows (all when None) of a verl-format parquet file, prompts as
+    lists of message dicts; a ``ValueError`` when there are none."""
+    import pandas as pd
+
+    rows = pd.read_parquet(data_path).to_dict("records")[:max_prompts]
+    if not rows:
+        raise ValueError(f"{data_path} has no prompts to evaluate")
+    for row in rows:  # parquet gives numpy arrays; the chat template wants lists of dicts
+        row["prompt"] = [dict(m) for m in row["prompt"]]
+    return rows
 
 
 def truncation_warning(fraction: float | None, max_new_tokens: int, model: str = "the model") -> str | None:

@@ -21,8 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from polyepo_plugin.config import DiversityConfig
 from polyepo_plugin.grouping import strategy_codes
 from polyepo_plugin.integration import rewards
+from polyepo_plugin.strategies import check_backend, label_strategies
 from polyepo_plugin.user_code import load_function
 
 REWARD_OPTION = "--reward"  # how the loader's errors name the file: --reward.path / --reward.name
@@ -43,24 +45,42 @@ class Answer:
     parsed: Any = None  # math-verify's parse of it (a list; empty or None when it found nothing)
 
 
+LABELS = "labels"  # the backend that takes each response's strategy from the reward's output
+
+
+def check_scoring(row: dict, reward: Callable, backend: str = DiversityConfig.backend, **backend_options) -> None:
+    """Fail before any sampling when the responses could not be scored and labelled: ``reward``
+    scores a probe response to ``row`` (its ground truth) with a number or a dict with ``score``;
+    backend ``labels`` needs a ``strategy`` in that dict; any other backend must be ready
+    (``strategies.check_backend``: a known name and options, a judge that answers, a model that
+    loads). Raises ``ValueError`` saying what to change."""
+    out = _reward_output(reward, row, str(row["reward_model"]["ground_truth"]))
+    if backend != LABELS:
+        check_backend(backend, **backend_options)
+    elif "strategy" not in out:
+        raise ValueError(
+            f"backend {LABELS!r} takes each response's strategy from the reward's output, but the reward returned "
+            f"{out if len(out) > 1 else out['score']!r}, with no 'strategy' (a plain score, like the recipe's "
+            f"math_reward.py); pick a backend that reads the responses instead: {DiversityConfig.backend!r} "
+            "(training's default), 'ngram', 'answer', 'embedding' or 'judge'"
+        )
+
+
 def score_groups(
     rows: Sequence[dict],
     responses: Sequence[Sequence[str]],
     reward: Callable,
-    backend: str = "labels",
+    backend: str = DiversityConfig.backend,
     tokenizer=None,
     truncated: Sequence[Sequence[bool]] | None = None,
     **backend_options,
 ) -> list[dict]:
     """Score every response and read its answer; strategies from the reward's ``strategy``
-    (backend ``labels``) or a diversity backend. ``truncated[g][i]``: response i of prompt g hit
+    (backend ``labels``) or a diversity backend (default: training's). ``truncated[g][i]``: response i of prompt g hit
     the token budget (kept in the group for ``summarize_groups``)."""
     groups = []
     for g, (row, texts) in enumerate(zip(rows, responses)):
-        outs = [
-            reward(row["data_source"], t, row["reward_model"]["ground_truth"], row.get("extra_info")) for t in texts
-        ]
-        outs = [o if isinstance(o, dict) else {"score": float(o)} for o in outs]
+        outs = [_reward_output(reward, row, t) for t in texts]
         answers = extract_answers(outs, texts)
         groups.append(
             {
@@ -69,13 +89,11 @@ def score_groups(
                 "scores": [float(o["score"]) for o in outs],
                 "answers": [None if a is None else a.text for a in answers],
                 "answer_classes": answer_classes(answers),
-                "strategies": _reward_strategies(outs) if backend == "labels" else None,
+                "strategies": _reward_strategies(outs) if backend == LABELS else None,
                 "truncated": None if truncated is None else [bool(t) for t in truncated[g]],
             }
         )
-    if backend != "labels":
-        from polyepo_plugin.strategies import label_strategies
-
+    if backend != LABELS:
         labels = label_strategies(
             [g["responses"] for g in groups],
             [g["prompt"] for g in groups],
@@ -86,6 +104,17 @@ def score_groups(
         for g, lab in zip(groups, labels):
             g["strategies"] = list(lab)
     return groups
+
+
+def _reward_output(reward: Callable, row: dict, text: str) -> dict:
+    """The reward's verdict on ``text`` as a dict with ``score`` (a plain number becomes one)."""
+    out = reward(row["data_source"], text, row["reward_model"]["ground_truth"], row.get("extra_info"))
+    if isinstance(out, dict) and "score" in out:
+        return out
+    try:
+        return {"score": float(out)}
+    except (TypeError, ValueError):
+        raise ValueError(f"the reward returned {out!r}; it must return a number or a dict with a 'score'") from None
 
 
 def extract_answers(outputs: Sequence[dict], texts: Sequence[str]) -> list[Answer | None]:
@@ -165,5 +194,5 @@ def _timeout() -> int | None:
 def _reward_strategies(outs: Sequence[dict]) -> list[int]:
     """The reward's ``strategy`` labels coded as the ``labels`` backend codes them."""
     if any("strategy" not in o for o in outs):
-        raise KeyError("backend 'labels' needs the reward function to return a 'strategy'; pick another --backend")
+        raise ValueError(f"backend {LABELS!r} needs the reward function to return a 'strategy' for every response")
     return strategy_codes([o["strategy"] for o in outs]).tolist()

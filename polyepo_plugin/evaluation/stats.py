@@ -28,6 +28,13 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
+# What majority@k measures, in one line for the command's output.
+MAJORITY_AT_K_MEANS = (
+    "majority@k votes among k samples' final answers; the winning answer counts as correct when more than half of "
+    "ALL the samples giving it scored correct, so majority@1 is the fraction of samples whose answer is a correct "
+    "one, not pass@1 (each sample's own score): they differ when the reward scores one answer differently across "
+    "samples (e.g. a format check) or samples give no answer"
+)
 CORRECT = 0.5  # a response is correct when its score exceeds this (binary rewards: score 1)
 MAJORITY_DRAWS = 200  # majority@k is exact when C(N, k) <= this many subsets, else estimated from this many
 

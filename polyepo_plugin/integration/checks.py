@@ -8,7 +8,7 @@ differs from the paper's settings.
 from __future__ import annotations
 
 from polyepo_plugin.config import AUTO, CONFIG_ROOT, parse_config
-from polyepo_plugin.diversity import make_backend
+from polyepo_plugin.diversity import check_backend_ready
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, load_custom_objective
 from polyepo_plugin.integration import notes, served_judge
 from polyepo_plugin.integration.patching import problems
@@ -34,9 +34,7 @@ def validate_run(config) -> None:
         # Building the backend checks its name and loads what it needs (a custom file,
         # math-verify, the judge's prompt); check_ready probes what only exists at run time
         # (the judge endpoint, the embedding model and its device).
-        backend = make_backend(options.diversity)
-        if hasattr(backend, "check_ready"):
-            backend.check_ready()
+        check_backend_ready(options.diversity)
         if served_judge.served_by_verl(options.diversity):
             served_judge.check_config(config, options.diversity)
     rollout_n = int(config.actor_rollout_ref.rollout.n)
