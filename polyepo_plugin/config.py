@@ -20,6 +20,9 @@ CONFIG_ROOT = "algorithm.poly_epo"
 OBJECTIVES = ("poly", "max", "mean", "custom")
 ADVANTAGE_SCALES = ("mean", "sum")
 AUTO = "auto"
+# set_size=auto's smallest k: with k = 1 every set holds one response and strategy diversity
+# has no effect on the advantages (the GRPO-like case, only on request).
+MIN_AUTO_SET_SIZE = 2
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,7 @@ class CustomObjectiveConfig:
 class PolyEpoConfig:
     """All options; the defaults are the paper's (objective poly, k = N/2, mean scaling).
 
+    set_size: k, the responses a set holds; ``auto``: ``set_size_for`` each group.
     correct_threshold: a response counts as correct in the metrics when its reward exceeds it.
     diversity_bonus_weight: lambda of the ``grpo_div`` baseline estimator (r + lambda * d).
     """
@@ -251,7 +255,12 @@ class PolyEpoConfig:
     def __post_init__(self):
         if self.set_size != AUTO:
             ok = isinstance(self.set_size, int) and not isinstance(self.set_size, bool) and self.set_size >= 1
-            _require(ok, "set_size", self.set_size, f"'{AUTO}' (half of each group, at least 1) or an integer >= 1")
+            _require(
+                ok,
+                "set_size",
+                self.set_size,
+                f"'{AUTO}' (half of each group, at least {MIN_AUTO_SET_SIZE}) or an integer >= 1",
+            )
         _require(math.isfinite(self.correct_threshold), "correct_threshold", self.correct_threshold, "a finite number")
         _require(
             math.isfinite(self.diversity_bonus_weight) and self.diversity_bonus_weight >= 0,
@@ -274,6 +283,13 @@ class PolyEpoConfig:
     @property
     def uses_strategies(self) -> bool:
         return self.objective in ("poly", "custom")
+
+    def set_size_for(self, group_size: int) -> int:
+        """k for a group of ``group_size`` responses: ``max(2, group_size // 2)`` under ``auto``
+        (a group no larger than k gets advantage 0), else ``set_size``."""
+        if self.set_size == AUTO:
+            return max(MIN_AUTO_SET_SIZE, group_size // 2)
+        return int(self.set_size)
 
 
 def parse_config(algorithm_config: Mapping[str, Any] | None) -> PolyEpoConfig:

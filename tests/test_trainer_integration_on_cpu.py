@@ -138,8 +138,21 @@ def test_validation_passes_the_paper_settings_quietly(estimator, extra, caplog):
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        (["actor_rollout_ref.rollout.n=4", "+algorithm.poly_epo.set_size=4"], "k=4 with actor_rollout_ref.rollout.n=4"),
-        (["actor_rollout_ref.rollout.n=1"], "set_size=auto gives k=1"),
+        (
+            ["actor_rollout_ref.rollout.n=4", "+algorithm.poly_epo.set_size=4"],
+            "set_size=4 gives k=4 with actor_rollout_ref.rollout.n=4: a set as large as the group",
+        ),
+        (
+            ["actor_rollout_ref.rollout.n=4", "+algorithm.poly_epo.set_size=6"],
+            "set_size=6 gives k=6 with actor_rollout_ref.rollout.n=4: no set of 6 responses fits in a group of 4",
+        ),
+        (
+            ["actor_rollout_ref.rollout.n=2"],
+            r"set_size=auto gives k=2 with actor_rollout_ref.rollout.n=2: auto sets hold max\(2, n // 2\) responses "
+            r".* Use rollout.n >= 3",
+        ),
+        (["actor_rollout_ref.rollout.n=1"], "set_size=auto gives k=2 with actor_rollout_ref.rollout.n=1"),
+        (["actor_rollout_ref.rollout.n=1", "+algorithm.poly_epo.set_size=1"], "a set as large as the group"),
         (["+algorithm.poly_epo.diversity.judge.temperature=-0.5"], r"judge.temperature=-0.5: expected a number >= 0"),
         (["+algorithm.poly_epo.correct_threshold=nan"], "correct_threshold=nan: expected a finite number"),
         (["+algorithm.poly_epo.objective=pass_at_k"], "objective='pass_at_k'"),
@@ -153,9 +166,19 @@ def test_validation_stops_a_misconfigured_run(overrides, message):
         validate_run(config)
 
 
+def test_validation_passes_three_responses_a_group_with_sets_of_two():
+    """set_size=auto keeps the diversity term down to rollout.n=3 (k=1 would drop it)."""
+    validate_run(verl_config("algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=3"))
+
+
 @pytest.mark.parametrize(
     "overrides,message",
     [
+        (
+            ["+algorithm.poly_epo.set_size=1"],
+            "set_size=1: every set holds one response, so a set's score is that response's reward and strategy "
+            "diversity has no effect: the advantages are GRPO-like",
+        ),
         ([], "actor.loss_agg_mode=token-mean; the paper used seq-mean-token-sum-norm"),
         (["actor_rollout_ref.actor.loss_agg_mode=seq-mean-token-sum-norm"], "without actor.loss_scale_factor"),
         (["algorithm.filter_groups.enable=true"], "algorithm.filter_groups is on"),
