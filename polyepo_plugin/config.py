@@ -10,6 +10,7 @@ choices, so a typo stops the run instead of silently training with a default.
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ CONFIG_ROOT = "algorithm.poly_epo"
 OBJECTIVES = ("poly", "max", "mean", "custom")
 ADVANTAGE_SCALES = ("mean", "sum")
 AUTO = "auto"
+# set_size=auto's smallest k: with k = 1 every set holds one response and strategy diversity
+# has no effect on the advantages (the GRPO-like case, only on request).
+MIN_AUTO_SET_SIZE = 2
 
 
 @dataclass(frozen=True)
@@ -54,13 +58,17 @@ class JudgeOptions:
     None for the shipped math-reasoning prompt. Responses longer than ``max_response_chars``
     are truncated before sending. A group whose labelling still fails after ``max_retries``
     gets ``fallback``: another backend's labels (default ``ngram``), ``zero`` (advantage 0 for
-    that group) or ``error`` (stop training). ``consistency_fraction``: that fraction of each
-    step's groups is asked a second time with its responses shuffled, and the agreement of the
-    two labellings is reported as ``poly_epo/judge_consistency`` (off at 0).
+    that group) or ``error`` (stop training). When every group of a step fails, for
+    ``max_failed_steps`` consecutive steps, training stops whatever the fallback: the judge is
+    down or misconfigured, and the run would otherwise train on the fallback alone. At start-up
+    the judge must list ``model`` among the models it serves and answer one small chat request.
+    ``consistency_fraction``: that fraction of each step's groups is asked a second time with
+    its responses shuffled, and the agreement of the two labellings is reported as
+    ``poly_epo/judge_consistency`` (off at 0).
 
     ``base_url: verl``: the judge is the generative reward model verl serves
     (``reward.reward_model.*``); requests go to verl's reward-model router with the model name
-    verl serves, and ``model`` is not used.
+    verl serves (checked once verl's servers are up), and ``model`` is not used.
     """
 
     base_url: str = "http://127.0.0.1:8000/v1"
@@ -75,6 +83,7 @@ class JudgeOptions:
     prompt_template: str | None = None
     max_response_chars: int = 6000
     fallback: str = "ngram"
+    max_failed_steps: int = 3
     consistency_fraction: float = 0.0
 
     def __post_init__(self):
@@ -84,12 +93,21 @@ class JudgeOptions:
         _require(self.max_concurrency >= 1, "diversity.judge.max_concurrency", self.max_concurrency, "an integer >= 1")
         _require(self.max_tokens >= 1, "diversity.judge.max_tokens", self.max_tokens, "an integer >= 1")
         _require(
+            math.isfinite(self.temperature) and self.temperature >= 0,
+            "diversity.judge.temperature",
+            self.temperature,
+            "a number >= 0 (0: greedy, the most repeatable labels)",
+        )
+        _require(
             self.max_response_chars >= 1,
             "diversity.judge.max_response_chars",
             self.max_response_chars,
             "an integer >= 1",
         )
         _require(self.fallback in JUDGE_FALLBACKS, "diversity.judge.fallback", self.fallback, _one_of(JUDGE_FALLBACKS))
+        _require(
+            self.max_failed_steps >= 1, "diversity.judge.max_failed_steps", self.max_failed_steps, "an integer >= 1"
+        )
         _require(
             0.0 <= self.consistency_fraction <= 1.0,
             "diversity.judge.consistency_fraction",
@@ -144,6 +162,7 @@ class SemanticOptions:
         _require(self.encoder in SEMANTIC_ENCODERS, "diversity.semantic.encoder", self.encoder, _one_of(SEMANTIC_ENCODERS))
         _require(self.unit_tokens >= 8, "diversity.semantic.unit_tokens", self.unit_tokens, "an integer >= 8")
         _require(self.batch_size >= 1, "diversity.semantic.batch_size", self.batch_size, "an integer >= 1")
+        _require(math.isfinite(self.threshold), "diversity.semantic.threshold", self.threshold, "a finite number")
         _require(
             0.0 <= self.numbers_weight <= 1.0, "diversity.semantic.numbers_weight", self.numbers_weight, "a number in [0, 1]"
         )
@@ -220,6 +239,7 @@ class CustomObjectiveConfig:
 class PolyEpoConfig:
     """All options; the defaults are the paper's (objective poly, k = N/2, mean scaling).
 
+    set_size: k, the responses a set holds; ``auto``: ``set_size_for`` each group.
     correct_threshold: a response counts as correct in the metrics when its reward exceeds it.
     diversity_bonus_weight: lambda of the ``grpo_div`` baseline estimator (r + lambda * d).
     """
@@ -236,7 +256,19 @@ class PolyEpoConfig:
     def __post_init__(self):
         if self.set_size != AUTO:
             ok = isinstance(self.set_size, int) and not isinstance(self.set_size, bool) and self.set_size >= 1
-            _require(ok, "set_size", self.set_size, f"'{AUTO}' (half of each group, at least 1) or an integer >= 1")
+            _require(
+                ok,
+                "set_size",
+                self.set_size,
+                f"'{AUTO}' (half of each group, at least {MIN_AUTO_SET_SIZE}) or an integer >= 1",
+            )
+        _require(math.isfinite(self.correct_threshold), "correct_threshold", self.correct_threshold, "a finite number")
+        _require(
+            math.isfinite(self.diversity_bonus_weight) and self.diversity_bonus_weight >= 0,
+            "diversity_bonus_weight",
+            self.diversity_bonus_weight,
+            "a number >= 0",
+        )
         _require(self.objective in OBJECTIVES, "objective", self.objective, _one_of(OBJECTIVES))
         _require(
             self.advantage_scale in ADVANTAGE_SCALES, "advantage_scale", self.advantage_scale, _one_of(ADVANTAGE_SCALES)
@@ -252,6 +284,13 @@ class PolyEpoConfig:
     @property
     def uses_strategies(self) -> bool:
         return self.objective in ("poly", "custom")
+
+    def set_size_for(self, group_size: int) -> int:
+        """k for a group of ``group_size`` responses: ``max(2, group_size // 2)`` under ``auto``
+        (a group no larger than k gets advantage 0), else ``set_size``."""
+        if self.set_size == AUTO:
+            return max(MIN_AUTO_SET_SIZE, group_size // 2)
+        return int(self.set_size)
 
 
 def parse_config(algorithm_config: Mapping[str, Any] | None) -> PolyEpoConfig:

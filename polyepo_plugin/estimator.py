@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from polyepo_plugin.config import AUTO, CONFIG_ROOT, PolyEpoConfig, parse_config
+from polyepo_plugin.config import CONFIG_ROOT, PolyEpoConfig, parse_config
 from polyepo_plugin.diversity import label_groups
 from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
 from polyepo_plugin.early_labelling import PendingLabelling, starts_early
@@ -309,9 +309,8 @@ def load_custom_objective(options: PolyEpoConfig):
 
 
 def _set_sizes(sizes: torch.Tensor, options: PolyEpoConfig) -> torch.Tensor:
-    if options.set_size == AUTO:
-        return (sizes // 2).clamp(min=1)
-    return torch.full_like(sizes, int(options.set_size))
+    """``(G,)`` group sizes -> ``(G,)`` k, one per group (``PolyEpoConfig.set_size_for``)."""
+    return torch.tensor([options.set_size_for(n) for n in sizes.tolist()], dtype=sizes.dtype, device=sizes.device)
 
 
 def _warn_if_sum_scale_explodes(sizes: torch.Tensor, set_sizes: torch.Tensor) -> None:

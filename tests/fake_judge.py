@@ -5,6 +5,10 @@ and answers according to a behaviour named in the problem text, e.g. ``behaviour
 (``random``: labels drawn at random; ``one-class``: every attempt in one class).
 When it answers well, an attempt's strategy is its first word; the word ``gibberish`` is
 degenerate. It records what it saw, for the tests to check.
+
+Like ``vllm serve``, it lists the models it serves at ``/models`` (unless ``lists_models`` is
+false) and answers 404 to a chat request for any other; given an ``api_key``, it answers 401 to
+every request without it.
 """
 
 from __future__ import annotations
@@ -36,9 +40,20 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeJudge:
-    def __init__(self, delay_s: float = 0.0, slow_timeout_s: float = 5.0, port: int = 0):
+    def __init__(
+        self,
+        delay_s: float = 0.0,
+        slow_timeout_s: float = 5.0,
+        models: tuple[str, ...] = ("judge",),
+        lists_models: bool = True,
+        api_key: str | None = None,
+        port: int = 0,
+    ):
         self.delay_s = delay_s
         self.slow_timeout_s = slow_timeout_s
+        self.models = models
+        self.lists_models = lists_models
+        self.api_key = api_key
         self.requests: Counter[str] = Counter()
         self.authorization: set[str] = set()
         self.prompts: list[str] = []
@@ -111,13 +126,30 @@ class FakeJudge:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _refused(self, model=None) -> bool:
+                """Answer as vLLM does to a wrong key or an unknown model; whether it did."""
+                if judge.api_key is not None and self.headers.get("Authorization") != f"Bearer {judge.api_key}":
+                    self._send(401, {"error": {"message": "Unauthorized", "type": "invalid_request_error"}})
+                    return True
+                if model is not None and model not in judge.models:
+                    self._send(404, {"error": {"message": f"The model `{model}` does not exist.", "code": 404}})
+                    return True
+                return False
+
             def do_GET(self):
-                self._send(200, {"data": [{"id": "judge"}]})
+                if not judge.lists_models:
+                    self._send(404, {"detail": "Not Found"})
+                elif not self._refused():
+                    models = [{"id": name, "object": "model"} for name in judge.models]
+                    self._send(200, {"object": "list", "data": models})
 
             def do_POST(self):
                 request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with judge._lock:
                     judge.authorization.add(self.headers.get("Authorization", ""))
+                if self._refused(request.get("model")):
+                    return
+                with judge._lock:
                     judge.in_flight += 1
                     judge.max_in_flight = max(judge.max_in_flight, judge.in_flight)
                 try:

@@ -83,7 +83,7 @@ def brute_force_rows(token_rewards, index, strategies, objective, set_size=None,
         rewards = token_rewards[rows].sum(1).double().tolist()
         codes = {}
         labels = [-1 if lab is None else codes.setdefault(lab, len(codes)) for lab in strategies[rows].tolist()]
-        k = set_size or max(len(rows) // 2, 1)
+        k = set_size or max(len(rows) // 2, 2)
         want[rows] = brute_marginal(rewards, labels, k, objective, scale=scale)
     return want.tolist()
 
@@ -93,7 +93,8 @@ RAGGED_GROUPS = [
     ([1, 1, 0, 1, 1, 0], ["x", "x", "x", None, "y", "x"]),  # k = 3
     ([0.5, 1, 0, 1, 0.25], ["p", "p", "p", "p", "p"]),  # one strategy: every set scores 0; k = 2
     ([1, 0, 1, 1, 0, 1, 0], [None, "q", "q", "r", "q", "q", "s"]),  # k = 3
-    ([1, 0], ["u", "v"]),  # k = 1
+    ([1, 0, 1], ["m", "n", "m"]),  # k = 2, not 1: sets keep the diversity term
+    ([1, 0], ["u", "v"]),  # k = 2: N <= k, advantage 0
     ([1], ["w"]),  # N <= k: advantage 0
 ]
 
@@ -174,6 +175,34 @@ def test_padding_rows_get_zero_and_stay_out_of_groups():
     assert metrics["poly_epo/groups"] == 1
 
 
+@pytest.mark.parametrize("objective", ["poly", "custom"])
+def test_auto_sets_of_three_responses_keep_the_diversity_term(objective, tmp_path):
+    """rollout.n=3: auto's k is 2, not 1 (where every set holds one response and strategies
+    cannot matter), so shared and distinct strategies give different advantages."""
+    source = tmp_path / "objective.py"
+    source.write_text(
+        "def set_objective(rewards, strategies):\n"
+        "    return rewards.max(dim=1).values * (strategies[:, 0] != strategies[:, 1])\n"
+    )
+    config = labels_config(objective=objective, custom_objective={"path": str(source)})
+    rewards = [1, 1, 0]
+    distinct, _ = estimate(*make_batch([(rewards, [0, 1, 2])]), config)
+    shared, _ = estimate(*make_batch([(rewards, [0, 0, 1])]), config)
+    assert not torch.allclose(distinct, shared)
+
+
+def test_auto_gives_groups_of_two_or_one_advantage_zero():
+    """Uneven groups (v1, padding) may hold 2 or 1 responses under set_size=auto: k = 2 >= N."""
+    groups = [([1, 0, 1, 0], [0, 1, 1, 2]), ([1, 0], [0, 1]), ([1], [0])]
+    token_rewards, mask, index, strategies = make_batch(groups)
+    metrics = {}
+    advantages, _ = estimate(token_rewards, mask, index, strategies, labels_config(), metrics=metrics)
+    small = np.isin(index, ["uid-1", "uid-2"])
+    assert torch.all(advantages[small] == 0) and advantages[~small].abs().sum() > 0
+    assert metrics["poly_epo/skipped_groups"] == 2
+    assert metrics["poly_epo/set_size_mean"] == 2
+
+
 def test_groups_not_larger_than_set_size_are_zero_and_counted():
     groups = [([1, 0, 1, 0, 1, 1], [0, 1, 1, 2, 0, 0]), ([1, 0, 1], [0, 1, 2]), ([1, 1], [0, 1])]
     token_rewards, mask, index, strategies = make_batch(groups)
@@ -245,6 +274,13 @@ def test_labels_missing_or_of_wrong_length():
             r"unknown option\(s\) algorithm.poly_epo.setsize; valid options under algorithm.poly_epo: set_size",
         ),
         ({"diversity": {"ngram": {"n": 0}}}, r"diversity.ngram.n=0"),
+        ({"diversity": {"judge": {"temperature": -1.0}}}, r"diversity.judge.temperature=-1.0: expected a number >= 0"),
+        ({"diversity": {"judge": {"temperature": float("nan")}}}, r"diversity.judge.temperature=nan"),
+        ({"diversity": {"judge": {"max_failed_steps": 0}}}, r"judge.max_failed_steps=0: expected an integer >= 1"),
+        ({"diversity": {"semantic": {"threshold": float("inf")}}}, r"semantic.threshold=inf: expected a finite"),
+        ({"correct_threshold": float("nan")}, r"correct_threshold=nan: expected a finite number"),
+        ({"diversity_bonus_weight": -0.5}, r"diversity_bonus_weight=-0.5: expected a number >= 0"),
+        ({"diversity_bonus_weight": float("inf")}, r"diversity_bonus_weight=inf"),
         ({"objective": "custom"}, r"custom_objective.path=None"),
         ({"custom_objective": {"path": "/nonexistent.py"}, "objective": "custom"}, "no such file"),
     ],

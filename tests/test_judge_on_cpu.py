@@ -11,12 +11,13 @@ import torch
 from fake_judge import FakeJudge
 from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 
-from polyepo_plugin.config import JudgeOptions, parse_config
+from polyepo_plugin.config import DiversityConfig, JudgeOptions, parse_config
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
 from polyepo_plugin.diversity import ResponseGroups, label_groups, make_backend
 from polyepo_plugin.diversity.judge import (
+    READY_PROMPT,
     JudgeOutputError,
-    check_reachable,
+    LlmJudge,
     consistency_probes,
     load_template,
     parse_labels,
@@ -224,12 +225,74 @@ def test_api_key_comes_from_the_environment_and_is_never_logged(tokenizer, monke
     assert "sk-test-secret" not in repr(parse_config(judge_config(judge, api_key_env="MY_JUDGE_KEY")))
 
 
-def test_reachability_check():
+def check_ready(base_url, **options):
+    options = JudgeOptions(base_url=base_url, timeout_s=2.0, **options)
+    LlmJudge(DiversityConfig(backend="judge", judge=options)).check_ready()
+
+
+def test_start_up_check_sends_one_chat_request_to_the_model():
     with FakeJudge() as judge:
-        check_reachable(JudgeOptions(base_url=judge.base_url))
+        check_ready(judge.base_url)
+    assert judge.prompts == [READY_PROMPT]
+
+
+def test_start_up_check_stops_when_nothing_answers():
+    with FakeJudge() as judge:
         closed = judge.base_url
     with pytest.raises(ValueError, match="judge endpoint is unreachable"):
-        check_reachable(JudgeOptions(base_url=closed, timeout_s=2.0))
+        check_ready(closed)
+
+
+def test_start_up_check_stops_without_the_api_key(monkeypatch):
+    monkeypatch.delenv("POLYEPO_JUDGE_API_KEY", raising=False)
+    with FakeJudge(api_key="sk-judge") as judge:
+        with pytest.raises(ValueError, match="HTTP 401: Unauthorized. POLYEPO_JUDGE_API_KEY .* is not set"):
+            check_ready(judge.base_url)
+        monkeypatch.setenv("POLYEPO_JUDGE_API_KEY", "sk-wrong")
+        with pytest.raises(ValueError, match="HTTP 401: Unauthorized. POLYEPO_JUDGE_API_KEY .* holds a key the judge"):
+            check_ready(judge.base_url)
+        monkeypatch.setenv("POLYEPO_JUDGE_API_KEY", "sk-judge")
+        check_ready(judge.base_url)
+    assert judge.prompts == [READY_PROMPT]
+
+
+def test_start_up_check_stops_on_a_model_the_judge_does_not_list():
+    with FakeJudge(models=("Qwen/Qwen3-4B-Instruct-2507", "other")) as judge:
+        served = "it serves: 'Qwen/Qwen3-4B-Instruct-2507', 'other'"
+        with pytest.raises(ValueError, match=f"does not serve model 'qwen3-4b'; {served}. Set .*judge.model"):
+            check_ready(judge.base_url, model="qwen3-4b")
+    assert judge.prompts == []
+
+
+def test_start_up_check_stops_on_a_chat_request_the_judge_refuses():
+    """A server without a model list: the chat request alone decides, and its answer is quoted."""
+    with FakeJudge(models=("served",), lists_models=False) as judge:
+        check_ready(judge.base_url, model="served")
+        refused = "did not answer a chat request for model 'judge': HTTP 404: The model `judge` does not exist"
+        with pytest.raises(ValueError, match=refused):
+            check_ready(judge.base_url, model="judge")
+
+
+def test_every_group_failing_for_max_failed_steps_steps_stops_training(tokenizer, caplog):
+    """A partial failure restarts the count; the fallback's labels stand in until the limit."""
+    with FakeJudge() as judge, caplog.at_level(logging.WARNING):
+        for behaviours in (["5xx-always"] * 2, ["ok", "5xx-always"], ["5xx-always"] * 2):
+            labelling, _ = assign(tokenizer, judge, behaviours, max_failed_steps=2)
+            assert labelling.failed_groups.any()
+        with pytest.raises(RuntimeError, match=(
+            r"failed for 2 of 2 groups \(HTTP 503: 2\)\. Every group has failed for 2 consecutive steps "
+            r"\(algorithm\.poly_epo\.diversity\.judge\.max_failed_steps=2\): the run is training on the 'ngram' "
+            r"fallback alone.*raise diversity\.judge\.max_failed_steps"
+        )):
+            assign(tokenizer, judge, ["5xx-always"] * 2, max_failed_steps=2)
+
+
+def test_every_group_failing_stops_a_run_at_the_default_limit(tokenizer):
+    with FakeJudge() as judge:
+        for _ in range(2):
+            run_estimator(tokenizer, judge, ["5xx-always"] * 2)
+        with pytest.raises(RuntimeError, match="Every group has failed for 3 consecutive steps"):
+            run_estimator(tokenizer, judge, ["5xx-always"] * 2)
 
 
 # ----------------------------------------------------------------------------- consistency probe

@@ -138,8 +138,23 @@ def test_validation_passes_the_paper_settings_quietly(estimator, extra, caplog):
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        (["actor_rollout_ref.rollout.n=4", "+algorithm.poly_epo.set_size=4"], "k=4 with actor_rollout_ref.rollout.n=4"),
-        (["actor_rollout_ref.rollout.n=1"], "set_size=auto gives k=1"),
+        (
+            ["actor_rollout_ref.rollout.n=4", "+algorithm.poly_epo.set_size=4"],
+            "set_size=4 gives k=4 with actor_rollout_ref.rollout.n=4: a set as large as the group",
+        ),
+        (
+            ["actor_rollout_ref.rollout.n=4", "+algorithm.poly_epo.set_size=6"],
+            "set_size=6 gives k=6 with actor_rollout_ref.rollout.n=4: no set of 6 responses fits in a group of 4",
+        ),
+        (
+            ["actor_rollout_ref.rollout.n=2"],
+            r"set_size=auto gives k=2 with actor_rollout_ref.rollout.n=2: auto sets hold max\(2, n // 2\) responses "
+            r".* Use rollout.n >= 3",
+        ),
+        (["actor_rollout_ref.rollout.n=1"], "set_size=auto gives k=2 with actor_rollout_ref.rollout.n=1"),
+        (["actor_rollout_ref.rollout.n=1", "+algorithm.poly_epo.set_size=1"], "a set as large as the group"),
+        (["+algorithm.poly_epo.diversity.judge.temperature=-0.5"], r"judge.temperature=-0.5: expected a number >= 0"),
+        (["+algorithm.poly_epo.correct_threshold=nan"], "correct_threshold=nan: expected a finite number"),
         (["+algorithm.poly_epo.objective=pass_at_k"], "objective='pass_at_k'"),
         (["+algorithm.poly_epo.diversity.backend=judge_me"], "diversity.backend='judge_me'"),
         (["+algorithm.poly_epo.set_sise=2"], r"unknown option\(s\) algorithm.poly_epo.set_sise"),
@@ -151,9 +166,19 @@ def test_validation_stops_a_misconfigured_run(overrides, message):
         validate_run(config)
 
 
+def test_validation_passes_three_responses_a_group_with_sets_of_two():
+    """set_size=auto keeps the diversity term down to rollout.n=3 (k=1 would drop it)."""
+    validate_run(verl_config("algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=3"))
+
+
 @pytest.mark.parametrize(
     "overrides,message",
     [
+        (
+            ["+algorithm.poly_epo.set_size=1"],
+            "set_size=1: every set holds one response, so a set's score is that response's reward and strategy "
+            "diversity has no effect: the advantages are GRPO-like",
+        ),
         ([], "actor.loss_agg_mode=token-mean; the paper used seq-mean-token-sum-norm"),
         (["actor_rollout_ref.actor.loss_agg_mode=seq-mean-token-sum-norm"], "without actor.loss_scale_factor"),
         (["algorithm.filter_groups.enable=true"], "algorithm.filter_groups is on"),
@@ -230,13 +255,14 @@ def test_shape_check_records_a_changed_signature():
         patching.problems[:] = problems_before
 
 
-def judge_run_config(base_url):
+def judge_run_config(base_url, *overrides):
     return verl_config(
         "algorithm.adv_estimator=poly_epo",
         "actor_rollout_ref.rollout.n=8",
         "+algorithm.poly_epo.diversity.backend=judge",
         f"+algorithm.poly_epo.diversity.judge.base_url={base_url}",
         "+algorithm.poly_epo.diversity.judge.timeout_s=2",
+        *overrides,
     )
 
 
@@ -246,6 +272,15 @@ def test_validation_stops_a_run_whose_judge_does_not_answer():
         closed = judge.base_url
     with pytest.raises(ValueError, match="judge.base_url=.*the judge endpoint is unreachable"):
         validate_run(judge_run_config(closed))
+
+
+def test_validation_stops_a_run_whose_judge_model_is_misnamed():
+    """Before this check every chat request of the run failed and every group took n-gram labels."""
+    with FakeJudge(models=("Qwen/Qwen3-4B-Instruct-2507",)) as judge:
+        config = judge_run_config(judge.base_url, "+algorithm.poly_epo.diversity.judge.model=Qwen3-4B")
+        served = "'Qwen/Qwen3-4B-Instruct-2507'"
+        with pytest.raises(ValueError, match=f"does not serve model 'Qwen3-4B'; it serves: {served}"):
+            validate_run(config)
 
 
 def test_validation_builds_the_backend_a_run_will_use(tmp_path):
@@ -349,8 +384,6 @@ def test_validation_reads_the_judge_context_from_a_local_model(tmp_path):
 
 
 def test_a_verl_served_judge_labels_through_the_router_it_is_given(monkeypatch):
-    from types import SimpleNamespace
-
     from polyepo_plugin.config import parse_config
     from polyepo_plugin.diversity import judge
     from polyepo_plugin.integration import served_judge
@@ -362,10 +395,35 @@ def test_a_verl_served_judge_labels_through_the_router_it_is_given(monkeypatch):
     prompt = "Problem: behaviour: ok\n\n### Attempt 1\nfactor it\n\n### Attempt 2\nexpand it"
     with pytest.raises(RuntimeError, match="no verl reward-model router is known"):
         client.label_all([(prompt, 2)])
-    with FakeJudge() as server:
-        address = server.base_url.split("//", 1)[1].rsplit("/v1", 1)[0]
-        trainer = SimpleNamespace(config=config, reward_loop_manager=SimpleNamespace(reward_router_address=address))
-        served_judge.connect(trainer, options)
+    with FakeJudge(models=("Qwen/Qwen3-4B-Instruct-2507",)) as server:
+        served_judge.connect(router_trainer(config, server), options)
         assert judge.endpoint(options.judge) == (server.base_url, "Qwen/Qwen3-4B-Instruct-2507")
         [outcome] = client.label_all([(prompt, 2)])
-    assert outcome.labels == [0, 1] and server.requests["ok"] == 1
+    assert outcome.labels == [0, 1]
+    assert server.prompts == [judge.READY_PROMPT, prompt]  # connect's chat request, then the labelling
+
+
+def router_trainer(config, server):
+    """What connect reads of a trainer: its config and its reward loop's router (``server``)."""
+    from types import SimpleNamespace
+
+    address = server.base_url.split("//", 1)[1].rsplit("/v1", 1)[0]
+    return SimpleNamespace(config=config, reward_loop_manager=SimpleNamespace(reward_router_address=address))
+
+
+def test_connecting_to_a_verl_served_judge_under_another_name_stops_the_run(monkeypatch):
+    """verl serves a remote model_path under its local copy's path: every request would fail."""
+    from polyepo_plugin.config import parse_config
+    from polyepo_plugin.diversity import judge
+    from polyepo_plugin.integration import served_judge
+
+    monkeypatch.setattr(judge, "_verl_endpoint", None)
+    config = served_judge_config(reward__reward_model__model_path="hdfs://models/judge-4b")
+    with FakeJudge(models=("/tmp/models/judge-4b",)) as server:
+        message = (
+            "does not serve model 'hdfs://models/judge-4b'; it serves: '/tmp/models/judge-4b'. verl serves its reward "
+            "model under the local path .* set reward.reward_model.model_path to a local directory"
+        )
+        with pytest.raises(ValueError, match=message):
+            served_judge.connect(router_trainer(config, server), parse_config(config.algorithm).diversity)
+    assert server.prompts == []

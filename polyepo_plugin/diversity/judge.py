@@ -6,7 +6,13 @@ most ``max_concurrency`` at a time, and identical requests are sent once. An att
 an HTTP error or timeout, on output cut by ``max_tokens`` (finish reason ``length``), and on
 output that is not exactly one integer label per response; it is retried with backoff. A group
 that still fails gets the configured fallback and is counted in ``poly_epo/diversity_failed_groups``
-(never the silent "every response is its own strategy").
+(never the silent "every response is its own strategy"); when every group of a step fails,
+``max_failed_steps`` steps in a row, training stops instead of going on with the fallback alone.
+
+Start-up (``JudgeClient.check_serves``): the endpoint must list the configured model (when it
+lists models at all) and answer one small chat request for it, sent as labelling requests are
+(same key, same settings); otherwise a wrong model name or a missing API key would fail every
+request of the run, and it stops with the server's status and message.
 
 Consistency probe (``consistency_fraction`` > 0): a fixed share of the step's groups (chosen by
 a hash of their uid) is sent a second time, in the same concurrent batch, with the responses
@@ -187,15 +193,18 @@ class JudgeClient:
 
             return await asyncio.gather(*(bounded(prompt, count) for prompt, count in requests))
 
-    async def _label_one(self, client, base_url: str, model: str, prompt: str, count: int) -> _Outcome:
-        import httpx
-
-        body = {
+    def _body(self, model: str, prompt: str, max_tokens: int) -> dict:
+        return {
             "model": model,
             "messages": [{"role": "user", "content": prompt}],
             "temperature": self.options.temperature,
-            "max_tokens": self.options.max_tokens,
+            "max_tokens": max_tokens,
         }
+
+    async def _label_one(self, client, base_url: str, model: str, prompt: str, count: int) -> _Outcome:
+        import httpx
+
+        body = self._body(model, prompt, self.options.max_tokens)
         url = base_url + "/chat/completions"
         failure = "not attempted"
         for attempt in range(self.options.max_retries + 1):
@@ -221,6 +230,87 @@ class JudgeClient:
                 failure = "not a chat-completions response"
         return _Outcome(failure=failure)
 
+    def check_serves(self) -> None:
+        """Start-up: the endpoint lists the model among those it serves (when it lists any) and
+        answers one small chat request for it, with this client's key and request settings.
+
+        Otherwise every labelling request of the run would fail the same way and every group
+        would take the fallback's labels: stop with the server's status and message instead."""
+        import httpx
+
+        base_url, model = endpoint(self.options)
+        where = f"{CONFIG_ROOT}.diversity.judge: the judge at {base_url}"
+        try:
+            with httpx.Client(headers=self._headers, timeout=self.options.timeout_s) as client:
+                listing = client.get(base_url + "/models")
+                if listing.status_code != 404:  # no model list: the chat request alone decides
+                    _raise_for_answer(listing, f"{where} refused to list its models", self.options)
+                    served = _served_models(listing)
+                    if served is not None and model not in served:
+                        raise ValueError(
+                            f"{where} does not serve model {model!r}; it serves: {', '.join(map(repr, served))}. "
+                            f"{_model_remedy(self.options)}"
+                        )
+                ready = self._body(model, READY_PROMPT, READY_MAX_TOKENS)
+                answer = client.post(base_url + "/chat/completions", json=ready)
+                _raise_for_answer(answer, f"{where} did not answer a chat request for model {model!r}", self.options)
+        except httpx.HTTPError as error:
+            remedy = (
+                "verl started its reward-model servers, but its router does not answer."
+                if self.options.base_url == SERVED_BY_VERL
+                else "Start it first (examples/judge/serve_judge.sh) or point base_url at it."
+            )
+            raise ValueError(
+                f"{CONFIG_ROOT}.diversity.judge.base_url={self.options.base_url!r}: the judge endpoint is unreachable "
+                f"({type(error).__name__} at {base_url}). {remedy}"
+            ) from None
+        try:
+            answer.json()["choices"][0]["message"]
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise ValueError(f"{where} answered a chat request with something else: {answer.text[:300]!r}") from None
+
+
+# The start-up request (``JudgeClient.check_serves``): any chat model answers it, in a few tokens.
+READY_PROMPT = "Reply with the word OK."
+READY_MAX_TOKENS = 4
+
+
+def _raise_for_answer(response, what: str, options: JudgeOptions) -> None:
+    if response.is_success:
+        return
+    message = response.text[:500]
+    try:
+        message = response.json()["error"]["message"]
+    except (KeyError, TypeError, ValueError):
+        pass
+    remedy = ""
+    if response.status_code in (401, 403):
+        key = "holds a key the judge refuses" if os.environ.get(options.api_key_env) else "is not set in this process"
+        remedy = (
+            f" {options.api_key_env} (diversity.judge.api_key_env) {key}: export the judge's key there before "
+            "launching, where verl computes advantages."
+        )
+    elif response.status_code == 404:
+        remedy = " " + _model_remedy(options)
+    raise ValueError(f"{what}: HTTP {response.status_code}: {message}.{remedy}")
+
+
+def _served_models(listing) -> list[str] | None:
+    """The model ids of an OpenAI-style ``/models`` answer, or None when it is not one."""
+    try:
+        return [str(model["id"]) for model in listing.json()["data"]]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _model_remedy(options: JudgeOptions) -> str:
+    if options.base_url == SERVED_BY_VERL:
+        return (
+            "verl serves its reward model under the local path it loads it from (a remote model_path, e.g. "
+            "hdfs://, under its local copy): set reward.reward_model.model_path to a local directory."
+        )
+    return f"Set {CONFIG_ROOT}.diversity.judge.model to the name the judge serves (vllm serve --served-model-name)."
+
 
 class LlmJudge:
     def __init__(self, diversity_config):
@@ -228,10 +318,15 @@ class LlmJudge:
         self.options: JudgeOptions = diversity_config.judge
         self.template = load_template(self.options.prompt_template)
         self.client = JudgeClient(self.options)
+        self._failed_steps = 0  # consecutive labellings (one a step) in which every group failed
 
     def check_ready(self) -> None:
-        if self.options.base_url != SERVED_BY_VERL:  # verl's router does not exist yet
-            check_reachable(self.options)
+        # verl's router does not exist yet: served_judge.connect checks it once it does.
+        if self.options.base_url != SERVED_BY_VERL:
+            self.check_serves()
+
+    def check_serves(self) -> None:
+        self.client.check_serves()
 
     def cancel(self) -> None:
         self.client.cancel()
@@ -254,6 +349,7 @@ class LlmJudge:
         for members, outcome in zip(groups.member_rows, outcomes):
             if outcome.labels is not None:
                 labels[members] = outcome.labels
+        self._failed_steps = self._failed_steps + 1 if len(failed) and failed.all() else 0
         if failed.any():
             self._report_failures(failed, outcomes)
         zero = failed if self.options.fallback == "zero" else np.zeros_like(failed)
@@ -272,9 +368,18 @@ class LlmJudge:
         reasons = collections.Counter(outcome.failure for outcome in outcomes if outcome.failure)
         summary = ", ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
         message = f"judge at {endpoint(self.options)[0]}: labelling failed for {int(failed.sum())} of {len(failed)} groups ({summary})"
-        if self.options.fallback == "error":
+        options = self.options
+        if options.fallback == "error":
             raise RuntimeError(f"{message}; {CONFIG_ROOT}.diversity.judge.fallback=error stops training")
-        logger.warning("%s; fallback: %s", message, self.options.fallback)
+        if self._failed_steps >= options.max_failed_steps:
+            raise RuntimeError(
+                f"{message}. Every group has failed for {self._failed_steps} consecutive steps "
+                f"({CONFIG_ROOT}.diversity.judge.max_failed_steps={options.max_failed_steps}): the run is training on "
+                f"the {options.fallback!r} fallback alone, not the judge. Fix the judge; or, to go on with the "
+                "fallback's labels deliberately, raise diversity.judge.max_failed_steps (e.g. fallback=ngram "
+                "max_failed_steps=1000)."
+            )
+        logger.warning("%s; fallback: %s", message, options.fallback)
 
 
 def consistency_probes(uids: list, sizes: list[int], fraction: float) -> list[tuple[int, list[int]]]:
@@ -332,22 +437,3 @@ def request_tokens(options: JudgeOptions, num_responses: int, prompt_tokens: int
     per_response = min(response_tokens, options.max_response_chars) + TOKENS_PER_RESPONSE_BLOCK
     instructions = -(-len(template) // CHARS_PER_TOKEN) + CHAT_TEMPLATE_TOKENS
     return instructions + prompt_tokens + num_responses * per_response + options.max_tokens
-
-
-def check_reachable(options: JudgeOptions) -> None:
-    """Fail fast at start-up when nothing answers at ``base_url`` (any HTTP status will do)."""
-    import httpx
-
-    base_url = endpoint(options)[0]
-    try:
-        httpx.get(base_url + "/models", timeout=min(10.0, options.timeout_s))
-    except httpx.HTTPError as error:
-        remedy = (
-            "verl started its reward-model servers, but its router does not answer."
-            if options.base_url == SERVED_BY_VERL
-            else "Start it first (examples/judge/serve_judge.sh) or point base_url at it."
-        )
-        raise ValueError(
-            f"{CONFIG_ROOT}.diversity.judge.base_url={options.base_url!r}: the judge endpoint is unreachable "
-            f"({type(error).__name__} at {base_url}). {remedy}"
-        ) from None

@@ -7,7 +7,7 @@ differs from the paper's settings.
 
 from __future__ import annotations
 
-from polyepo_plugin.config import AUTO, CONFIG_ROOT, parse_config
+from polyepo_plugin.config import AUTO, CONFIG_ROOT, MIN_AUTO_SET_SIZE, parse_config
 from polyepo_plugin.diversity import check_backend_ready
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, load_custom_objective
 from polyepo_plugin.integration import notes, served_judge
@@ -49,11 +49,20 @@ def validate_run(config) -> None:
 
 
 def _check_set_size(options, rollout_n: int) -> None:
-    k = max(1, rollout_n // 2) if options.set_size == AUTO else int(options.set_size)
-    if k >= rollout_n:
+    k = options.set_size_for(rollout_n)
+    where = f"{CONFIG_ROOT}.set_size={options.set_size} gives k={k} with actor_rollout_ref.rollout.n={rollout_n}"
+    if options.set_size == AUTO and k >= rollout_n:
         raise ValueError(
-            f"{CONFIG_ROOT}.set_size={options.set_size} gives k={k} with actor_rollout_ref.rollout.n={rollout_n}: "
-            "a set as large as the group makes every advantage 0 and training would learn nothing. "
+            f"{where}: auto sets hold max({MIN_AUTO_SET_SIZE}, n // 2) responses and must be smaller than the group, "
+            f"else every advantage is 0. Use rollout.n >= {MIN_AUTO_SET_SIZE + 1} (the paper: rollout.n=8); "
+            "set_size=1 asks for GRPO-like advantages without the diversity term."
+        )
+    if k >= rollout_n:
+        too_large = f"no set of {k} responses fits in a group of {rollout_n}"
+        if k == rollout_n:
+            too_large = "a set as large as the group"
+        raise ValueError(
+            f"{where}: {too_large}, so every advantage would be 0 and training would learn nothing. "
             "Use set_size < rollout.n (the paper: rollout.n=8, set_size=4)."
         )
 

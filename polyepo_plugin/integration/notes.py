@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from polyepo_plugin.config import CONFIG_ROOT, MIN_AUTO_SET_SIZE, parse_config
+
 logger = logging.getLogger("polyepo_plugin.integration")
 
 PAPER_LOSS_AGG_MODE = "seq-mean-token-sum-norm"
@@ -47,7 +49,18 @@ def note_run(config, name: str, verl_version: str, tested_versions: tuple[str, .
             "signal (it prefers rarer strategies among correct answers)."
         )
     if name == "poly_epo":
+        _note_single_response_sets(config)
         _note_other_loss_terms(config)
+
+
+def _note_single_response_sets(config) -> None:
+    options = parse_config(config.algorithm)
+    if options.set_size_for(int(config.actor_rollout_ref.rollout.n)) == 1:
+        note_once(
+            f"poly_epo: {CONFIG_ROOT}.set_size=1: every set holds one response, so a set's score is that response's "
+            "reward and strategy diversity has no effect: the advantages are GRPO-like (reward minus the group "
+            f"mean, not divided by the standard deviation). set_size=auto keeps sets of at least {MIN_AUTO_SET_SIZE}."
+        )
 
 
 def _note_other_loss_terms(config) -> None:

@@ -177,3 +177,22 @@ def test_misconfigured_poly_epo_stops_before_models_load(tmp_path):
     assert proc.returncode != 0
     assert "set_size=4 gives k=4 with actor_rollout_ref.rollout.n=4" in proc.stdout + proc.stderr
     assert "(WorkerDict" not in proc.stdout  # stopped in the trainer's constructor: no worker, no model
+
+
+@pytest.mark.slow
+def test_a_misnamed_judge_model_stops_the_run_before_models_load(tmp_path):
+    """Before, the run trained to the end on n-gram labels: every chat request failed."""
+    from fake_judge import FakeJudge
+
+    _require_trainer(False)
+    with FakeJudge(models=("judge-4b",)) as judge:
+        extra = [
+            "+algorithm.poly_epo.diversity.backend=judge",
+            f"+algorithm.poly_epo.diversity.judge.base_url={judge.base_url}",
+            "+algorithm.poly_epo.diversity.judge.model=judge-4B",
+        ]
+        proc = _run_trainer(tmp_path, estimator="poly_epo", steps=2, use_v1=False, extra=extra)
+    assert proc.returncode != 0
+    assert "does not serve model 'judge-4B'; it serves: 'judge-4b'" in proc.stdout + proc.stderr
+    assert "(WorkerDict" not in proc.stdout
+    assert judge.prompts == []

@@ -18,6 +18,7 @@ from test_main_ppo_cpu import _require_trainer, _run_trainer
 
 from polyepo_plugin.cpu_harness.console import step_metrics
 from polyepo_plugin.cpu_harness.hf_chat_server import LOG_ENV
+from polyepo_plugin.diversity.judge import READY_PROMPT
 
 STEPS, GROUPS, N = 2, 4, 4  # cpu_overrides' defaults: 4 prompts a step, rollout.n=4
 # Short instructions: the tiny model's context is 512 tokens.
@@ -72,11 +73,14 @@ def test_every_group_reaches_the_verl_served_judge_and_failures_fall_back(tmp_pa
     proc = _run_trainer(tmp_path, "poly_epo", STEPS, use_v1=use_v1, extra=extra)
     log = f"--- stdout ---\n{proc.stdout[-20000:]}\n--- stderr ---\n{proc.stderr[-20000:]}"
     assert proc.returncode == 0, log
-    requests = served_requests(log_path)
-    # One request per group and step (no retries, no identical groups), under verl's model name.
+    ready, *requests = served_requests(log_path)
+    # The start-up chat request once the servers are up, then one request per group and step
+    # (no retries, no identical groups), all under verl's model name.
+    assert ready["prompt"] == READY_PROMPT and ready["status"] == 200, log
     assert len(requests) == STEPS * GROUPS, log
     assert all(
-        r["path"] == "/v1/chat/completions" and r["model"] == str(tmp_path / "assets" / "tiny_qwen2") for r in requests
+        r["path"] == "/v1/chat/completions" and r["model"] == str(tmp_path / "assets" / "tiny_qwen2")
+        for r in [ready, *requests]
     )
     assert all(f"### Attempt {N}\n" in r["prompt"] and "Add " in r["prompt"] for r in requests)
     metrics = step_metrics(proc.stdout)
@@ -97,5 +101,6 @@ def test_fallback_error_stops_training_on_the_verl_served_judge(tmp_path, monkey
     proc = _run_trainer(tmp_path, "poly_epo", STEPS, use_v1=False, extra=served_judge_overrides(tmp_path, "error"))
     assert proc.returncode != 0
     assert "judge.fallback=error stops training" in proc.stdout + proc.stderr
-    assert len(served_requests(log_path)) == GROUPS  # the first step's groups, then it stopped
+    # The start-up request and the first step's groups, then it stopped.
+    assert len(served_requests(log_path)) == 1 + GROUPS
     assert "training/global_step:1" not in proc.stdout
