@@ -43,6 +43,8 @@ class NgramOptions:
 
 
 JUDGE_FALLBACKS = ("ngram", "answer", "embedding", "zero", "error")
+# What groups not labelled in time get: only what cannot itself overrun (no model, no math-verify).
+TIMEOUT_FALLBACKS = ("ngram", "zero", "error")
 # ``diversity.judge.base_url`` value for a judge that verl serves as its reward model.
 SERVED_BY_VERL = "verl"
 
@@ -169,6 +171,21 @@ class SemanticOptions:
 
 
 @dataclass(frozen=True)
+class AnswerOptions:
+    """``diversity.answer``: final-answer equivalence with math-verify, in a worker process.
+
+    timeout_s: a group whose answers are not classified within this many seconds (a
+    pathological answer, e.g. a tower of powers) has its worker process killed, and the group
+    takes ``diversity.timeout_fallback``; the other groups keep their labels.
+    """
+
+    timeout_s: float = 30.0
+
+    def __post_init__(self):
+        _require(self.timeout_s > 0, "diversity.answer.timeout_s", self.timeout_s, "a number > 0")
+
+
+@dataclass(frozen=True)
 class CustomBackendOptions:
     """``diversity.custom``: a user function labelling one group, named like verl's custom rewards."""
 
@@ -187,19 +204,32 @@ class DiversityConfig:
     (plain sentence embeddings) or ``custom`` (a user function). early_start: start the
     ``judge``, ``semantic``, ``embedding`` and ``answer`` backends as soon as a step's responses
     exist, in the background, and collect their labels at the advantage stage (see
-    ``polyepo_plugin.early_labelling``).
+    ``polyepo_plugin.early_labelling``). label_timeout_s: such a labelling not finished this
+    many seconds after it started is cancelled at the advantage stage. timeout_fallback: what
+    groups not labelled in time get (the whole step's on ``label_timeout_s``, single groups on
+    ``answer.timeout_s``): ``ngram`` labels, ``zero`` (advantage 0) or ``error`` (stop training).
     """
 
     backend: str = "semantic"
     key: str = "strategy"
     early_start: bool = True
+    label_timeout_s: float = 600.0
+    timeout_fallback: str = "ngram"
     ngram: NgramOptions = field(default_factory=NgramOptions)
     judge: JudgeOptions = field(default_factory=JudgeOptions)
     embedding: EmbeddingOptions = field(default_factory=EmbeddingOptions)
     semantic: SemanticOptions = field(default_factory=SemanticOptions)
+    answer: AnswerOptions = field(default_factory=AnswerOptions)
     custom: CustomBackendOptions = field(default_factory=CustomBackendOptions)
 
     def __post_init__(self):
+        _require(self.label_timeout_s > 0, "diversity.label_timeout_s", self.label_timeout_s, "a number > 0")
+        _require(
+            self.timeout_fallback in TIMEOUT_FALLBACKS,
+            "diversity.timeout_fallback",
+            self.timeout_fallback,
+            _one_of(TIMEOUT_FALLBACKS),
+        )
         if self.backend == "custom":
             _require(
                 bool(self.custom.path),

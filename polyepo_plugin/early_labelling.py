@@ -9,8 +9,15 @@ uid, prompt and response tokens, see ``row_identities``). If the rows at the adv
 not exactly the rows labelled, the estimator labels synchronously instead (and says so).
 
 Only backends that are slow enough to pay for a thread start early (``STARTS_EARLY``): the LLM
-judge, the sentence-model backends (``semantic``, ``embedding``) and math-verify answers. ``ngram`` (cheap) and ``labels`` (it reads
-the reward's output, which does not exist yet) run at the advantage stage as before.
+judge, the sentence-model backends (``semantic``, ``embedding``) and math-verify answers.
+``ngram`` (cheap) and ``labels`` (it reads the reward's output, which does not exist yet) run at
+the advantage stage as before.
+
+Bounded: the advantage stage waits for a labelling until ``diversity.label_timeout_s`` after it
+started; then it cancels it and the step's groups take ``diversity.timeout_fallback`` (``error``
+stops training). Cancelled (by that, or because the step or the run ended without collecting
+it), a backend stops at its next group or model batch, and its ``cancel()`` aborts what is in
+flight (the judge's requests, the answer worker's group).
 """
 
 from __future__ import annotations
@@ -24,10 +31,10 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import torch
 
-from polyepo_plugin.config import DiversityConfig
-from polyepo_plugin.diversity import label_groups, make_backend
+from polyepo_plugin.config import CONFIG_ROOT, DiversityConfig
+from polyepo_plugin.diversity import label_groups, make_backend, with_fallback_labels
 from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
-from polyepo_plugin.grouping import GroupLayout
+from polyepo_plugin.grouping import DEGENERATE, GroupLayout
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +108,9 @@ class PendingLabelling:
             self.finished = time.perf_counter()
 
     @property
-    def duration_s(self) -> float | None:
-        return None if self.finished is None else self.finished - self.started
+    def duration_s(self) -> float:
+        """How long the labelling ran (so far, if it still runs)."""
+        return (time.perf_counter() if self.finished is None else self.finished) - self.started
 
     def matches(self, row_ids: Sequence[Hashable]) -> bool:
         return len(row_ids) == len(self.row_ids) and set(row_ids) == set(self.row_ids)
@@ -110,14 +118,35 @@ class PendingLabelling:
     def collect(self, row_ids: Sequence[Hashable], layout: GroupLayout) -> tuple[Labelling, float]:
         """The labelling of rows ``row_ids`` (in ``layout``) and the seconds spent waiting for it.
 
-        Raises what the labelling raised (e.g. ``fallback=error``). Call ``matches`` first.
+        Waits until ``label_timeout_s`` after the labelling started; a labelling not finished by
+        then is cancelled and its groups take ``timeout_fallback``. Raises what the labelling
+        raised (e.g. ``fallback=error``), or ``TimeoutError`` with ``timeout_fallback=error``.
+        Call ``matches`` first.
         """
         waited_from = time.perf_counter()
-        self._thread.join()
-        waited = time.perf_counter() - waited_from
-        if self._error is not None:
+        self._thread.join(max(0.0, self.started + self.config.label_timeout_s - waited_from))
+        if self._thread.is_alive():
+            labelling = self._timed_out()
+        elif self._error is not None:
             raise self._error
-        return self._relabel(self._labelling, row_ids, layout), waited
+        else:
+            labelling = self._labelling
+        waited = time.perf_counter() - waited_from
+        return self._relabel(labelling, row_ids, layout), waited
+
+    def _timed_out(self) -> Labelling:
+        """Cancel the labelling (not waiting for its thread to end); every group of the step
+        takes ``timeout_fallback``."""
+        self.cancel(wait_s=0)
+        config, layout = self.config, self.groups.layout
+        message = (
+            f"{CONFIG_ROOT}.diversity.backend={config.backend}: the step's labelling ({layout.num_groups} groups) did "
+            f"not finish within diversity.label_timeout_s={config.label_timeout_s:g} s"
+        )
+        labels = np.full(layout.num_rows, DEGENERATE, dtype=np.int64)
+        every_group = np.ones(layout.num_groups, dtype=bool)
+        timed_out = Labelling.with_timeouts(labels, every_group, config.timeout_fallback, message)
+        return with_fallback_labels(config, self.groups, timed_out)
 
     def _relabel(self, labelling: Labelling, row_ids: Sequence[Hashable], layout: GroupLayout) -> Labelling:
         """Per-row labels and per-group flags moved from the labelled rows to ``row_ids``."""
@@ -140,9 +169,10 @@ class PendingLabelling:
             metrics=labelling.metrics,
         )
 
-    def cancel(self) -> None:
-        """Stop waiting for this labelling: ask the backend to abort its requests, and give the
-        thread ``CANCEL_WAIT_S`` to end (it is a daemon: it never keeps the process alive)."""
+    def cancel(self, wait_s: float = CANCEL_WAIT_S) -> None:
+        """Stop waiting for this labelling: the backend stops at its next group or batch and
+        aborts what is in flight; the thread gets ``wait_s`` to end (it is a daemon: it never
+        keeps the process alive)."""
         if self._cancelled or not self._thread.is_alive():
             return
         self._cancelled = True
@@ -150,9 +180,9 @@ class PendingLabelling:
         backend = make_backend(self.config)
         if hasattr(backend, "cancel"):
             backend.cancel()
-        self._thread.join(CANCEL_WAIT_S)
-        if self._thread.is_alive():
-            logger.warning("polyepo: a cancelled strategy labelling is still running after %.0f s", CANCEL_WAIT_S)
+        self._thread.join(wait_s)
+        if wait_s and self._thread.is_alive():
+            logger.warning("polyepo: a cancelled strategy labelling is still running after %.0f s", wait_s)
 
     @property
     def running(self) -> bool:

@@ -25,7 +25,7 @@ import torch
 
 from polyepo_plugin.config import CONFIG_ROOT, PolyEpoConfig, parse_config
 from polyepo_plugin.diversity import label_groups
-from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
+from polyepo_plugin.diversity.groups import TIMED_OUT_METRIC, Labelling, ResponseGroups
 from polyepo_plugin.early_labelling import PendingLabelling, starts_early
 from polyepo_plugin.grouping import GroupLayout, distinct_per_group
 from polyepo_plugin.label_signal import LabelSignalMonitor
@@ -356,6 +356,7 @@ def batch_metrics(
         out["poly_epo/diversity_wait_s"] = groups.timing.wait_s
         out["poly_epo/diversity_labelled_in_step"] = float(groups.timing.in_step)
         out["poly_epo/diversity_failed_groups"] = float(labelling.failed_groups.sum())
+        out[TIMED_OUT_METRIC] = 0.0  # the backends that can time out count theirs in their metrics
         out.update(labelling.metrics)
         out.update(_label_signal.observe(strategies, layout.valid))
     return out

@@ -3,17 +3,19 @@
 import itertools
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
 import torch
 from fake_judge import FakeJudge
 
-from polyepo_plugin.config import CustomBackendOptions, DiversityConfig, EmbeddingOptions
+from polyepo_plugin.config import AnswerOptions, CustomBackendOptions, DiversityConfig, EmbeddingOptions, SemanticOptions
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
 from polyepo_plugin.diversity import ResponseGroups, make_backend
 from polyepo_plugin.diversity.embedding import load_model, resolve_model
 from polyepo_plugin.diversity.graph import linked_components
+from polyepo_plugin.early_labelling import PendingLabelling
 from polyepo_plugin.grouping import GroupLayout
 from polyepo_plugin.strategies import label_strategies
 from brute_force import same_partition
@@ -78,7 +80,7 @@ def test_answer_partition_does_not_depend_on_response_order():
 
 
 def test_answer_backend_works_outside_the_main_thread():
-    # math-verify's signal-based timeouts would raise there; the backend turns them off.
+    # math-verify's signal-based timeouts cannot work there; the worker process runs them in its main thread.
     result = {}
     backend = make_backend(DiversityConfig(backend="answer"))
     worker = threading.Thread(target=lambda: result.update(labels=backend.classify([HALF, HALF_AGAIN, THREE])))
@@ -216,3 +218,41 @@ def test_label_strategies_rejects_bad_input():
     with pytest.raises(ValueError, match=r"diversity.embedding.threshold=2.0: expected a number in \[-1, 1\]"):
         label_strategies([["a"]], backend="embedding", threshold=2.0)
     assert label_strategies([[], []]) == [[], []]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        DiversityConfig(backend="semantic", semantic=SemanticOptions(encoder="contextual", batch_size=1)),
+        DiversityConfig(backend="embedding", embedding=EmbeddingOptions(batch_size=1)),
+    ],
+    ids=["semantic", "embedding"],
+)
+def test_a_cancelled_sentence_model_labelling_stops_at_its_next_batch(config):
+    # About a minute of model batches; cancelled after a second, it must end at once (before:
+    # it ran on beside the step, while cancel() gave up after CANCEL_WAIT_S).
+    words = "we factor the quadratic then check both roots against the original equation".split()
+    texts = [". ".join(" ".join(words[(i + j) % len(words) :] + words[: (i + j) % len(words)]) for j in range(6)) for i in range(2000)]
+    layout = GroupLayout.from_index(np.repeat(np.arange(250), 8).astype(object))
+    groups = ResponseGroups(layout, torch.ones(2000, 1), None, None, decoded_responses=texts)
+    load_model("all-MiniLM-L6-v2", "cpu")  # loaded at start-up in a run
+    pending = PendingLabelling(config, groups, list(range(2000)))
+    time.sleep(1.0)
+    started = time.perf_counter()
+    pending.cancel()
+    assert not pending.running and time.perf_counter() - started < 1.0
+
+
+def test_a_cancelled_answer_labelling_ends_the_group_in_its_worker_at_once(tokenizer):
+    # Towers of powers: math-verify takes its full 5 s limit on each comparison of them.
+    towers = [f"\\boxed{{{b}^{{{b}^{{{b}^{{{b}}}}}}}}}" for b in range(5, 10)]
+    groups = decoded_groups(tokenizer, [towers])
+    config = DiversityConfig(backend="answer", answer=AnswerOptions(timeout_s=120))
+    backend = make_backend(config)
+    backend.check_ready()
+    pending = PendingLabelling(config, groups, list(range(len(towers))))
+    time.sleep(1.0)
+    started = time.perf_counter()
+    pending.cancel()
+    assert not pending.running and time.perf_counter() - started < 1.0
+    assert backend.classify([HALF, HALF_AGAIN, THREE]) == [0, 0, 1]  # the next labelling gets a new worker

@@ -21,8 +21,11 @@ from omegaconf import OmegaConf
 from verl import DataProto
 from verl.trainer.ppo import ray_trainer, rollout_corr_helper
 
+from polyepo_plugin.config import parse_config
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
-from polyepo_plugin.early_labelling import CANCEL_WAIT_S, row_identities
+from polyepo_plugin.diversity import Labelling, make_backend, register_backend
+from polyepo_plugin.early_labelling import CANCEL_WAIT_S, row_identities, start_labelling
+from polyepo_plugin.estimator import StepInputs, supplying
 from polyepo_plugin.integration import legacy
 
 VERL_CONFIG_DIR = os.path.join(os.path.dirname(verl.__file__), "trainer", "config")
@@ -305,3 +308,105 @@ def test_a_backend_labelling_in_step_reads_rejected_rows_whole(tokenizer):
         data = rejected_by_rollout_correction(data, config)
         out = ray_trainer.compute_advantage(data, adv_estimator="poly_epo", config=config.algorithm)
     check_rejected_rows_keep_their_group(out, expected)
+
+
+SLOW = "polyepo-test-slow"
+
+
+@register_backend(SLOW)
+class SlowLabels:
+    """A backend that takes a minute, looking at its cancellation between 'groups' (every 50 ms)."""
+
+    def __init__(self, diversity_config):
+        pass
+
+    def assign(self, groups):
+        for _ in range(1200):
+            groups.stop_if_cancelled()
+            time.sleep(0.05)
+        return Labelling.complete(np.zeros(groups.layout.num_rows, dtype=np.int64), groups.layout.num_groups)
+
+
+def diversity_config(**diversity):
+    overrides = ["algorithm.adv_estimator=poly_epo", "actor_rollout_ref.rollout.n=4"]
+    overrides += [f"+algorithm.poly_epo.diversity.{key}={value}" for key, value in diversity.items()]
+    with initialize_config_dir(config_dir=VERL_CONFIG_DIR, version_base=None):
+        return compose("ppo_trainer", overrides=overrides)
+
+
+def started_early(data, config, tokenizer):
+    """The step's labelling as the trainer integration starts it, whatever the backend."""
+    return start_labelling(
+        parse_config(config.algorithm).diversity,
+        data.non_tensor_batch["uid"],
+        data.batch["response_mask"],
+        data.batch,
+        data.non_tensor_batch,
+        tokenizer,
+        legacy.batch_row_ids(data),
+    )
+
+
+def collected(data, config, pending, tokenizer):
+    """verl's advantage stage collecting ``pending``: per-row advantages, metrics, seconds taken."""
+    inputs = StepInputs(data.batch, data.non_tensor_batch, tokenizer, metrics={})
+    inputs.early, inputs.row_ids = pending, legacy.batch_row_ids(data)
+    started = time.perf_counter()
+    with supplying(inputs):
+        out = ray_trainer.compute_advantage(data, adv_estimator="poly_epo", config=config.algorithm)
+    took = time.perf_counter() - started
+    return out.batch["advantages"].sum(1) / data.batch["response_mask"].sum(1), inputs.metrics, took
+
+
+@pytest.mark.parametrize("fallback", ["ngram", "zero"])
+def test_a_labelling_past_label_timeout_s_is_cancelled_and_takes_the_timeout_fallback(tokenizer, fallback):
+    config = diversity_config(backend=SLOW, label_timeout_s=0.5, timeout_fallback=fallback)
+    data = step_batch(tokenizer)
+    pending = started_early(data, config, tokenizer)
+    got, metrics, took = collected(data, config, pending, tokenizer)
+    assert took < 0.5 + 1.0  # before: waited for the whole minute
+    time.sleep(0.2)
+    assert not pending.running  # stopped at its next group
+    assert metrics["poly_epo/diversity_timed_out_groups"] == metrics["poly_epo/diversity_failed_groups"] == 3
+    if fallback == "zero":
+        assert torch.all(got == 0)
+    else:
+        expected, expected_metrics = advantages_of(data, diversity_config(backend="ngram"))
+        assert torch.allclose(got, expected) and got.abs().sum() > 0
+        assert expected_metrics["poly_epo/diversity_timed_out_groups"] == 0
+
+
+def test_timeout_fallback_error_stops_training_with_the_limit_named(tokenizer):
+    config = diversity_config(backend=SLOW, label_timeout_s=0.3, timeout_fallback="error")
+    data = step_batch(tokenizer)
+    pending = started_early(data, config, tokenizer)
+    with pytest.raises(TimeoutError, match=r"label_timeout_s=0.3 s; .*timeout_fallback=error stops training"):
+        collected(data, config, pending, tokenizer)
+
+
+PATHOLOGICAL = "so the answer is \\boxed{9^{9^{9^{9}}}}"  # math-verify compares it for ever without its limits
+
+
+def test_a_pathological_answer_costs_its_group_only_answer_timeout_s(tokenizer):
+    # In the labelling thread math-verify's own (signal-based) limits cannot apply: the group
+    # used to hang the step. Now it is classified in a worker process killed after timeout_s.
+    config = diversity_config(backend="answer", **{"answer.timeout_s": 1.5})
+    answers = ["we get \\boxed{3}", PATHOLOGICAL, "so \\boxed{3.0}", "\\boxed{4}"]
+    data = step_batch(tokenizer, texts=answers, groups=2)
+    make_backend(parse_config(config.algorithm).diversity).check_ready()  # the worker starts at start-up
+    pending = started_early(data, config, tokenizer)
+    _, metrics, took = collected(data, config, pending, tokenizer)
+    assert took < 2 * (1.5 + 1.0)  # both groups hold the answer: each is cut after 1.5 s
+    assert metrics["poly_epo/diversity_timed_out_groups"] == 2
+    fine = step_batch(tokenizer, texts=[answers[0], answers[2], answers[3], "\\boxed{5}"], groups=1)
+    _, metrics, _ = collected(fine, config, started_early(fine, config, tokenizer), tokenizer)
+    assert metrics["poly_epo/diversity_timed_out_groups"] == 0 and metrics["poly_epo/distinct_strategies_mean"] == 3
+
+
+def test_the_answer_worker_process_ends_with_the_run(tokenizer):
+    config = diversity_config(backend="answer")
+    backend = make_backend(parse_config(config.algorithm).diversity)
+    backend.check_ready()
+    worker = backend.worker._process.process
+    legacy.wrap_fit(lambda self: None)(SimpleNamespace(config=config, tokenizer=tokenizer))
+    assert worker.poll() is not None

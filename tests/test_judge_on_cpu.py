@@ -16,6 +16,7 @@ from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
 from polyepo_plugin.diversity import ResponseGroups, label_groups, make_backend
 from polyepo_plugin.diversity.judge import (
     READY_PROMPT,
+    JudgeClient,
     JudgeOutputError,
     LlmJudge,
     consistency_probes,
@@ -349,3 +350,23 @@ def test_the_instruction_block_is_a_prefix_shared_by_every_request():
     second = render_request(template, "Count the ways.", ["c", "d", "e"], 100)
     shared = len(os.path.commonprefix([first, second]))
     assert shared >= first.index("Problem:") and "Answer with one JSON object" in first[:shared]
+
+
+def test_cancel_after_the_labelling_closed_its_event_loop_is_harmless():
+    # cancel() reads the runs in flight, then cancels each through its loop; a run can end and
+    # close its loop in between. Replayed here: a finished run's (loop, task) as cancel() saw it.
+    with FakeJudge(delay_s=0.3) as judge:
+        client = JudgeClient(JudgeOptions(base_url=judge.base_url, max_retries=0))
+        cancelled, seen = threading.Event(), []
+        labelling = threading.Thread(target=client.label_all, args=([("behaviour: ok\n### Attempt 1\nx", 1)], cancelled))
+        labelling.start()
+        while labelling.is_alive() and not seen:
+            with client._lock:
+                seen.extend(client._running)
+            time.sleep(0.01)
+        labelling.join()
+    loop, task, _ = seen[0]
+    assert loop.is_closed() and task.done()
+    cancelled.set()
+    client._running.add((loop, task, cancelled))
+    client.cancel()  # raised RuntimeError('Event loop is closed') before

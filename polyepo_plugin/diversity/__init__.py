@@ -6,7 +6,9 @@ A backend labels every response of a group with a strategy. It is a class built 
 response (it counts for no strategy), plus the groups whose labelling failed. Labels are
 compared only within a group, so a backend may number them however it likes. A backend may
 also define ``check_ready()``, which the start-up checks call once before any model loads
-(e.g. to reach an endpoint or load a model).
+(e.g. to reach an endpoint or load a model), ``cancel()``, which aborts the work in flight of
+its cancelled labellings, and ``close()``, which releases what it keeps between steps (the
+answer backend's worker process) when a trainer's ``fit`` ends.
 
 The built-in backends are named here and imported only when one is built, so importing the
 package (which ``import verl`` does in every process) stays light. Add your own with
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import weakref
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Protocol
@@ -34,6 +37,7 @@ BUILTIN_BACKENDS = {
     "custom": "polyepo_plugin.diversity.custom:UserLabels",
 }
 _registered: dict[str, Callable[[DiversityConfig], StrategyBackend]] = {}
+_built: weakref.WeakSet = weakref.WeakSet()
 
 
 class StrategyBackend(Protocol):
@@ -69,7 +73,16 @@ def backend_class(name: str) -> Callable[[DiversityConfig], StrategyBackend]:
 def make_backend(diversity_config: DiversityConfig) -> StrategyBackend:
     """The backend for these options, built once per run (the config is frozen and hashable):
     a judge's prompt file is read, a user's file loaded, once."""
-    return backend_class(diversity_config.backend)(diversity_config)
+    backend = backend_class(diversity_config.backend)(diversity_config)
+    _built.add(backend)
+    return backend
+
+
+def close_backends() -> None:
+    """Release what the backends built so far keep between steps; they start it again when used."""
+    for backend in list(_built):
+        if hasattr(backend, "close"):
+            backend.close()
 
 
 def check_backend_ready(diversity_config: DiversityConfig) -> StrategyBackend:
@@ -82,9 +95,13 @@ def check_backend_ready(diversity_config: DiversityConfig) -> StrategyBackend:
 
 
 def label_groups(diversity_config: DiversityConfig, groups: ResponseGroups) -> Labelling:
-    """The configured backend's labelling; groups it failed on and hands to a fallback backend
+    """The configured backend's labelling, with its fallback applied (``with_fallback_labels``)."""
+    return with_fallback_labels(diversity_config, groups, make_backend(diversity_config).assign(groups))
+
+
+def with_fallback_labels(diversity_config: DiversityConfig, groups: ResponseGroups, labelling: Labelling) -> Labelling:
+    """``labelling`` where the groups it failed on and hands to a fallback backend
     (``Labelling.fallback``) take that backend's labels, computed on the same groups."""
-    labelling = make_backend(diversity_config).assign(groups)
     if labelling.fallback is None or not labelling.failed_groups.any():
         return labelling
     fallback = make_backend(dataclasses.replace(diversity_config, backend=labelling.fallback)).assign(groups)
@@ -101,7 +118,9 @@ __all__ = [
     "StrategyBackend",
     "backend_class",
     "backend_names",
+    "close_backends",
     "label_groups",
     "make_backend",
     "register_backend",
+    "with_fallback_labels",
 ]

@@ -4,7 +4,7 @@ Every non-empty decoded response of the step is embedded in one batched call of 
 sentence-transformers model; within a group, two responses are linked when the cosine similarity
 of their embeddings is at least ``threshold``, and strategies are the connected components of
 those links (independent of the order of the responses). An empty (or blank) response is
-degenerate. Models embed at most their ``max_seq_length`` word pieces (256 for all-MiniLM-L6-v2):
+degenerate. A cancelled labelling stops at the next model batch or group. Models embed at most their ``max_seq_length`` word pieces (256 for all-MiniLM-L6-v2):
 the rest of a long response is not seen.
 
 The model is loaded once per (model, device) in a process. The default name ``all-MiniLM-L6-v2``
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 
 import numpy as np
 
@@ -69,17 +70,27 @@ class EmbeddingSimilarity:
     def check_ready(self) -> None:
         check_model_ready(self.options.model, self.options.device, "embedding")
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """Unit-norm embeddings ``(len(texts), dim)`` float32."""
+    def embed(self, texts: list[str], checkpoint: Callable[[], None] = lambda: None) -> np.ndarray:
+        """Unit-norm embeddings ``(len(texts), dim)`` float32 of at least one text, one model
+        batch at a time with ``checkpoint()`` (which raises to stop) before each.
+
+        The batches are those ``encode`` forms for all texts at once (longest first), so the
+        embeddings do not depend on this split."""
         model = load_model(self.options.model, self.options.device)
-        vectors = model.encode(
-            texts,
-            batch_size=self.options.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+        batch_size = self.options.batch_size
+        order = np.argsort([-len(text) for text in texts])
+        batches = []
+        for start in range(0, len(texts), batch_size):
+            checkpoint()
+            vectors = model.encode(
+                [texts[row] for row in order[start : start + batch_size]],
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            batches.append(np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1))
+        return np.concatenate(batches)[np.argsort(order)]
 
     def assign(self, groups: ResponseGroups) -> Labelling:
         texts = groups.response_texts("embedding")
@@ -87,12 +98,13 @@ class EmbeddingSimilarity:
         rows = np.flatnonzero(present)
         vectors = None
         if rows.size:
-            embedded = self.embed([texts[row] for row in rows])
+            embedded = self.embed([texts[row] for row in rows], groups.stop_if_cancelled)
             vectors = np.zeros((len(texts), embedded.shape[1]), dtype=np.float32)
             vectors[rows] = embedded
         labels = np.full(groups.layout.num_rows, DEGENERATE, dtype=np.int64)
         if vectors is not None:
             for members in groups.member_rows:
+                groups.stop_if_cancelled()
                 labels[members] = self.cluster(vectors[members], present[members])
         return Labelling.complete(labels, len(groups.member_rows))
 

@@ -8,6 +8,7 @@ and the groups whose labelling failed.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,16 @@ import torch
 
 from polyepo_plugin.config import CONFIG_ROOT
 from polyepo_plugin.grouping import GroupLayout
+
+
+logger = logging.getLogger(__name__)
+
+# Groups of the step that were not labelled in time and took ``diversity.timeout_fallback``.
+TIMED_OUT_METRIC = "poly_epo/diversity_timed_out_groups"
+
+
+class LabellingCancelled(Exception):
+    """Nobody waits for this labelling any more (``ResponseGroups.cancelled`` is set)."""
 
 
 class MissingInputError(ValueError):
@@ -44,8 +55,9 @@ class ResponseGroups:
     model's own turns, one line apart, and never the environment's text.
     ``decoded_responses``/``decoded_prompts``: per-row texts given directly (``label_strategies``
     outside verl); when set, ``response_texts``/``prompt_texts`` return them, decoding nothing.
-    ``cancelled``: set when nobody waits for this labelling any more; a backend that makes
-    requests stops making them (and its ``cancel()`` aborts those in flight).
+    ``cancelled``: set when nobody waits for this labelling any more; a backend stops at its
+    next group or batch (``stop_if_cancelled``), and its ``cancel()`` aborts what is in flight
+    (the judge's requests, the answer worker's group).
     """
 
     layout: GroupLayout
@@ -108,6 +120,10 @@ class ResponseGroups:
             raise missing_input(backend, "decoded text (a tokenizer)", "no tokenizer")
         return [self.tokenizer.decode(row.tolist(), skip_special_tokens=True) for row in rows]
 
+    def stop_if_cancelled(self) -> None:
+        if self.cancelled.is_set():
+            raise LabellingCancelled
+
     @cached_property
     def member_rows(self) -> list[list[int]]:
         """Flat rows of each group's members, in group order (computed once per labelling)."""
@@ -131,3 +147,22 @@ class Labelling:
     @classmethod
     def complete(cls, labels: np.ndarray, num_groups: int) -> Labelling:
         return cls(labels, np.zeros(num_groups, dtype=bool), np.zeros(num_groups, dtype=bool))
+
+    @classmethod
+    def with_failures(
+        cls, labels: np.ndarray, failed: np.ndarray, fallback: str, metrics: dict[str, float] | None = None
+    ) -> Labelling:
+        """``failed`` groups handled as the option ``fallback`` says: ``zero`` (advantage 0) or
+        another backend's labels; ``error`` is for the caller to raise before."""
+        zero = failed if fallback == "zero" else np.zeros_like(failed)
+        return cls(labels, failed, zero, None if fallback in ("zero", "error") else fallback, metrics or {})
+
+    @classmethod
+    def with_timeouts(cls, labels: np.ndarray, timed_out: np.ndarray, fallback: str, message: str) -> Labelling:
+        """The ``timed_out`` groups (``message`` says which limit they overran) take ``fallback``
+        (``diversity.timeout_fallback``), with a WARNING; ``error`` raises ``TimeoutError``."""
+        if timed_out.any():
+            if fallback == "error":
+                raise TimeoutError(f"{message}; {CONFIG_ROOT}.diversity.timeout_fallback=error stops training")
+            logger.warning("%s; they take timeout_fallback=%s", message, fallback)
+        return cls.with_failures(labels, timed_out, fallback, {TIMED_OUT_METRIC: float(timed_out.sum())})

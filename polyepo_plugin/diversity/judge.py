@@ -165,7 +165,11 @@ class JudgeClient:
         with self._lock:
             running = [(loop, task) for loop, task, cancelled in self._running if cancelled.is_set()]
         for loop, task in running:
-            loop.call_soon_threadsafe(task.cancel)
+            try:
+                loop.call_soon_threadsafe(task.cancel)
+            except RuntimeError:  # that run ended and closed its loop since: nothing left to cancel
+                if not loop.is_closed():
+                    raise
 
     async def _label_all(self, requests, cancelled: threading.Event):
         entry = (asyncio.get_running_loop(), asyncio.current_task(), cancelled)
@@ -352,14 +356,12 @@ class LlmJudge:
         self._failed_steps = self._failed_steps + 1 if len(failed) and failed.all() else 0
         if failed.any():
             self._report_failures(failed, outcomes)
-        zero = failed if self.options.fallback == "zero" else np.zeros_like(failed)
-        fallback = None if self.options.fallback in ("zero", "error") else self.options.fallback
         metrics = {}
         if probes:
             metrics = consistency_metrics(
                 [(outcomes[g].labels, answers[request].labels, order) for (g, order), request in zip(probes, probe_requests)]
             )
-        return Labelling(labels, failed, zero, fallback, metrics)
+        return Labelling.with_failures(labels, failed, self.options.fallback, metrics)
 
     def _request(self, problem: str, responses: list[str]) -> tuple[str, int]:
         return render_request(self.template, problem, responses, self.options.max_response_chars), len(responses)

@@ -5,6 +5,7 @@ default, offline), and clusters each group with ``text_clusters.label_texts``: w
 responses all share is discounted, numbers of the rationale are compared apart from the final
 answer, and clusters are merged by average linkage on within-group standardised similarities.
 A blank response is degenerate. See ``polyepo_plugin.diversity.text_clusters`` for the formulas.
+A cancelled labelling stops at the next model batch or group.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class SemanticClusters:
             encoder=options.encoder,
             unit_tokens=options.unit_tokens,
             batch_size=options.batch_size,
+            checkpoint=groups.stop_if_cancelled,
             threshold=options.threshold,
             numbers_weight=options.numbers_weight,
         )

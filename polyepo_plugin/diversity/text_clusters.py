@@ -53,7 +53,9 @@ Two steps, each a plain function so that a backend, a benchmark or a notebook ca
    paraphrases differ most, while groups with 2-4 strategies are neither merged into one nor
    shattered.
 
-``label_texts(groups, model, ...)`` does both for many groups with one embedding pass.
+``label_texts(groups, model, ...)`` does both for many groups with one embedding pass. The
+functions that loop take ``checkpoint``, a function called between model batches and between
+groups that may raise to stop the work (a cancelled labelling).
 Deterministic: no sampling, ties broken by index, the same texts give the same labels in every
 process (same library versions and threads). Nothing here imports verl or the plugin's config.
 """
@@ -64,7 +66,7 @@ import math
 import re
 import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -80,6 +82,10 @@ _ANSWER_SPAN = re.compile(
     r"\\boxed\{[^{}]*\}|\*\*answer:?\*\*[^\n]*|(?:final answer|the answer is|answer:)[^\n]*", re.IGNORECASE
 )
 _static_tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _carry_on() -> None:
+    """The default ``checkpoint``: never stops."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,7 +128,9 @@ def _dimension(model: Any) -> int:
     return int(getter())
 
 
-def _encode_ids(model: Any, units: Sequence[Sequence[int]], batch_size: int) -> np.ndarray:
+def _encode_ids(
+    model: Any, units: Sequence[Sequence[int]], batch_size: int, checkpoint: Callable[[], None] = _carry_on
+) -> np.ndarray:
     """The model's sentence embedding of each unit ``[CLS] ids [SEP]``: ``(len(units), D)`` float32.
 
     Units are batched in order of length (stable), so the batches depend only on the units given.
@@ -134,6 +142,7 @@ def _encode_ids(model: Any, units: Sequence[Sequence[int]], batch_size: int) -> 
     order = sorted(range(len(units)), key=lambda k: len(units[k]))
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
+            checkpoint()
             batch = order[start : start + batch_size]
             width = max(len(units[k]) for k in batch) + 2
             input_ids = torch.full((len(batch), width), tokenizer.pad_token_id, dtype=torch.long)
@@ -150,7 +159,7 @@ def _encode_ids(model: Any, units: Sequence[Sequence[int]], batch_size: int) -> 
     return out
 
 
-def static_table(model: Any, ids: Sequence[int]) -> dict[int, np.ndarray]:
+def static_table(model: Any, ids: Sequence[int], checkpoint: Callable[[], None] = _carry_on) -> dict[int, np.ndarray]:
     """Rows of the model's one-word-piece table for ``ids``: ``{id: (D,) float32 unit vector}``.
 
     Row t is the model's embedding of the text ``[CLS] t [SEP]``. Rows are computed in fixed
@@ -167,7 +176,7 @@ def static_table(model: Any, ids: Sequence[int]) -> dict[int, np.ndarray]:
     try:
         for block in blocks:
             members = list(range(block * STATIC_BLOCK, min((block + 1) * STATIC_BLOCK, vocab)))
-            vectors = _encode_ids(model, [[t] for t in members], STATIC_BLOCK)  # one batch per block: same shapes
+            vectors = _encode_ids(model, [[t] for t in members], STATIC_BLOCK, checkpoint)  # one batch per block
             vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
             table.update(zip(members, vectors))
     finally:
@@ -181,6 +190,7 @@ def embed_responses(
     encoder: str = "contextual",
     unit_tokens: int = 128,
     batch_size: int = 64,
+    checkpoint: Callable[[], None] = _carry_on,
 ) -> np.ndarray:
     """One unit vector per text reading the whole text: ``(len(texts), D)`` float32; zeros if blank.
 
@@ -203,7 +213,7 @@ def embed_responses(
     if encoder == "contextual":
         units = split_units([texts[i] for i in present], model.tokenizer, unit_tokens)
         flat = [u for per_text in units for u in per_text]
-        vectors = _encode_ids(model, flat, batch_size)
+        vectors = _encode_ids(model, flat, batch_size, checkpoint)
         k = 0
         for i, per_text in zip(present, units):
             lengths = np.array([len(u) for u in per_text], dtype=np.float64)
@@ -212,7 +222,7 @@ def embed_responses(
             out[i] = pooled / max(np.linalg.norm(pooled), 1e-12)
         return out
     ids = model.tokenizer([texts[i] for i in present], add_special_tokens=False)["input_ids"]
-    table = static_table(model, sorted({t for row in ids for t in row}))
+    table = static_table(model, sorted({t for row in ids for t in row}), checkpoint)
     df = Counter(t for row in ids for t in set(row))
     n = len(ids)
     for i, row in zip(present, ids):
@@ -369,13 +379,15 @@ def label_texts(
     encoder: str = "contextual",
     unit_tokens: int = 128,
     batch_size: int = 64,
+    checkpoint: Callable[[], None] = _carry_on,
     **cluster_options: Any,
 ) -> list[list[int]]:
     """Labels for many groups: one ``embed_responses`` call over all texts, one ``cluster_group`` per group."""
     texts = [str(text) for group in groups for text in group]
-    vectors = embed_responses(texts, model, encoder=encoder, unit_tokens=unit_tokens, batch_size=batch_size)
+    vectors = embed_responses(texts, model, encoder, unit_tokens, batch_size, checkpoint)
     out, start = [], 0
     for group in groups:
+        checkpoint()
         stop = start + len(group)
         out.append(cluster_group(vectors[start:stop], texts[start:stop], **cluster_options))
         start = stop

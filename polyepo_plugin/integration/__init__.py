@@ -8,7 +8,9 @@ Modules, one concern each:
   each target's shape first and records what does not fit).
 - ``checks``: start-up errors, before any model loads; ``notes``: one-time warnings where a run
   differs from the paper's settings.
-- ``legacy``: the legacy and separation trainers; ``v1``: the v1 trainer and TransferQueue.
+- ``legacy``: the legacy and separation trainers; ``v1``: the v1 trainer and TransferQueue;
+  ``unreached``: the trainers it does not reach (one-step-off-policy, fully async), which stop
+  a ``poly_epo``/``grpo_div`` run at their ``__init__``.
 - ``rewards``: verl's reward functions for the evaluation tool.
 - ``served_judge``: a judge verl serves as its reward model (``diversity.judge.base_url: verl``):
   its start-up checks, and handing the reward-model router to the judge backend once a trainer

@@ -36,6 +36,7 @@ from typing import Any
 import torch
 
 from polyepo_plugin.config import parse_config
+from polyepo_plugin.diversity import close_backends
 from polyepo_plugin.early_labelling import PendingLabelling, row_identities, start_labelling, starts_early
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, reads_strategies, supplied_inputs, supplying
 from polyepo_plugin.integration import served_judge
@@ -201,6 +202,7 @@ def wrap_fit(original):
             return original(self, *args, **kwargs)
         finally:
             run.drop_pending()  # a step that raised, or the last one: nothing outlives the run
+            close_backends()
             _run.reset(token)
 
     return fit

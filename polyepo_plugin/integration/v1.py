@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from polyepo_plugin.config import parse_config
+from polyepo_plugin.diversity import close_backends
 from polyepo_plugin.early_labelling import PendingLabelling, start_labelling, starts_early
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, reads_strategies, supplying
 from polyepo_plugin.integration.legacy import patch_advantage_functions, wrap_init, wrap_reward_loop_setup
@@ -333,6 +334,7 @@ def wrap_fit(original):
             pending = _pending.pop(self, None)  # nothing outlives the run
             if pending is not None:
                 pending.cancel()
+            close_backends()
 
     return fit
 
