@@ -56,3 +56,50 @@ def test_a_new_step_draws_new_samples(model):
     asyncio.run(server.update_weights(state, global_steps=1))  # same weights, next step
     after = draw(server, [[5, 6, 7]] * 3)
     assert after != before and len(after) == 3
+
+
+def chat_prompt(model_dir: str, question: str) -> list[int]:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    return tokenizer.encode(
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False
+        ),
+        add_special_tokens=False,
+    )
+
+
+def test_scripted_mode_returns_the_scripts_turn_with_the_models_log_probs(model, monkeypatch):
+    """``$POLYEPO_HARNESS_SCRIPTED_ROLLOUT``: the tool call a tiny model never writes, closed by eos,
+    scored by the model under ``softmax(logits / T)`` as a sampled turn would be."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from polyepo_plugin.cpu_harness.hf_rollout import SCRIPT_ENV_VAR
+    from polyepo_plugin.cpu_harness.toy_tool_agent import SCRIPT, WORDINGS
+
+    monkeypatch.setenv(SCRIPT_ENV_VAR, SCRIPT)
+    server = HFRolloutServer(model, 200, seed=3)
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    prompt = chat_prompt(model, "Add 3 and 4")
+    outputs = [asyncio.run(server.generate(prompt, {"temperature": 0.7})) for _ in range(8)]
+    texts = [tokenizer.decode(out.token_ids) for out in outputs]
+    call = '<tool_call>{"name": "add", "arguments": {"a": 3, "b": 4}}</tool_call><|im_end|>'
+    assert all(text.endswith(call) and text.removesuffix(call).strip() in WORDINGS for text in texts), texts
+    assert len(set(texts)) > 1  # each sample's seed picks its wording
+    out = outputs[0]
+    with torch.no_grad():
+        logits = server.model(input_ids=torch.tensor([prompt + out.token_ids])).logits[0, len(prompt) - 1 : -1]
+    expected = torch.log_softmax(logits / 0.7, dim=-1).gather(-1, torch.tensor(out.token_ids)[:, None]).squeeze(-1)
+    assert out.log_probs == pytest.approx(expected.tolist(), abs=1e-5)
+
+
+def test_scripted_mode_names_a_function(model, monkeypatch):
+    from polyepo_plugin.cpu_harness.hf_rollout import SCRIPT_ENV_VAR
+
+    monkeypatch.setenv(SCRIPT_ENV_VAR, "polyepo_plugin.cpu_harness.toy_tool_agent")
+    with pytest.raises(
+        ValueError, match="POLYEPO_HARNESS_SCRIPTED_ROLLOUT='polyepo_plugin.cpu_harness.toy_tool_agent'"
+    ):
+        HFRolloutServer(model, 200, seed=3)

@@ -13,15 +13,22 @@ runs here. This module supplies the three pieces verl looks up by the name in
 As a reward model (``reward.reward_model.rollout.name=hf``), a replica serves OpenAI-style chat
 completions over HTTP instead (``hf_chat_server``), which verl's reward-model router forwards to.
 
+Scripted mode (TEST only): with ``POLYEPO_HARNESS_SCRIPTED_ROLLOUT=package.module:function`` in
+the environment, the server does not sample; it returns ``function(prompt_text, seed)``'s text,
+tokenized and closed with the eos token, with the model's log-probs of those tokens. A random tiny
+model never emits a tool call, so this is how verl's real tool agent loop gets one to parse.
+
 Sleep/wake/abort have no memory to free on CPU, so they do nothing. TEST/DEMO only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import os
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import ray
@@ -37,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 ROLLOUT_NAME = "hf"
 _ADAPTER_FQN = f"{__name__}.HFServerAdapter"
+SCRIPT_ENV_VAR = "POLYEPO_HARNESS_SCRIPTED_ROLLOUT"
 
 
 def server_actor_name(replica_rank: int) -> str:
@@ -71,6 +79,21 @@ def _sample_next(
     return token, float(logp[token])
 
 
+def scripted_responder() -> Callable[[str, int], str] | None:
+    """The function named by ``$POLYEPO_HARNESS_SCRIPTED_ROLLOUT`` (``module:function``), or None."""
+    target = os.environ.get(SCRIPT_ENV_VAR, "")
+    if not target:
+        return None
+    module, _, name = target.partition(":")
+    function = getattr(importlib.import_module(module), name, None) if name else None
+    if not callable(function):
+        # A wrong setting's value, not a wrong argument's type.
+        raise ValueError(  # noqa: TRY004
+            f"{SCRIPT_ENV_VAR}={target!r}: expected 'package.module:function' naming a function"
+        )
+    return function
+
+
 def request_seed(seed: int, global_steps: int | None, prompt_ids: list[int], request: str) -> int:
     """The sampling seed of one request, a function of (seed, step, prompt, ``request``) only."""
     key = f"{seed}/{global_steps}/{','.join(map(str, prompt_ids))}/{request}".encode()
@@ -81,7 +104,7 @@ class HFRolloutServer:
     """Token-in/token-out generation server (wrapped with ``ray.remote`` at launch)."""
 
     def __init__(self, model_path: str, response_length: int, seed: int = 0):
-        from transformers import AutoModelForCausalLM, GenerationConfig
+        from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
         # Each request draws from its own seed: one global RNG would make the draws depend on
         # the order in which the agent loop's concurrent requests arrive, which varies.
@@ -94,6 +117,8 @@ class HFRolloutServer:
         eos = GenerationConfig.from_model_config(self.model.config).eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else ([] if eos is None else [eos]))
         self.global_steps = None
+        self.script = scripted_responder()
+        self.tokenizer = AutoTokenizer.from_pretrained(model_path) if self.script else None
 
     async def ready(self) -> bool:
         return True
@@ -106,9 +131,23 @@ class HFRolloutServer:
         top_p = float(sp.get("top_p", 1.0) if sp.get("top_p") is not None else 1.0)
 
         prompt_ids = list(prompt_ids)
-        generator = torch.Generator().manual_seed(
-            request_seed(self.seed, self.global_steps, prompt_ids, self._request_key(request_id, prompt_ids))
+        seed = request_seed(self.seed, self.global_steps, prompt_ids, self._request_key(request_id, prompt_ids))
+        if self.script is not None:
+            tokens, log_probs = self._scripted(prompt_ids, seed, max_new, temperature)
+        else:
+            tokens, log_probs = self._sample(prompt_ids, seed, max_new, temperature, top_k, top_p)
+        return TokenOutput(
+            token_ids=tokens,
+            log_probs=log_probs,
+            stop_reason="completed",
+            num_preempted=0,
+            extra_fields={"global_steps": self.global_steps},
         )
+
+    def _sample(
+        self, prompt_ids: list[int], seed: int, max_new: int, temperature: float, top_k: int, top_p: float
+    ) -> tuple[list[int], list[float]]:
+        generator = torch.Generator().manual_seed(seed)
         tokens: list[int] = []
         log_probs: list[float] = []
         inputs = torch.tensor([prompt_ids], dtype=torch.long)
@@ -123,13 +162,20 @@ class HFRolloutServer:
             if token in self.eos_ids:  # like vLLM, the eos token is part of the output
                 break
             inputs = torch.tensor([[token]], dtype=torch.long)
-        return TokenOutput(
-            token_ids=tokens,
-            log_probs=log_probs,
-            stop_reason="completed",
-            num_preempted=0,
-            extra_fields={"global_steps": self.global_steps},
-        )
+        return tokens, log_probs
+
+    def _scripted(
+        self, prompt_ids: list[int], seed: int, max_new: int, temperature: float
+    ) -> tuple[list[int], list[float]]:
+        """The script's text as tokens (closed by eos, cut at ``max_new``) and the model's
+        log-probs of them under ``softmax(logits / T)``, as ``_sample_next`` reports them."""
+        text = self.script(self.tokenizer.decode(prompt_ids), seed)
+        tokens = (self.tokenizer.encode(text, add_special_tokens=False) + [self.tokenizer.eos_token_id])[:max_new]
+        with torch.no_grad():
+            logits = self.model(input_ids=torch.tensor([prompt_ids + tokens], dtype=torch.long)).logits[0]
+        scale = temperature if temperature > 0 else 1.0
+        logp = torch.log_softmax(logits[len(prompt_ids) - 1 : -1].float() / scale, dim=-1)
+        return tokens, logp.gather(-1, torch.tensor(tokens, dtype=torch.long).unsqueeze(-1)).squeeze(-1).tolist()
 
     def _request_key(self, request_id: str, prompt_ids: list[int]) -> str:
         """Which sample of its prompt a request is: verl's stable id under

@@ -36,12 +36,15 @@ def cpu_overrides(
     max_prompt_length: int = 32,
     max_response_length: int = 16,
     rollout_data_dir: str | None = None,
+    function_tool_path: str | None = None,
 ) -> list[str]:
     """Hydra overrides (``key=value`` strings) for a tiny CPU run; add the estimator yourself.
 
     ``use_v1`` picks verl's v1 trainer (needs the ``TransferQueue`` package) over the legacy one.
     ``rollout_data_dir``, if given, makes verl dump each step's generations, scores and
-    reward extra info (e.g. ``strategy``) as JSONL there.
+    reward extra info (e.g. ``strategy``) as JSONL there. ``function_tool_path`` gives verl's
+    tool agent loop its ``@function_tool`` file (``toy_tool_agent.TOOLS_FILE``), for rows whose
+    ``agent_name`` is ``tool_agent``.
     """
     samples = train_batch_size * rollout_n
     out = [
@@ -93,6 +96,8 @@ def cpu_overrides(
     ]
     if rollout_data_dir:
         out.append(f"trainer.rollout_data_dir={rollout_data_dir}")
+    if function_tool_path:
+        out.append(f"actor_rollout_ref.rollout.multi_turn.function_tool_path={function_tool_path}")
     if use_v1:
         # TransferQueue's default 8 storage units (1 CPU each) don't fit; tq.init() then hangs.
         out.append("transfer_queue.backend.SimpleStorage.num_data_storage_units=1")

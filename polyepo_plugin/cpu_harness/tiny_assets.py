@@ -46,14 +46,24 @@ def build_tiny_model(out_dir: str, seed: int = 0, hidden_size: int = 64, num_lay
     """Save a random fp32 Qwen2 causal LM plus its tokenizer into ``out_dir``; return ``out_dir``."""
     os.makedirs(out_dir, exist_ok=True)
     tok = build_tokenizer(out_dir)
-    random_qwen2(tok, hidden_size, num_layers, num_heads=4, num_kv_heads=2, max_positions=512, seed=seed).save_pretrained(
-        out_dir
-    )
+    random_qwen2(
+        tok, hidden_size, num_layers, num_heads=4, num_kv_heads=2, max_positions=512, seed=seed
+    ).save_pretrained(out_dir)
     return out_dir
 
 
-def write_parquet(examples: Iterable[dict], path: str, split: str = "train", data_source: str = DATA_SOURCE) -> str:
-    """Write ``{"question", "answer"}`` examples as a verl RL parquet file; return ``path``."""
+def write_parquet(
+    examples: Iterable[dict],
+    path: str,
+    split: str = "train",
+    data_source: str = DATA_SOURCE,
+    agent_name: str | None = None,
+) -> str:
+    """Write ``{"question", "answer"}`` examples as a verl RL parquet file; return ``path``.
+
+    ``agent_name``, if given, fills verl's ``agent_name`` column: the agent loop of every row
+    (e.g. ``tool_agent``); without it verl runs its default, single-turn loop.
+    """
     import pandas as pd
 
     rows = []
@@ -65,6 +75,7 @@ def write_parquet(examples: Iterable[dict], path: str, split: str = "train", dat
                 "ability": "math",
                 "reward_model": {"style": "rule", "ground_truth": str(ex["answer"])},
                 "extra_info": {"split": split, "index": i, "question": ex["question"]},
+                **({"agent_name": agent_name} if agent_name else {}),
             }
         )
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -72,11 +83,19 @@ def write_parquet(examples: Iterable[dict], path: str, split: str = "train", dat
     return path
 
 
-def build_all(root: str, n_train: int = 16, n_val: int = 8, seed: int = 0) -> dict[str, str]:
-    """Model dir, train/val parquet and reward file under ``root``; returns their paths."""
+def build_all(
+    root: str, n_train: int = 16, n_val: int = 8, seed: int = 0, agent_name: str | None = None
+) -> dict[str, str]:
+    """Model dir, train/val parquet and reward file under ``root``; returns their paths.
+    ``agent_name`` is that of every row (see ``write_parquet``)."""
     from . import toy_reward
 
     model_dir = build_tiny_model(os.path.join(root, "tiny_qwen2"), seed=seed)
-    train = write_parquet(toy_examples(n_train, seed=seed), os.path.join(root, "data", "train.parquet"), "train")
-    val = write_parquet(toy_examples(n_val, seed=seed + 1), os.path.join(root, "data", "val.parquet"), "test")
+    data = os.path.join(root, "data")
+    train = write_parquet(
+        toy_examples(n_train, seed=seed), os.path.join(data, "train.parquet"), "train", agent_name=agent_name
+    )
+    val = write_parquet(
+        toy_examples(n_val, seed=seed + 1), os.path.join(data, "val.parquet"), "test", agent_name=agent_name
+    )
     return {"model": model_dir, "train": train, "val": val, "reward": os.path.abspath(toy_reward.__file__)}

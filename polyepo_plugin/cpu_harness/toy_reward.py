@@ -20,9 +20,20 @@ def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw
     """1.0 if the first integer in the response equals ``ground_truth``; 0.1 for any other
     number; 0.0 without one. The 0.1 step gives a random model's groups reward variance,
     so GRPO advantages (and gradients) are non-zero from step 1."""
-    match = re.search(r"-?\d+", solution_str or "")
-    if match is None:
+    numbers = re.findall(r"-?\d+", solution_str or "")
+    return _scored(numbers[0] if numbers else None, ground_truth, solution_str)
+
+
+def compute_final_answer_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict:
+    """``compute_score`` on the response's last integer: a multi-turn response holds a tool
+    call's arguments and observation before the final answer."""
+    numbers = re.findall(r"-?\d+", solution_str or "")
+    return _scored(numbers[-1] if numbers else None, ground_truth, solution_str)
+
+
+def _scored(answer: str | None, ground_truth, solution_str: str | None) -> dict:
+    if answer is None:
         score = 0.0
     else:
-        score = 1.0 if match.group(0) == str(ground_truth).strip() else 0.1
+        score = 1.0 if answer == str(ground_truth).strip() else 0.1
     return {"score": score, "strategy": strategy_of(solution_str or "")}

@@ -27,13 +27,25 @@ TIMEOUT_S = 600
 
 
 def _run_trainer(
-    tmp_path: Path, estimator: str, steps: int, use_v1: bool, extra: list[str] = ()
+    tmp_path: Path, estimator: str, steps: int, use_v1: bool, extra: list[str] = (), tool_agent: bool = False
 ) -> subprocess.CompletedProcess:
+    """``tool_agent``: every row runs verl's tool agent loop, the rollout server answers with the
+    scripted tool-using policy (``toy_tool_agent``) and the reward scores the final answer."""
     if str(REPO_ROOT) not in sys.path:  # the repo may not be installed; the test runs from a checkout
         sys.path.insert(0, str(REPO_ROOT))
-    from polyepo_plugin.cpu_harness import overrides, tiny_assets
+    from polyepo_plugin.cpu_harness import overrides, tiny_assets, toy_tool_agent
 
-    paths = tiny_assets.build_all(str(tmp_path / "assets"))
+    paths = tiny_assets.build_all(str(tmp_path / "assets"), agent_name="tool_agent" if tool_agent else None)
+    tool_agent_options = (
+        # Two turns and the tool's observation, at the tiny tokenizer's ~1.5 characters a token.
+        {
+            "reward_name": "compute_final_answer_score",
+            "max_response_length": 192,
+            "function_tool_path": toy_tool_agent.TOOLS_FILE,
+        }
+        if tool_agent
+        else {}
+    )
     cmd = [
         sys.executable,
         "-m",
@@ -47,6 +59,7 @@ def _run_trainer(
             steps=steps,
             use_v1=use_v1,
             rollout_data_dir=str(tmp_path / "rollouts"),
+            **tool_agent_options,
         ),
         *extra,
     ]
@@ -54,6 +67,10 @@ def _run_trainer(
     # Ray workers of a local cluster inherit the driver's environment, so both reach them.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
     env[overrides.ENV_VAR] = overrides.MODULE
+    if tool_agent:
+        from polyepo_plugin.cpu_harness.hf_rollout import SCRIPT_ENV_VAR
+
+        env[SCRIPT_ENV_VAR] = toy_tool_agent.SCRIPT
     env.setdefault("RAY_DEDUP_LOGS", "0")
     # Output goes to files (kept in tmp_path) so nothing blocks on a pipe that a stray
     # grandchild still holds. Own session, so a hung run can be killed with what it started
