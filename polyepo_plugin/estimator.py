@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from polyepo_plugin.config import CONFIG_ROOT, DiversityConfig, PolyEpoConfig, parse_config
+from polyepo_plugin.config import CONFIG_ROOT, PolyEpoConfig, parse_config
 from polyepo_plugin.diversity import label_groups
 from polyepo_plugin.diversity.groups import TIMED_OUT_METRIC, Labelling, ResponseGroups
 from polyepo_plugin.early_labelling import PendingLabelling, starts_early
@@ -90,21 +90,15 @@ class StepInputs:
 
     @classmethod
     def from_texts(
-        cls,
-        texts: Sequence[str],
-        prompts: Sequence[str] | None = None,
-        tokenizer: Any = None,
-        labels: Sequence[Any] | None = None,
-        key: str = DiversityConfig.key,
+        cls, texts: Sequence[str], prompts: Sequence[str] | None = None, tokenizer: Any = None
     ) -> StepInputs:
         """Responses given as text: ``texts`` ``(B,)``, ``prompts`` ``(B,)`` (``""`` each when None;
-        only the ``judge`` and ``custom`` backends read them), ``labels`` ``(B,)`` the strategies the
-        ``labels`` backend reads (as verl's reward extra info under ``diversity.key``). Token
-        backends see ``tokenizer``'s ids of the texts (``strategies.tokenized_texts``)."""
+        only the ``judge`` and ``custom`` backends read them). Token backends see ``tokenizer``'s
+        ids of the texts (``strategies.tokenized_texts``). The ``labels`` backend reads
+        ``non_tensor_batch[diversity.key]``, one label per response, as from verl's reward."""
         tokens, mask = tokenized_texts(texts, tokenizer)
         return cls(
             batch={"responses": tokens},
-            non_tensor_batch=None if labels is None else {key: np.fromiter(labels, dtype=object, count=len(labels))},
             tokenizer=tokenizer,
             text_mask=mask,
             texts=[str(text) for text in texts],

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from brute_force import marginal_advantages, poly_objective
 from transformers import HfArgumentParser
 from trl import GRPOConfig
+from trl_steps import run, strategy_of, toy_reward
 
-from brute_force import marginal_advantages, poly_objective
 from polyepo_plugin.cpu_harness.tiny_assets import build_tiny_model
 from polyepo_plugin.estimator import StepInputs, set_advantages
 from polyepo_plugin.strategies import label_strategies
 from polyepo_plugin.trl import PolyEpoGRPOConfig, PolyEpoGRPOTrainer
-from trl_steps import run, strategy_of, toy_reward
 
 STEPS_SCRIPT = Path(__file__).with_name("trl_steps.py")
 
@@ -57,7 +57,9 @@ def test_the_loss_gets_the_set_advantages_of_the_rewards_and_labels(model_dir, t
             expected = brute_force(step, labels, num_generations=4, set_size=2)
         else:
             inputs = StepInputs(non_tensor_batch={"strategy": labels})
-            advantages, _ = set_advantages(step["rewards"], [0] * 4 + [1] * 4, options, estimator=estimator, inputs=inputs)
+            advantages, _ = set_advantages(
+                step["rewards"], [0] * 4 + [1] * 4, options, estimator=estimator, inputs=inputs
+            )
             expected = advantages.tolist()
         assert step["advantages"] == pytest.approx(expected, abs=1e-6)
         assert step["logged_advantages"] == pytest.approx(expected, abs=1e-6)  # TRL's completions table
@@ -83,7 +85,7 @@ def test_two_processes_label_each_group_once_and_whole(model_dir, tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531"]
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "POLYEPO_GROUPS_SEEN": str(seen)}
     command += [str(STEPS_SCRIPT), str(tmp_path), model_dir, json.dumps(settings)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert seen.read_text().split() == ["4"] * 6  # 2 steps x 3 groups, each labelled once with its 4 members
     per_process = [json.loads((tmp_path / f"steps_{rank}.json").read_text()) for rank in (0, 1)]
@@ -135,7 +137,7 @@ def test_the_trl_room_runs_without_verl():
         "'ngram': {'n': 1}}}, inputs=inputs)\n"
         "print(adv.tolist(), metrics['poly_epo/distinct_strategies_mean'])\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     advantages, distinct = result.stdout.strip().rsplit(" ", 1)
     assert float(distinct) == 2.0

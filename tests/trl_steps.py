@@ -47,9 +47,11 @@ def run(out_dir: str, model_dir: str, settings: dict, trainer_class=None) -> Non
     from polyepo_plugin.trl import PolyEpoGRPOConfig, PolyEpoGRPOTrainer
 
     class Recording(trainer_class or PolyEpoGRPOTrainer):
-        """Writes what each step's loss got: this process's advantages, beside the step's rows."""
+        """Records what each step's loss got: this process's advantages, beside the step's rows."""
 
-        steps = []
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.steps = []
 
         def _generate_and_score_completions(self, inputs):
             output = super()._generate_and_score_completions(inputs)
@@ -94,7 +96,7 @@ def run(out_dir: str, model_dir: str, settings: dict, trainer_class=None) -> Non
     )
     trainer.train()
     with open(os.path.join(out_dir, f"steps_{trainer.accelerator.process_index}.json"), "w") as out:
-        json.dump(Recording.steps, out)
+        json.dump(trainer.steps, out)
 
 
 if __name__ == "__main__":

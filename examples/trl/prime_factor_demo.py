@@ -9,7 +9,7 @@ lr 3e-4, Dr.GRPO loss over the 16-token budget, clip 0.2 / 0.28, no KL, advantag
 a standard deviation (GRPO: ``scale_rewards="none"``), Poly-EPO with its defaults (the
 ``semantic`` backend, k = N/2 = 4). What differs from verl: TRL's trainer and its HF generation,
 and the held-out evaluation, here ``polyepo_plugin.evaluation.evaluate`` (HF sampling, 16
-samples at temperature 1) after training, as the demo evaluates its base model. Prints the
+samples at temperature 1, strategies = the prime tried) after training. Prints the
 demo's table and targets and writes ``results.json`` to ``--out``.
 """
 
@@ -41,30 +41,30 @@ def prime_factor(completions, ground_truth, **_):
 def train_arm(arm: str, base: str, train, seed: int, steps: int, out: str) -> str:
     s = Settings(steps=steps, seed=seed)
     updates_per_step = s.batch // s.mini_batch  # verl: ppo_mini_batch_size prompts per update
-    common = dict(
-        output_dir=out,
-        max_steps=steps * updates_per_step,
-        per_device_train_batch_size=s.mini_batch * s.rollout_n,
-        steps_per_generation=updates_per_step,
-        num_generations=s.rollout_n,
-        max_completion_length=s.max_response_length,
-        temperature=1.0,
-        learning_rate=s.lr,
-        lr_scheduler_type="constant",
-        weight_decay=0.01,
-        beta=0.0,
-        epsilon=0.2,
-        epsilon_high=0.28,
-        loss_type="dr_grpo",
-        scale_rewards="none",
-        bf16=False,
-        use_cpu=True,
-        seed=seed,
-        data_seed=seed,
-        logging_steps=updates_per_step,
-        report_to=[],
-        save_strategy="no",
-    )
+    common = {
+        "output_dir": out,
+        "max_steps": steps * updates_per_step,
+        "per_device_train_batch_size": s.mini_batch * s.rollout_n,
+        "steps_per_generation": updates_per_step,
+        "num_generations": s.rollout_n,
+        "max_completion_length": s.max_response_length,
+        "temperature": 1.0,
+        "learning_rate": s.lr,
+        "lr_scheduler_type": "constant",
+        "weight_decay": 0.01,
+        "beta": 0.0,
+        "epsilon": 0.2,
+        "epsilon_high": 0.28,
+        "loss_type": "dr_grpo",
+        "scale_rewards": "none",
+        "bf16": False,
+        "use_cpu": True,
+        "seed": seed,
+        "data_seed": seed,
+        "logging_steps": updates_per_step,
+        "report_to": [],
+        "save_strategy": "no",
+    }
     args = GRPOConfig(**common) if arm == "grpo" else PolyEpoGRPOConfig(**common, advantage_estimator=arm)
     trainer_class = GRPOTrainer if arm == "grpo" else PolyEpoGRPOTrainer
     dataset = Dataset.from_dict(
@@ -99,6 +99,7 @@ def main(argv=None) -> int:
             test_data,
             n=FULL["val_n"],
             reward=task.compute_score,
+            backend="labels",  # strategies = the prime tried, from the reward, as the demo's runs count them
             max_new_tokens=Settings.max_response_length,
             seed=0,
             progress=False,

@@ -158,7 +158,8 @@ class PolyEpoGRPOTrainer(GRPOTrainer):
         if self.poly_epo.diversity.backend == "labels" and reads_strategies(self.advantage_estimator, self.poly_epo):
             labels = self._gathered_labels(len(prompts))
             self._poly_epo_step.inputs = dataclasses.replace(
-                self._poly_epo_step.inputs, non_tensor_batch={self.poly_epo.diversity.key: np.array(labels, dtype=object)}
+                self._poly_epo_step.inputs,
+                non_tensor_batch={self.poly_epo.diversity.key: np.array(labels, dtype=object)},
             )
         return rewards_per_func
 
@@ -172,7 +173,11 @@ class PolyEpoGRPOTrainer(GRPOTrainer):
         texts = gather_object([message_text(c, roles=("assistant",)) for c in completions])
         prompt_texts = gather_object([message_text(p) for p in prompts])
         group_ids = np.arange(len(texts)) // num_generations
-        inputs = StepInputs.from_texts(texts, prompt_texts, self._tokenizer) if self.accelerator.is_main_process else StepInputs()
+        inputs = (
+            StepInputs.from_texts(texts, prompt_texts, self._tokenizer)
+            if self.accelerator.is_main_process
+            else StepInputs()
+        )
         if self.accelerator.is_main_process and starts_early(self.poly_epo.diversity):
             row_ids = list(range(len(texts)))
             groups = inputs.response_groups(GroupLayout.from_index(group_ids.astype(object)))
@@ -231,7 +236,9 @@ class PolyEpoGRPOTrainer(GRPOTrainer):
                 raise
         advantages, metrics, error = broadcast_object_list([result])[0]
         if error is not None:
-            raise RuntimeError(f"{self.advantage_estimator}: the main process failed to compute the advantages: {error}")
+            raise RuntimeError(
+                f"{self.advantage_estimator}: the main process failed to compute the advantages: {error}"
+            )
         return advantages, metrics
 
 
