@@ -67,6 +67,12 @@ def test_the_loss_gets_the_set_advantages_of_the_rewards_and_labels(model_dir, t
     assert any(abs(a) > 1e-6 for step in steps for a in step["advantages"])
 
 
+def test_the_labels_backend_stops_when_no_reward_function_logs_labels(model_dir, tmp_path):
+    options = {"diversity": {"backend": "labels", "key": "method"}}  # the reward logs "strategy"
+    with pytest.raises(ValueError, match=r"logs with log_extra\('method', labels\), one per completion; got none"):
+        run(str(tmp_path), model_dir, {"max_steps": 1, "poly_epo": options})
+
+
 def test_the_default_semantic_backend_labels_while_the_rewards_run(model_dir, tmp_path):
     run(str(tmp_path), model_dir, {"max_steps": 1, "per_device_train_batch_size": 8})
     [step] = steps_of(tmp_path)

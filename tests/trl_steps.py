@@ -40,13 +40,13 @@ def label_strategies(prompt: str, responses: list[str]) -> list[int]:
     return [strategy_of(text) for text in responses]
 
 
-def run(out_dir: str, model_dir: str, settings: dict, trainer_class=None) -> None:
+def run(out_dir: str, model_dir: str, settings: dict) -> None:
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from polyepo_plugin.trl import PolyEpoGRPOConfig, PolyEpoGRPOTrainer
 
-    class Recording(trainer_class or PolyEpoGRPOTrainer):
+    class Recording(PolyEpoGRPOTrainer):
         """Records what each step's loss got: this process's advantages, beside the step's rows."""
 
         def __init__(self, *args, **kwargs):
