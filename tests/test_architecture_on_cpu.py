@@ -13,8 +13,9 @@ PACKAGE_ROOT = Path(polyepo_plugin.__file__).parent
 # Only these import verl: the integration subpackage, and the CPU harness, which patches verl
 # for CPU runs and is never loaded on a GPU run.
 MAY_IMPORT_VERL = ("polyepo_plugin.integration", "polyepo_plugin.cpu_harness")
-# Only the TRL room imports trl.
-MAY_IMPORT_TRL = ("polyepo_plugin.trl",)
+# Only the TRL room imports trl; and the verl room's check of whether verl's own import of TRL's
+# value-head model succeeds (verl 0.9.1 imports it in every worker when trl is installed).
+MAY_IMPORT_TRL = ("polyepo_plugin.trl", "polyepo_plugin.integration.trl_value_head")
 
 
 def module_name(path: Path) -> str:
@@ -75,7 +76,7 @@ def test_only_the_integration_subpackage_and_the_cpu_harness_import_verl():
     assert host_importers("verl", MAY_IMPORT_VERL) == {}
 
 
-def test_only_the_trl_room_imports_trl():
+def test_only_the_trl_room_and_verls_value_head_check_import_trl():
     assert host_importers("trl", MAY_IMPORT_TRL) == {}
     assert "polyepo_plugin.trl.trainer" in modules()  # the room exists where the rule says
 
