@@ -1,8 +1,13 @@
-"""The ``poly_epo`` and ``grpo_div`` estimators with verl's estimator signature, free of verl imports.
+"""The ``poly_epo`` and ``grpo_div`` estimators: the core's host-neutral entry and verl's signature.
 
-Reads: the per-token rewards (a response's reward is their sum), the response mask, the uid of
-each row (``index``), the ``algorithm`` config (options under ``poly_epo``) and, for backends
-that need them, ``batch`` / ``non_tensor_batch`` as upstream PR #7473 proposes to pass them.
+``set_advantages`` is the one entry every host calls (verl's estimators below, TRL's trainer in
+``polyepo_plugin.trl``, a notebook): one reward and one group id per response, and what the
+strategy backend reads of the responses (``StepInputs``: plain texts, or a token batch), give
+one advantage per response and the step's ``poly_epo/*`` metrics. Nothing here imports a host.
+
+verl's estimators read: the per-token rewards (a response's reward is their sum), the response
+mask, the uid of each row (``index``), the ``algorithm`` config (options under ``poly_epo``) and,
+for backends that need them, ``batch`` / ``non_tensor_batch`` as upstream PR #7473 proposes to pass them.
 Writes: ``(advantages, returns)`` shaped like ``response_mask``, each response's advantage on its
 response tokens: the marginal set advantage (``poly_epo``) or the GRPO+DIV baseline's
 (``grpo_div``). Advantages are never divided by a standard deviation (the paper's choice);
@@ -16,7 +21,7 @@ import contextvars
 import logging
 import math
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,6 +43,7 @@ from polyepo_plugin.set_advantage import (
     poly_conditional_means,
     stable_seed,
 )
+from polyepo_plugin.strategies import tokenized_texts
 from polyepo_plugin.user_code import load_function
 
 logger = logging.getLogger(__name__)
@@ -53,8 +59,10 @@ _label_signal = LabelSignalMonitor()
 
 @dataclass
 class StepInputs:
-    """What one advantage call may read beyond rewards, masks and uids, and where it reports.
+    """What one advantage call may read beyond rewards and group ids, and where it reports.
 
+    A host describes its responses either as plain texts (``from_texts``: ``texts``,
+    ``prompt_texts``, token ids of the texts for token backends) or, like verl, as a token batch:
     ``batch``/``non_tensor_batch``: verl's batch in the legacy trainer's layout (``responses``,
     ``prompts``, ``attention_mask``; reward extra info per key). ``tokenizer``: to decode text.
     ``metrics``: a dict that receives the ``poly_epo/*`` statistics. ``padding``: ``(B,)`` bool,
@@ -64,8 +72,9 @@ class StepInputs:
     the same terms (``polyepo_plugin.early_labelling``). ``text_mask``: ``(B, L)`` like
     ``batch["responses"]``, the tokens the model wrote as the rollout recorded them, which
     backends read; the integration passes it when the ``response_mask`` verl hands over may
-    differ (rejection sampling removes tokens from training, not from the text). None: the
-    ``response_mask``.
+    differ (rejection sampling removes tokens from training, not from the text); verl's
+    estimators default it to the ``response_mask``. ``texts``/``prompt_texts``: ``(B,)`` the
+    responses and their prompts as text, read by text backends instead of decoding ``batch``.
     """
 
     batch: Mapping[str, Any] | None = None
@@ -76,6 +85,37 @@ class StepInputs:
     early: PendingLabelling | None = None
     row_ids: list | None = None
     text_mask: torch.Tensor | None = None
+    texts: Sequence[str] | None = None
+    prompt_texts: Sequence[str] | None = None
+
+    @classmethod
+    def from_texts(
+        cls, texts: Sequence[str], prompts: Sequence[str] | None = None, tokenizer: Any = None
+    ) -> StepInputs:
+        """Responses given as text: ``texts`` ``(B,)``, ``prompts`` ``(B,)`` (``""`` each when None;
+        only the ``judge`` and ``custom`` backends read them). Token backends see ``tokenizer``'s
+        ids of the texts (``strategies.tokenized_texts``). The ``labels`` backend reads
+        ``non_tensor_batch[diversity.key]``, one label per response, as from verl's reward."""
+        tokens, mask = tokenized_texts(texts, tokenizer)
+        return cls(
+            batch={"responses": tokens},
+            tokenizer=tokenizer,
+            text_mask=mask,
+            texts=[str(text) for text in texts],
+            prompt_texts=[""] * len(texts) if prompts is None else [str(prompt) for prompt in prompts],
+        )
+
+    def response_groups(self, layout: GroupLayout) -> ResponseGroups:
+        """What a backend reads of these responses, grouped by ``layout``."""
+        return ResponseGroups(
+            layout,
+            self.text_mask,
+            self.batch,
+            self.non_tensor_batch,
+            self.tokenizer,
+            decoded_responses=self.texts,
+            decoded_prompts=self.prompt_texts,
+        )
 
     def completed_by(self, other: StepInputs | None) -> StepInputs:
         """These inputs, with what is missing here taken from ``other``."""
@@ -121,11 +161,14 @@ def _verl_estimator(name: str):
         # Keywords first (a verl patched with patches/ passes them), then what the trainer
         # integration supplies.
         inputs = StepInputs(batch, non_tensor_batch, tokenizer, metrics).completed_by(_supplied.get())
-        options = parse_config(config)
-        if options.objective == "custom":
-            load_custom_objective(options)  # a bad path or name fails before any labelling
-        rewards = response_rewards(token_level_rewards, index, name)
-        per_row = row_advantages(name, rewards, index, response_mask, options, inputs)
+        if inputs.text_mask is None:
+            inputs = replace(inputs, text_mask=response_mask)
+        # Summing with dtype=float64 is ~30x slower on CPU: sum, then set_advantages takes float64.
+        per_row, step_metrics = set_advantages(
+            token_level_rewards.sum(-1), index, parse_config(config), estimator=name, inputs=inputs
+        )
+        if inputs.metrics is not None:
+            inputs.metrics.update(step_metrics)
         advantages = per_row.to(token_level_rewards.dtype)[:, None] * response_mask
         return advantages, advantages
 
@@ -137,13 +180,40 @@ def _verl_estimator(name: str):
     return estimator
 
 
-def response_rewards(
-    token_level_rewards: torch.Tensor, index: np.ndarray | None, name: str = "poly_epo"
-) -> torch.Tensor:
-    """Sum of each response's token rewards (as verl sums them), then float64 for the set math.
+def set_advantages(
+    rewards: torch.Tensor | Sequence[float],
+    group_ids: Sequence[Hashable] | np.ndarray | None,
+    options: PolyEpoConfig | Mapping[str, Any] | None = None,
+    *,
+    estimator: str = "poly_epo",
+    inputs: StepInputs | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """The core's entry, for every host: ``(B,)`` advantages (float64) and the step's ``poly_epo/*`` metrics.
 
-    Non-finite rewards are an error."""
-    rewards = token_level_rewards.sum(-1).double()  # summing with dtype=float64 is ~30x slower on CPU
+    ``rewards``: ``(B,)`` one per response. ``group_ids``: ``(B,)`` hashables; responses sharing
+    one form a prompt group, in any order. ``options``: a ``PolyEpoConfig``, or the options as
+    under verl's ``algorithm.poly_epo`` (a mapping, parsed and validated by ``parse_config``; None:
+    the defaults). ``estimator``: ``poly_epo`` (the marginal set advantage) or ``grpo_div`` (the
+    GRPO+DIV baseline). ``inputs``: what the strategy backend reads of the responses
+    (``StepInputs.from_texts(texts, prompts)`` for plain texts) and which rows join no group
+    (``padding``: they get 0). Groups no larger than the set size get 0 (``poly_epo``).
+    """
+    if estimator not in _GROUPED:
+        raise ValueError(f"estimator={estimator!r}: expected one of {', '.join(map(repr, _GROUPED))}")
+    if not isinstance(options, PolyEpoConfig):
+        options = parse_config(None if options is None else {"poly_epo": options})
+    if options.objective == "custom":
+        load_custom_objective(options)  # a bad path or name fails before any labelling
+    inputs = inputs or StepInputs()
+    rewards = _finite_rewards(torch.as_tensor(rewards).double(), group_ids, estimator)
+    needs_strategies, grouped_advantages = _GROUPED[estimator]
+    groups = LabelledGroups.build(estimator, rewards, group_ids, options, inputs, needs_strategies(options))
+    advantages, set_sizes = grouped_advantages(groups, options)
+    return groups.finish(advantages, options, set_sizes)
+
+
+def _finite_rewards(rewards: torch.Tensor, index, name: str) -> torch.Tensor:
+    """``rewards``, checked: non-finite rewards are an error."""
     bad = (~torch.isfinite(rewards)).nonzero(as_tuple=True)[0].tolist()
     if bad:
         shown = ", ".join(
@@ -168,7 +238,7 @@ class LabelledGroups:
     timing: LabellingTiming | None
 
     @classmethod
-    def build(cls, name, rewards, index, response_mask, options, inputs: StepInputs, with_strategies):
+    def build(cls, name, rewards, index, options, inputs: StepInputs, with_strategies):
         """Group the rows by uid and, when ``with_strategies``, label them with the configured backend."""
         if index is None:
             raise ValueError(
@@ -181,20 +251,16 @@ class LabelledGroups:
         layout = GroupLayout.from_index(index, device=rewards.device, padding=inputs.padding)
         strategies = labelling = timing = None
         if with_strategies:
-            text_mask = inputs.text_mask if inputs.text_mask is not None else response_mask
-            groups = ResponseGroups(layout, text_mask, inputs.batch, inputs.non_tensor_batch, inputs.tokenizer)
-            labelling, timing = _label(options, groups, inputs)
+            labelling, timing = _label(options, inputs.response_groups(layout), inputs)
             strategies = layout.compact_strategies(labelling.labels)
         return cls(layout, layout.gather(rewards), strategies, labelling, timing)
 
-    def finish(self, advantages, options, set_sizes, metrics) -> torch.Tensor:
-        """Zero the groups the labelling asks to, record metrics, and go back to flat rows."""
+    def finish(self, advantages, options, set_sizes) -> tuple[torch.Tensor, dict[str, float]]:
+        """Zero the groups the labelling asks to; the flat rows' advantages and the metrics."""
         if self.labelling is not None and self.labelling.zero_advantage_groups.any():
             zeroed = torch.as_tensor(self.labelling.zero_advantage_groups, device=advantages.device)[:, None]
             advantages = torch.where(zeroed, torch.zeros_like(advantages), advantages)
-        if metrics is not None:
-            metrics.update(batch_metrics(self, advantages, set_sizes, options))
-        return self.layout.scatter(advantages)
+        return self.layout.scatter(advantages), batch_metrics(self, advantages, set_sizes, options)
 
 
 @dataclass(frozen=True)
@@ -224,26 +290,6 @@ def _label(options: PolyEpoConfig, groups: ResponseGroups, inputs: StepInputs) -
     labelling = label_groups(options.diversity, groups)
     took = time.perf_counter() - started
     return labelling, LabellingTiming(took, took, in_step=expected_early)
-
-
-def row_advantages(
-    name: str,
-    rewards: torch.Tensor,
-    index: np.ndarray | None,
-    response_mask: torch.Tensor,
-    options: PolyEpoConfig,
-    inputs: StepInputs | None = None,
-) -> torch.Tensor:
-    """Estimator ``name``'s advantage per row ``(B,)``, 0 for padding rows and uninformative groups.
-
-    ``rewards``: ``(B,)`` float64, one per response; ``index``: ``(B,)`` uids; ``inputs``: what
-    the strategy backend reads and where metrics go (``StepInputs``).
-    """
-    inputs = inputs or StepInputs()
-    needs_strategies, grouped_advantages = _GROUPED[name]
-    groups = LabelledGroups.build(name, rewards, index, response_mask, options, inputs, needs_strategies(options))
-    advantages, set_sizes = grouped_advantages(groups, options)
-    return groups.finish(advantages, options, set_sizes, inputs.metrics)
 
 
 def _poly_epo_grouped(groups: LabelledGroups, options: PolyEpoConfig) -> tuple[torch.Tensor, torch.Tensor]:

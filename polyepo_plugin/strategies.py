@@ -84,7 +84,7 @@ def response_groups(
         raise ValueError(f"label_strategies: {len(prompts)} prompts for {len(responses)} groups of responses")
     texts = [str(text) for group in responses for text in group]
     index = np.array([g for g, group in enumerate(responses) for _ in group], dtype=object)
-    tokens, mask = _pad([_tokenize(text, tokenizer) for text in texts])
+    tokens, mask = tokenized_texts(texts, tokenizer)
     group_prompts = [""] * len(responses) if prompts is None else [str(p) for p in prompts]
     return ResponseGroups(
         GroupLayout.from_index(index),
@@ -95,6 +95,12 @@ def response_groups(
         decoded_responses=texts,
         decoded_prompts=[group_prompts[g] for g in index],
     )
+
+
+def tokenized_texts(texts: Sequence[str], tokenizer: Any = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, L)`` right-padded token ids of ``texts`` and their 0/1 mask, tokenized as
+    ``label_strategies`` says (``tokenizer``'s ids, else the deterministic word tokens)."""
+    return _pad([_tokenize(str(text), tokenizer) for text in texts])
 
 
 def _tokenize(text: str, tokenizer: Any) -> list[int]:

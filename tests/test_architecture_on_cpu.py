@@ -1,4 +1,4 @@
-"""The package's rooms, checked on its source: who may import verl, and no import cycles.
+"""The package's rooms, checked on its source: who may import a host (verl, TRL), and no import cycles.
 
 Every import counts: module level, inside functions, and ``importlib.import_module("...")``
 string literals (the backend registry's table of built-in backends is read the same way).
@@ -13,6 +13,9 @@ PACKAGE_ROOT = Path(polyepo_plugin.__file__).parent
 # Only these import verl: the integration subpackage, and the CPU harness, which patches verl
 # for CPU runs and is never loaded on a GPU run.
 MAY_IMPORT_VERL = ("polyepo_plugin.integration", "polyepo_plugin.cpu_harness")
+# Only the TRL room imports trl; and the verl room's check of whether verl's own import of TRL's
+# value-head model succeeds (verl 0.9.1 imports it in every worker when trl is installed).
+MAY_IMPORT_TRL = ("polyepo_plugin.trl", "polyepo_plugin.integration.trl_value_head")
 
 
 def module_name(path: Path) -> str:
@@ -57,15 +60,25 @@ def _is_import_module_call(node: ast.Call) -> bool:
     )
 
 
-def test_only_the_integration_subpackage_and_the_cpu_harness_import_verl():
+def host_importers(host: str, allowed: tuple[str, ...]) -> dict[str, list[str]]:
+    """Modules outside ``allowed`` that import the ``host`` package, with what they import of it."""
     offenders = {}
     for name, path in modules().items():
-        if name.startswith(MAY_IMPORT_VERL):
+        if name.startswith(allowed):
             continue
-        verl_imports = sorted(n for n in imported_names(path, name) if n == "verl" or n.startswith("verl."))
-        if verl_imports:
-            offenders[name] = verl_imports
-    assert offenders == {}
+        host_imports = sorted(n for n in imported_names(path, name) if n == host or n.startswith(f"{host}."))
+        if host_imports:
+            offenders[name] = host_imports
+    return offenders
+
+
+def test_only_the_integration_subpackage_and_the_cpu_harness_import_verl():
+    assert host_importers("verl", MAY_IMPORT_VERL) == {}
+
+
+def test_only_the_trl_room_and_verls_value_head_check_import_trl():
+    assert host_importers("trl", MAY_IMPORT_TRL) == {}
+    assert "polyepo_plugin.trl.trainer" in modules()  # the room exists where the rule says
 
 
 def test_the_scan_sees_function_level_and_string_imports(tmp_path):

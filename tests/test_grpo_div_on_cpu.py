@@ -10,7 +10,7 @@ from verl.trainer.ppo import ray_trainer
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage, get_adv_estimator_fn
 
 from polyepo_plugin.config import parse_config
-from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, compute_grpo_div_advantage, row_advantages
+from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, compute_grpo_div_advantage, set_advantages
 from polyepo_plugin.integration.checks import validate_run
 from polyepo_plugin.set_advantage import diversity_bonus_advantages
 
@@ -120,8 +120,9 @@ def test_padded_layout_function_directly():
 
 def grpo_div_rows(token_rewards, index, mask, labels, padding=None):
     """grpo_div's per-row advantages with the reward's labels (labels backend)."""
-    inputs = StepInputs(non_tensor_batch={"strategy": labels}, padding=padding)
-    return row_advantages("grpo_div", token_rewards.sum(1).double(), index, mask, parse_config(labels_config()), inputs)
+    inputs = StepInputs(non_tensor_batch={"strategy": labels}, padding=padding, text_mask=mask)
+    options = parse_config(labels_config())
+    return set_advantages(token_rewards.sum(1), index, options, estimator="grpo_div", inputs=inputs)[0]
 
 
 def test_padding_rows_get_zero():

@@ -118,3 +118,23 @@ def test_verls_own_core_algos_tests_pass_with_the_plugin_installed(suite, tmp_pa
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+def test_verl_workers_patch_their_model_beside_a_trl_without_value_head_models(tmp_path):
+    """polyepo[trl] installs TRL 1.16, which no longer has the value-head model that verl 0.9.1's
+    apply_monkey_patch imports whenever trl is installed; every FSDP worker runs it."""
+    result = run_python(
+        f"""
+        import verl
+        from verl.models.transformers.monkey_patch import apply_monkey_patch
+        from verl.utils.import_utils import is_trl_available
+        from polyepo_plugin.cpu_harness.tiny_assets import build_tiny_model
+        from transformers import AutoModelForCausalLM
+
+        model = AutoModelForCausalLM.from_pretrained(build_tiny_model({str(tmp_path / "model")!r}))
+        apply_monkey_patch(model, use_remove_padding=False)
+        print("trl installed:", is_trl_available())
+        """
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "trl installed: True" in result.stdout

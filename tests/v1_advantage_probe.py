@@ -32,7 +32,7 @@ from brute_force import marginal_advantages, poly_objective
 from fake_judge import FakeJudge
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
-from polyepo_plugin.estimator import StepInputs, row_advantages
+from polyepo_plugin.estimator import StepInputs, set_advantages
 from polyepo_plugin.integration.v1 import final_output_rows
 
 JUDGE_DELAY_S = 0.8
@@ -164,14 +164,13 @@ def padded(samples):
 
 def reference(samples, config, **inputs):
     _, mask = padded(samples)
-    return row_advantages(
-        "poly_epo",
+    advantages, _ = set_advantages(
         torch.tensor([r["rm_scores"].sum().item() for r in samples], dtype=torch.float64),
         np.array([r["uid"] for r in samples], dtype=object),
-        mask,
         parse_config(config.algorithm),
-        StepInputs(**inputs),
-    ).tolist()
+        inputs=StepInputs(**{"text_mask": mask, **inputs}),  # the response mask unless the probe gives one
+    )
+    return advantages.tolist()
 
 
 def labels_of(samples):

@@ -12,7 +12,7 @@ import importlib.abc
 import logging
 import sys
 
-from polyepo_plugin.integration import legacy, unreached, v1
+from polyepo_plugin.integration import legacy, trl_value_head, unreached, v1
 from polyepo_plugin.integration.patching import problems
 
 logger = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ MODULE_PATCHES: dict[str, list] = {
     "verl.trainer.ppo.v1.utils": [v1.patch_v1_utils],
     "verl.trainer.ppo.v1.trainer_base": [v1.patch_v1_trainer],
     **{name: [unreached.patch_unreached_trainer] for name in unreached.UNREACHED_TRAINERS},
+    trl_value_head.MONKEY_PATCH_MODULE: [trl_value_head.patch_trl_check],
 }
 
 
