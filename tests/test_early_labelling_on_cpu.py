@@ -23,7 +23,8 @@ from verl.trainer.ppo import ray_trainer, rollout_corr_helper
 
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
-from polyepo_plugin.diversity import Labelling, make_backend, register_backend
+from polyepo_plugin import diversity
+from polyepo_plugin.diversity import Labelling, make_backend
 from polyepo_plugin.early_labelling import CANCEL_WAIT_S, row_identities, start_labelling
 from polyepo_plugin.estimator import StepInputs, supplying
 from polyepo_plugin.integration import legacy
@@ -313,7 +314,6 @@ def test_a_backend_labelling_in_step_reads_rejected_rows_whole(tokenizer):
 SLOW = "polyepo-test-slow"
 
 
-@register_backend(SLOW)
 class SlowLabels:
     """A backend that takes a minute, looking at its cancellation between 'groups' (every 50 ms)."""
 
@@ -325,6 +325,13 @@ class SlowLabels:
             groups.stop_if_cancelled()
             time.sleep(0.05)
         return Labelling.complete(np.zeros(groups.layout.num_rows, dtype=np.int64), groups.layout.num_groups)
+
+
+@pytest.fixture
+def slow_backend(monkeypatch):
+    """``SlowLabels`` registered as ``SLOW`` for one test: the registry is process-wide, and a
+    name left in it would show in other tests' lists of backends."""
+    monkeypatch.setitem(diversity._registered, SLOW, SlowLabels)
 
 
 def diversity_config(**diversity):
@@ -359,7 +366,9 @@ def collected(data, config, pending, tokenizer):
 
 
 @pytest.mark.parametrize("fallback", ["ngram", "zero"])
-def test_a_labelling_past_label_timeout_s_is_cancelled_and_takes_the_timeout_fallback(tokenizer, fallback):
+def test_a_labelling_past_label_timeout_s_is_cancelled_and_takes_the_timeout_fallback(
+    tokenizer, fallback, slow_backend
+):
     config = diversity_config(backend=SLOW, label_timeout_s=0.5, timeout_fallback=fallback)
     data = step_batch(tokenizer)
     pending = started_early(data, config, tokenizer)
@@ -376,7 +385,7 @@ def test_a_labelling_past_label_timeout_s_is_cancelled_and_takes_the_timeout_fal
         assert expected_metrics["poly_epo/diversity_timed_out_groups"] == 0
 
 
-def test_timeout_fallback_error_stops_training_with_the_limit_named(tokenizer):
+def test_timeout_fallback_error_stops_training_with_the_limit_named(tokenizer, slow_backend):
     config = diversity_config(backend=SLOW, label_timeout_s=0.3, timeout_fallback="error")
     data = step_batch(tokenizer)
     pending = started_early(data, config, tokenizer)
