@@ -65,7 +65,10 @@ class ArmRun:
     validation_dir: str = ""
 
 
-def arm_overrides(arm: str, model: str, train: str, test: str, reward: str, s: Settings, work: str) -> list[str]:
+def arm_overrides(
+    arm: str, model: str, train: str, test: str, reward: str, s: Settings, work: str, attached: bool = False
+) -> list[str]:
+    """The run's hydra overrides; ``attached``: it runs on a shared cluster (``cluster``)."""
     ours = {
         "data.max_prompt_length": "32",
         "data.seed": str(s.seed),
@@ -103,18 +106,32 @@ def arm_overrides(arm: str, model: str, train: str, test: str, reward: str, s: S
         rollout_n=s.rollout_n,
         max_response_length=s.max_response_length,
         rollout_data_dir=os.path.join(work, "rollouts"),
+        attached=attached,
     )
     kept = [o for o in base if o.split("=", 1)[0] not in ours]  # hydra rejects a key given twice
     return [*ARMS[arm], *kept, *(f"{k}={v}" for k, v in ours.items())]
 
 
 def run_arm(
-    arm: str, model: str, train: str, test: str, reward: str, s: Settings, work: str, log=print, timeout_s: float = 1800
+    arm: str,
+    model: str,
+    train: str,
+    test: str,
+    reward: str,
+    s: Settings,
+    work: str,
+    log=print,
+    timeout_s: float = 1800,
+    ray_address: str | None = None,
 ) -> ArmRun:
-    """Run one arm to completion, printing a progress line per training step."""
+    """Run one arm to completion, printing a progress line per training step; on the Ray cluster
+    at ``ray_address`` (``cluster.shared_ray_cluster``), else on one the run starts itself."""
     os.makedirs(work, exist_ok=True)
-    cmd = [sys.executable, "-m", "verl.trainer.main_ppo", *arm_overrides(arm, model, train, test, reward, s, work)]
+    overrides = arm_overrides(arm, model, train, test, reward, s, work, attached=ray_address is not None)
+    cmd = [sys.executable, "-m", "verl.trainer.main_ppo", *overrides]
     env = run_env(os.environ)
+    if ray_address is not None:
+        env["RAY_ADDRESS"] = ray_address
     log_path = Path(work) / "main_ppo.log"
     run = ArmRun(
         arm,
