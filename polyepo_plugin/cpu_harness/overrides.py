@@ -99,7 +99,10 @@ def cpu_overrides(
     ]
     if not attached:
         resources = ray_resources(use_v1)
-        out += [f"+ray_kwargs.ray_init.num_gpus={resources['num_gpus']}", f"ray_kwargs.ray_init.num_cpus={resources['num_cpus']}"]
+        out += [
+            f"+ray_kwargs.ray_init.num_gpus={resources['num_gpus']}",
+            f"ray_kwargs.ray_init.num_cpus={resources['num_cpus']}",
+        ]
     if rollout_data_dir:
         out.append(f"trainer.rollout_data_dir={rollout_data_dir}")
     if use_v1:

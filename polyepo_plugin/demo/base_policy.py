@@ -98,11 +98,15 @@ def pretrain(out_dir: str, train_problems, seed: int = 0, log=print, sft_steps: 
     return out_dir
 
 
+def cache_key(train_problems, seed: int = 0) -> str:
+    """Names the base model: every setting, the seed, and the SFT texts (so the task's wording too)."""
+    key_src = json.dumps({"settings": SETTINGS, "sft": sft_texts(train_problems), "seed": seed})
+    return hashlib.sha256(key_src.encode()).hexdigest()[:12]
+
+
 def cached_base_model(train_problems, seed: int = 0, cache_root: str | None = None, log=print) -> str:
     """Path of the pre-trained base model for these problems, training it on first use."""
-    key_src = json.dumps({"settings": SETTINGS, "sft": sft_texts(train_problems), "seed": seed})
-    key = hashlib.sha256(key_src.encode()).hexdigest()[:12]
-    final = os.path.join(cache_root or default_cache_root(), f"demo-base-{key}")
+    final = os.path.join(cache_root or default_cache_root(), f"demo-base-{cache_key(train_problems, seed)}")
     if os.path.exists(os.path.join(final, "config.json")):
         log(f"[base] using cached base model {final}")
         return final

@@ -1,14 +1,16 @@
 """One Ray cluster for all of a demo's runs, the way verl runs on a cluster: ``ray start --head``
 once, every ``main_ppo`` attached to it through ``RAY_ADDRESS`` (verl's ``ray.init`` connects to
 the address it names). A run then skips starting Ray's own processes (GCS, raylet, agents).
+The cluster requires Ray's token authentication, with a token of its own that the attached
+runs are given (``Cluster.attach_env``).
 
 The head gets the environment of the runs (``runner.run_env``: the CPU harness named, GPUs
 hidden), since Ray's workers inherit the raylet's; it declares the logical resources a CPU run
 asks for (``harness.ray_resources``), which the attached runs must not pass to ``ray.init``
-(Ray refuses them when connecting). It listens on 127.0.0.1 only, on ports chosen free, and
-keeps its files in a temporary directory of its own: a run of someone else on this machine that
-starts its own Ray does not find it (``ray.init()`` looks for the latest cluster in Ray's
-default temporary directory). It is stopped when the ``with`` block ends, normally or by an
+(Ray refuses them when connecting). Its ports are chosen free, and it keeps its files in a
+temporary directory of its own: a run of someone else on this machine that starts its own Ray
+does not find it (``ray.init()`` looks for the latest cluster in Ray's default temporary
+directory). It is stopped when the ``with`` block ends, normally or by an
 error: ``ray start --block`` stops every process it started on SIGTERM, and its whole process
 group is killed if that takes too long. (Not ``ray stop``, which stops every Ray on the machine.)
 """
@@ -16,6 +18,7 @@ group is killed if that takes too long. (Not ``ray stop``, which stops every Ray
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -25,25 +28,42 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 
 from polyepo_plugin.cpu_harness import overrides as harness
 
-HOST = "127.0.0.1"
 READY = "Ray runtime started."
 STOP_GRACE_S = 40.0  # SIGTERM drains the node for up to 30 s before it stops its processes
 
 
+@dataclass(frozen=True)
+class Cluster:
+    address: str  # host:port of its GCS (the node's address, which Ray picks)
+    pid: int  # of `ray start --block`, the leader of the cluster's process group
+    temp_dir: str
+    token_path: str  # its authentication token
+
+    def attach_env(self) -> dict[str, str]:
+        """What a run's environment needs to attach: the address and the token."""
+        return {"RAY_ADDRESS": self.address, **_auth_env(self.token_path)}
+
+
+def _auth_env(token_path: str) -> dict[str, str]:
+    # Ray's token authentication, with a token of this cluster's own (not ~/.ray's, shared).
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": token_path}
+
+
 def free_ports(count: int) -> list[int]:
-    """``count`` distinct TCP ports free on ``HOST`` now."""
+    """``count`` distinct TCP ports free now."""
     with ExitStack() as stack:
         sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
         for s in sockets:
-            s.bind((HOST, 0))
+            s.bind(("", 0))
         return [s.getsockname()[1] for s in sockets]
 
 
 def head_command(temp_dir: str, ports: list[int]) -> list[str]:
-    """``ray start --head --block`` on ``HOST``, with ``harness.ray_resources``, its files under
+    """``ray start --head --block`` with a legacy-trainer run's ``harness.ray_resources``, its files under
     ``temp_dir``, and the ports Ray would otherwise take from fixed defaults set to ``ports``
     (GCS, client server, dashboard agent, runtime-env agent, metrics)."""
     gcs, client, agent, runtime_env, metrics = ports
@@ -54,7 +74,6 @@ def head_command(temp_dir: str, ports: list[int]) -> list[str]:
         "start",
         "--head",
         "--block",
-        f"--node-ip-address={HOST}",
         f"--port={gcs}",
         f"--ray-client-server-port={client}",
         f"--dashboard-agent-listen-port={agent}",
@@ -68,19 +87,21 @@ def head_command(temp_dir: str, ports: list[int]) -> list[str]:
 
 
 @contextmanager
-def shared_ray_cluster(env: Mapping[str, str], log=print, timeout_s: float = 180.0) -> Iterator[str]:
-    """Start a Ray head node with environment ``env``; yield its address (``host:port``, for
-    ``RAY_ADDRESS``); stop it and remove its files when the block ends, also on an error."""
+def shared_ray_cluster(env: Mapping[str, str], log=print, timeout_s: float = 180.0) -> Iterator[Cluster]:
+    """Start a Ray head node with environment ``env``; yield it (its ``address`` goes in the
+    runs' ``RAY_ADDRESS``); stop it and remove its files when the block ends, also on an error."""
     # Short: Ray's socket paths under it must fit in 107 characters.
     temp_dir = tempfile.mkdtemp(prefix="polyepo-ray-", dir="/tmp" if os.path.isdir("/tmp") else None)
     ports = free_ports(5)
-    address = f"{HOST}:{ports[0]}"
+    token_path = os.path.join(temp_dir, "auth_token")
+    with open(os.open(token_path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write(secrets.token_hex(32))
     log_path = os.path.join(temp_dir, "ray_start.log")
     start = time.time()
     with open(log_path, "w") as out:
         proc = subprocess.Popen(
             head_command(temp_dir, ports),
-            env=dict(env),
+            env={**env, **_auth_env(token_path)},
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -90,7 +111,10 @@ def shared_ray_cluster(env: Mapping[str, str], log=print, timeout_s: float = 180
         while True:
             with open(log_path, errors="replace") as f:
                 text = f.read()
-            if READY in text:
+            address_file = os.path.join(temp_dir, "ray_current_cluster")  # host:port, as Ray writes it
+            if READY in text and os.path.exists(address_file):
+                with open(address_file) as f:
+                    address = f.read().strip()
                 break
             ended = _exited(proc)
             if ended or time.time() - start > timeout_s:
@@ -100,7 +124,7 @@ def shared_ray_cluster(env: Mapping[str, str], log=print, timeout_s: float = 180
                 )
             time.sleep(0.5)
         log(f"[ray] shared cluster at {address} started in {time.time() - start:.0f}s (files: {temp_dir})")
-        yield address
+        yield Cluster(address, proc.pid, temp_dir, token_path)
     finally:
         stop(proc, log)
         shutil.rmtree(temp_dir, ignore_errors=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 from polyepo_plugin.cpu_harness import overrides as harness
 from polyepo_plugin.cpu_harness.console import parse_step_line
 from polyepo_plugin.demo import task
+from polyepo_plugin.demo.cluster import Cluster
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARMS = {
@@ -122,16 +123,16 @@ def run_arm(
     work: str,
     log=print,
     timeout_s: float = 1800,
-    ray_address: str | None = None,
+    ray_cluster: Cluster | None = None,
 ) -> ArmRun:
-    """Run one arm to completion, printing a progress line per training step; on the Ray cluster
-    at ``ray_address`` (``cluster.shared_ray_cluster``), else on one the run starts itself."""
+    """Run one arm to completion, printing a progress line per training step; attached to
+    ``ray_cluster`` (``cluster.shared_ray_cluster``), else on a Ray the run starts itself."""
     os.makedirs(work, exist_ok=True)
-    overrides = arm_overrides(arm, model, train, test, reward, s, work, attached=ray_address is not None)
+    overrides = arm_overrides(arm, model, train, test, reward, s, work, attached=ray_cluster is not None)
     cmd = [sys.executable, "-m", "verl.trainer.main_ppo", *overrides]
     env = run_env(os.environ)
-    if ray_address is not None:
-        env["RAY_ADDRESS"] = ray_address
+    if ray_cluster is not None:
+        env.update(ray_cluster.attach_env())
     log_path = Path(work) / "main_ppo.log"
     run = ArmRun(
         arm,
