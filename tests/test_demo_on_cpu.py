@@ -377,7 +377,7 @@ def test_demo_help_explains_arms_defaults_and_time():
         assert f"{arm} {description}" in text
     assert set(runner.ARM_DESCRIPTIONS) == set(runner.ARMS)
     assert "(default: ['grpo', 'poly_epo'])" in text and "(default: polyepo_demo_out)" in text
-    assert "CPU only, also on a GPU machine" in text and "about 4 minutes" in text
+    assert "CPU only, also on a GPU machine" in text and "about 20 minutes" in text and "about 3 minutes" in text
     assert "(default: all runs attach to one `ray start --head` cluster)" in text
 
 
