@@ -15,7 +15,7 @@ import pytest
 from fake_cuda import fake_cuda_env
 
 from polyepo_plugin.cpu_harness import overrides as harness
-from polyepo_plugin.demo import cli, cluster, report, runner, task
+from polyepo_plugin.demo import cli, report, runner, task
 from polyepo_plugin.diversity.agreement import adjusted_rand_index, agreement_with_truth
 
 # ----------------------------------------------------------------------------- the task
@@ -24,7 +24,7 @@ from polyepo_plugin.diversity.agreement import adjusted_rand_index, agreement_wi
 def test_every_problem_has_four_strategies_with_different_successes():
     problems = task.all_problems()
     succeeds = {p: frozenset(t for t, _ in problems if t % p == 0) for p in task.STRATEGY_PRIMES}
-    assert len(set(succeeds.values())) == len(task.STRATEGY_PRIMES) == len(task.TESTS) == 8
+    assert len(set(succeeds.values())) == len(task.STRATEGY_PRIMES)
     for t, primes in problems[::7]:
         correct = {
             p
@@ -40,123 +40,26 @@ def test_every_problem_has_four_strategies_with_different_successes():
     assert not {t for t, _ in train} & {t for t, _ in test}
 
 
-def test_each_test_is_the_divisibility_rule_of_its_prime():
-    """The verifier's view is sound: the rule a reason states finds exactly its prime's multiples."""
-    for (part, operation), prime in task._PRIME_OF_TEST.items():
-        for t in range(10, 20000):
-            if part == "digits":  # digit sum, or alternating digit sum from the last digit
-                digits = [int(d) for d in reversed(str(t))]
-                value = sum(d if operation == "add" or i % 2 == 0 else -d for i, d in enumerate(digits))
-            else:
-                rest, last = divmod(t, 10)
-                value = rest + part * last if operation == "add" else rest - part * last
-            assert (value % prime == 0) == (t % prime == 0), (part, operation, prime, t)
+def test_the_reward_reads_only_the_final_number():
+    # The reason does not count: a reason for 7 ending in 3 is scored, and labelled, as 3.
+    assert task.compute_score("", f"{task.REASONS[7][0]}, so 3", "33") == {"score": 1.0, "strategy": 3}
+    assert task.compute_score("", f"{task.REASONS[3][0]}, so 7", "33") == {"score": 0.0, "strategy": 7}
+    assert task.compute_score("", task.REASONS[3][0], "33") == {"score": 0.0, "strategy": -1}
+    assert task.compute_score("", "so 9", "99") == {"score": 0.0, "strategy": -1}  # a factor, not a prime
+    assert task.compute_score("", "so 3x", "33") == {"score": 0.0, "strategy": -1}
+    assert task.parse_answer("seven goes in exactly, so 7<|im_end|>") == 7
 
 
-def test_correct_responses_share_the_final_answer_and_differ_in_the_reasoning():
-    for t, primes in task.all_problems()[::11]:
-        texts = task.correct_responses(primes)
-        assert {task.parse_answer(text) for text in texts} == {task.ANSWER}
-        assert len({task.strategy_of(text) for text in texts}) == task.CORRECT_PER_PROBLEM
-        assert all(text.endswith(f", so {task.ANSWER}") for text in texts)
-
-
-def test_the_reward_reads_the_reasoning_as_a_verifier():
-    seven, three = task.TESTS[7][0], task.TESTS[3][1]
-    # 21 = 3 * 7: both tests prove it composite; 33 = 3 * 11: the test for 7 does not.
-    assert task.compute_score("", f"{seven}, so 0", "21") == {"score": 1.0, "strategy": 7}
-    assert task.compute_score("", f"{seven}, so 0", "33") == {"score": 0.0, "strategy": 7}
-    assert task.compute_score("", f"{three}, so 0<|im_end|>", "33") == {"score": 1.0, "strategy": 3}
-    assert task.compute_score("", f"{three}, so 1", "33") == {"score": 0.0, "strategy": 3}  # wrong answer
-    # A reason the verifier cannot read is no strategy, whatever the answer.
-    assert task.compute_score("", "it checks out by digits, so 0", "33") == {"score": 0.0, "strategy": -1}
-    assert task.compute_score("", "so 0", "33") == {"score": 0.0, "strategy": -1}
-    assert task.compute_score("", three, "33") == {"score": 0.0, "strategy": -1}
-
-
-def test_no_number_or_single_word_names_a_test():
-    """Backends must read the reasoning: no digits in it, the wordings of one test share few
-    words, and every word of a reason is shared by at least two tests."""
-    reasons = [reason for wordings in task.TESTS.values() for reason in wordings]
-    assert not any(ch.isdigit() for reason in reasons for ch in reason)
-    for prime, wordings in task.TESTS.items():
-        sets = [set(w.split()) for w in wordings]
+def test_wordings_of_one_method_share_few_words():
+    """Surface overlap must not be identity: the wordings of a method differ, and the
+    trial-division methods share their template with each other."""
+    words = {p: [set(r.split()) for r in reasons] for p, reasons in task.REASONS.items()}
+    for p, sets in words.items():
+        assert len(sets) == 3 and len(set(task.REASONS[p])) == 3
         for a, b in itertools.combinations(sets, 2):
-            assert len(a & b) / len(a | b) < 0.5, (prime, a, b)
-    tests_with = {}
-    for prime, wordings in task.TESTS.items():
-        for word in {word for wording in wordings for word in wording.split()}:
-            tests_with.setdefault(word, set()).add(prime)
-    assert min(len(primes) for primes in tests_with.values()) >= 2
-
-
-def test_the_reasons_are_learnable_word_by_word():
-    """After any word of a reason the next is fixed or free: every continuation seen after a word
-    is valid after every occurrence of it (what lets a 2-layer model write valid reasons)."""
-    reasons = [reason.split() + [","] for wordings in task.TESTS.values() for reason in wordings]
-    after = {}
-    for words in reasons:
-        for word, following in itertools.pairwise(words):
-            after.setdefault(word, set()).add(following)
-    valid = {tuple(words) for words in reasons}
-
-    def walks(prefix):
-        if prefix[-1] == ",":
-            yield tuple(prefix)
-            return
-        for following in after.get(prefix[-1], ()):
-            yield from walks([*prefix, following])
-
-    for first in {words[0] for words in reasons}:
-        assert set(walks([first])) <= valid
-
-
-def test_a_backend_that_reads_only_the_final_answer_scores_chance(tmp_path):
-    """Correct responses share their final answer, so the ``answer`` backend, and a custom one
-    keyed on the final answer, link every pair (ARI 0, chance); one keyed on the reason's test
-    phrase recovers the strategies exactly."""
-    rng = random.Random(0)
-    groups = []
-    for t, primes in rng.sample(task.all_problems(), 12):
-        strategies = [rng.choice(primes) for _ in range(8)]
-        responses = [task.response(p, rng.randrange(3)) for p in strategies]
-        groups.append({"responses": responses, "strategies": strategies, "scores": [1.0] * 8})
-    backends = tmp_path / "backends.py"
-    skeleton = sorted({word for wording in task.WORDINGS for word in wording.split() if word != "{phrase}"})
-    backends.write_text(
-        "def final_answer(prompt, responses):\n"
-        "    return [r.rsplit(' ', 1)[-1] for r in responses]\n"
-        "def test_phrase(prompt, responses):\n"
-        f"    return [' '.join(w for w in r.split(',')[0].split() if w not in {skeleton!r}) for r in responses]\n"
-    )
-    got = report.backend_agreement(
-        groups,
-        backends={
-            "answer": {},
-            "custom": {"path": str(backends), "name": "final_answer"},
-        },
-    )
-    for name, scores in got.items():
-        for measured in (scores, scores["correct_only"]):
-            assert measured["groups"] == 12 and measured["ari"] == pytest.approx(0.0, abs=1e-9), name
-            assert measured["degenerate"] == 1.0 and measured["recall"] == 1.0, name
-    reading = report.backend_agreement(groups, backends={"custom": {"path": str(backends), "name": "test_phrase"}})
-    assert reading["custom"]["ari"] == 1.0 and reading["custom"]["correct_only"]["ari"] == 1.0
-    table = report.format_agreement({**got, "phrase": reading["custom"]}, 12, 96).splitlines()
-    assert "ARI correct" in table[1] and table[-1].split()[1::5] == ["1.00", "1.00"]
-
-
-def test_the_base_model_cache_key_changes_with_the_task(monkeypatch):
-    from polyepo_plugin.demo import base_policy
-
-    train, _ = task.split_problems(20, 0, seed=0)
-    key = base_policy.cache_key(train)
-    assert base_policy.cache_key(train) == key and base_policy.cache_key(train, seed=1) != key
-    monkeypatch.setitem(task.TESTS, 3, ("another reason", *task.TESTS[3][1:]))
-    assert base_policy.cache_key(train) != key
-    monkeypatch.undo()
-    monkeypatch.setattr(task, "question", lambda t: f"Is {t} composite?")
-    assert base_policy.cache_key(train) != key
+            assert len(a & b) / len(a | b) < 0.5, (p, a, b)
+    assert words[7][2] - {"seven"} == words[13][2] - {"thirteen"}
+    assert all(p % 2 and p != 5 for p in task.STRATEGY_PRIMES)  # no strategy readable off the last digit
 
 
 def test_training_curves_and_agreement_groups_from_rollout_dumps():
@@ -187,7 +90,7 @@ def test_rollout_dump_groups_use_the_final_number_as_answer():
         {"input": "q1", "output": task.response(3, 1), "score": 1.0, "strategy": 3},
     ]
     first, second = runner.groups_from_dump(rows)
-    assert first["answers"] == [0, 0] and first["strategies"] == [3, 3] and first["scores"] == [1.0, 1.0]
+    assert first["answers"] == [3, 3] and first["strategies"] == [3, 3] and first["scores"] == [1.0, 1.0]
     assert second["answers"] == [None] and second["prompt"] == "q2"
 
 
@@ -242,6 +145,20 @@ def test_agreement_does_not_reward_seeing_nothing():
     assert agreement_with_truth([[0, 0]], [[1, 1]])["ari"] is None
 
 
+def test_backend_agreement_on_the_demos_responses_ranks_a_blind_labelling_last():
+    """The exact-text ngram threshold links only identical responses; the semantic default,
+    reading the reasons, must beat that on wordings it has to group."""
+    rng = random.Random(0)
+    groups = []
+    for _ in range(12):
+        primes = rng.sample(task.STRATEGY_PRIMES, 3)
+        strategies = [rng.choice(primes) for _ in range(8)]
+        groups.append({"responses": [task.response(p, rng.randrange(3)) for p in strategies], "strategies": strategies})
+    got = report.backend_agreement(groups, backends={"semantic": {}, "ngram": {"threshold": 1.0}})
+    assert got["semantic"]["groups"] == 12
+    assert got["semantic"]["ari"] > got["ngram"]["ari"]
+
+
 # ----------------------------------------------------------------------------- the report
 
 
@@ -276,7 +193,7 @@ def test_across_seeds_is_mean_and_sample_std_per_arm():
     assert "pass@2" in table and table.count("\n") == len(rows) + 1 + len(stats)
 
 
-def test_targets_are_checked_per_seed_and_on_the_mean():
+def test_targets_are_checked_on_every_seed_and_on_the_mean():
     good = {
         ("grpo", 0): ([0.60, 0.70], 0.70, 1.0),
         ("poly_epo", 0): ([0.58, 0.95], 2.40, 3.0),
@@ -284,32 +201,14 @@ def test_targets_are_checked_per_seed_and_on_the_mean():
         ("poly_epo", 1): ([0.60, 0.90], 2.30, 3.0),
     }
     checks = report.target_checks(rows_for(good))
-    assert checks["all_met"] and checks["seeds"] == [0, 1] and [p["seed"] for p in checks["per_seed"]] == [0, 1]
+    assert checks["all_met"] and [p["seed"] for p in checks["per_seed"]] == [0, 1]
     assert checks["per_seed"][0]["distinct_correct_ratio"] == pytest.approx(2.40 / 0.70)
-    assert checks["per_seed"][1]["pass_at_n_gain"] == pytest.approx(0.18)
-    assert checks["mean"]["distinct_correct_ratio"] == pytest.approx(2.35 / 0.725)
-    assert checks["mean"]["pass_at_n_gain"] == pytest.approx(0.215)
-    assert checks["mean"]["pass_at_1_gap"] == pytest.approx(0.02)
-    assert "MISSED" not in report.format_targets(checks)
-    # The gain counts on the mean: one seed's small gain is made up by the other's.
-    small_gain = dict(good)
-    small_gain["poly_epo", 1] = ([0.60, 0.78], 2.30, 3.0)  # +0.06 on seed 1, mean +0.155
-    assert report.target_checks(rows_for(small_gain))["all_met"]
-    # 2x on every seed is not enough without 3x on the mean...
-    twice = dict(good)
-    twice["poly_epo", 0] = ([0.58, 0.95], 1.50, 3.0)  # 2.14x, 2.55x on the mean
-    checks = report.target_checks(rows_for(twice))
-    assert all(p["ratio_met"] for p in checks["per_seed"]) and not checks["mean"]["ratio_met"]
-    assert not checks["all_met"] and "MISSED" in report.format_targets(checks)
-    # ...and 3x on the mean is not enough with one seed under 2x.
+    assert checks["mean_pass_at_1_gap"] == pytest.approx(0.02)
     one_seed_short = dict(good)
-    one_seed_short["grpo", 0] = ([0.60, 0.70], 1.30, 1.0)  # 1.85x on seed 0
-    one_seed_short["grpo", 1] = ([0.62, 0.72], 0.20, 1.0)  # 3.13x on the mean
+    one_seed_short["poly_epo", 1] = ([0.60, 0.78], 2.30, 3.0)  # gain 0.06 on seed 1 only
     checks = report.target_checks(rows_for(one_seed_short))
-    assert checks["mean"]["ratio_met"] and not checks["per_seed"][0]["ratio_met"] and not checks["all_met"]
-    gap = dict(good)
-    gap["poly_epo", 0] = ([0.45, 0.95], 2.40, 3.0)  # mean pass@1 gap 0.085
-    assert not report.target_checks(rows_for(gap))["mean"]["gap_met"]
+    assert not checks["all_met"] and checks["per_seed"][0]["gain_met"] and not checks["per_seed"][1]["gain_met"]
+    assert "MISSED" in report.format_targets(checks)
     collapsed = dict(good)
     collapsed["grpo", 0] = ([0.0, 0.0], 0.0, 1.0)
     (first, _) = report.target_checks(rows_for(collapsed))["per_seed"]
@@ -320,24 +219,6 @@ def test_targets_are_checked_per_seed_and_on_the_mean():
     assert first["distinct_correct_ratio"] is None and not first["ratio_met"]
     assert "n/a" in report.format_targets(report.target_checks(rows_for(both_collapsed)))
     assert report.target_checks(rows_for({("grpo", 0): ([0.5], 1.0, 1.0)})) is None
-
-
-def test_collapse_is_judged_on_the_baselines_last_steps():
-    rows = rows_for({("grpo", 0): ([0.5], 1.0, 1.0), ("grpo", 1): ([0.5], 1.0, 1.0), ("poly_epo", 0): ([0.5], 3, 4)})
-    falling = {str(step): 3.0 - 0.1 * step for step in range(1, 21)}  # still falling 0.5 per window
-    flat = {str(step): max(1.0, 3.0 - 0.2 * step) for step in range(1, 21)}  # 1.0 from step 10
-    for row, curve in zip(rows, (falling, flat, falling)):
-        row["distinct_correct_over_training"] = curve
-    check = report.collapse_check(rows)
-    assert [p["seed"] for p in check["per_seed"]] == [0, 1]  # the baseline's runs only
-    assert check["per_seed"][0]["fall"] == pytest.approx(0.5) and check["per_seed"][1]["fall"] == 0.0
-    assert check["mean_fall"] == pytest.approx(0.25) and not check["collapsed"]
-    assert "STILL COLLAPSING" in report.format_collapse(check)
-    rows[0]["distinct_correct_over_training"] = flat
-    assert report.collapse_check(rows)["collapsed"]
-    for row in rows:
-        row["distinct_correct_over_training"] = {"1": 2.0, "2": 1.0}
-    assert report.collapse_check(rows) is None and "not checked" in report.format_collapse(None)
 
 
 def test_figures_are_written_from_results_json(tmp_path):
@@ -377,55 +258,4 @@ def test_demo_help_explains_arms_defaults_and_time():
         assert f"{arm} {description}" in text
     assert set(runner.ARM_DESCRIPTIONS) == set(runner.ARMS)
     assert "(default: ['grpo', 'poly_epo'])" in text and "(default: polyepo_demo_out)" in text
-    assert "CPU only, also on a GPU machine" in text and "about 20 minutes" in text and "about 3 minutes" in text
-    assert "(default: all runs attach to one `ray start --head` cluster)" in text
-
-
-# ----------------------------------------------------------------------------- one Ray cluster for all runs
-
-# What an attached run sees: the cluster's resources, and in a worker the environment of the head.
-ATTACHED = """
-import os, ray
-ray.init()
-@ray.remote(num_gpus=1)
-def worker_env():
-    return os.environ.get("VERL_USE_EXTERNAL_MODULES"), os.environ.get("CUDA_VISIBLE_DEVICES")
-print(int(ray.cluster_resources()["CPU"]), int(ray.cluster_resources()["GPU"]), *ray.get(worker_env.remote()))
-"""
-
-
-def test_runs_attach_to_a_shared_cluster_that_is_stopped_even_on_failure():
-    env = runner.run_env(os.environ)
-    with (
-        pytest.raises(RuntimeError, match="a run failed"),
-        cluster.shared_ray_cluster(env, log=lambda *_: None) as head,
-    ):
-        os.killpg(head.pid, 0)  # the cluster's process group is alive
-        assert os.path.isdir(head.temp_dir) and oct(os.stat(head.token_path).st_mode)[-3:] == "600"
-        attached = subprocess.run(
-            [sys.executable, "-c", ATTACHED],
-            env={**env, **head.attach_env()},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        assert attached.returncode == 0, attached.stderr[-3000:]
-        resources = harness.ray_resources()
-        expected = [str(resources["num_cpus"]), str(resources["num_gpus"]), harness.MODULE, harness.HIDDEN_GPUS]
-        assert attached.stdout.split() == expected
-        raise RuntimeError("a run failed")
-    with pytest.raises(ProcessLookupError):  # every process of the cluster is gone
-        os.killpg(head.pid, 0)
-    assert not os.path.exists(head.temp_dir)
-
-
-def test_an_attached_run_leaves_the_resources_to_the_cluster(tmp_path):
-    settings = runner.Settings(steps=2, seed=0)
-    own = runner.arm_overrides("grpo", "m", "tr", "te", "r", settings, str(tmp_path))
-    attached = runner.arm_overrides("grpo", "m", "tr", "te", "r", settings, str(tmp_path), attached=True)
-    resources = [o for o in own if o.lstrip("+").startswith("ray_kwargs.ray_init.num_")]
-    assert sorted(resources) == sorted(
-        ["+ray_kwargs.ray_init.num_gpus=1", f"ray_kwargs.ray_init.num_cpus={harness.ray_resources()['num_cpus']}"]
-    )
-    assert sorted(attached) == sorted(set(own) - set(resources))  # Ray refuses them when connecting
+    assert "CPU only, also on a GPU machine" in text and "about 30 minutes" in text and "about 4 minutes" in text

@@ -23,13 +23,6 @@ def hide_gpus(env: MutableMapping[str, str]) -> None:
     env["CUDA_VISIBLE_DEVICES"] = HIDDEN_GPUS
 
 
-def ray_resources(use_v1: bool = False) -> dict[str, int]:
-    """The logical resources a CPU run declares to Ray (to ``ray.init``, or to ``ray start`` for a
-    cluster runs attach to): verl's placement asks for {GPU: 1, CPU: 3} per worker, so with the
-    real 2 CPUs scheduling hangs; v1's TransferQueue wants CPUs of its own."""
-    return {"num_cpus": 16 if use_v1 else 8, "num_gpus": 1}
-
-
 def cpu_overrides(
     model_dir: str,
     train_files: str,
@@ -44,13 +37,10 @@ def cpu_overrides(
     max_response_length: int = 16,
     rollout_data_dir: str | None = None,
     function_tool_path: str | None = None,
-    attached: bool = False,
 ) -> list[str]:
     """Hydra overrides (``key=value`` strings) for a tiny CPU run; add the estimator yourself.
 
     ``use_v1`` picks verl's v1 trainer (needs the ``TransferQueue`` package) over the legacy one.
-    ``attached``: the run connects to a running cluster (``RAY_ADDRESS``), which declares the
-    resources itself; Ray refuses them from ``ray.init`` then.
     ``rollout_data_dir``, if given, makes verl dump each step's generations, scores and
     reward extra info (e.g. ``strategy``) as JSONL there. ``function_tool_path`` gives verl's
     tool agent loop its ``@function_tool`` file (``toy_tool_agent.TOOLS_FILE``), for rows whose
@@ -99,13 +89,11 @@ def cpu_overrides(
         "trainer.project_name=polyepo_cpu_smoke",
         "trainer.experiment_name=cpu",
         f"trainer.use_v1={use_v1}",
+        # Ray: verl's placement asks for {GPU: 1, CPU: 3} per worker, so declare logical
+        # resources; with the real 2 CPUs scheduling hangs.
+        "+ray_kwargs.ray_init.num_gpus=1",
+        f"ray_kwargs.ray_init.num_cpus={16 if use_v1 else 8}",
     ]
-    if not attached:
-        resources = ray_resources(use_v1)
-        out += [
-            f"+ray_kwargs.ray_init.num_gpus={resources['num_gpus']}",
-            f"ray_kwargs.ray_init.num_cpus={resources['num_cpus']}",
-        ]
     if rollout_data_dir:
         out.append(f"trainer.rollout_data_dir={rollout_data_dir}")
     if function_tool_path:

@@ -21,7 +21,6 @@ from pathlib import Path
 from polyepo_plugin.cpu_harness import overrides as harness
 from polyepo_plugin.cpu_harness.console import parse_step_line
 from polyepo_plugin.demo import task
-from polyepo_plugin.demo.cluster import Cluster
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARMS = {
@@ -66,10 +65,7 @@ class ArmRun:
     validation_dir: str = ""
 
 
-def arm_overrides(
-    arm: str, model: str, train: str, test: str, reward: str, s: Settings, work: str, attached: bool = False
-) -> list[str]:
-    """The run's hydra overrides; ``attached``: it runs on a shared cluster (``cluster``)."""
+def arm_overrides(arm: str, model: str, train: str, test: str, reward: str, s: Settings, work: str) -> list[str]:
     ours = {
         "data.max_prompt_length": "32",
         "data.seed": str(s.seed),
@@ -107,32 +103,18 @@ def arm_overrides(
         rollout_n=s.rollout_n,
         max_response_length=s.max_response_length,
         rollout_data_dir=os.path.join(work, "rollouts"),
-        attached=attached,
     )
     kept = [o for o in base if o.split("=", 1)[0] not in ours]  # hydra rejects a key given twice
     return [*ARMS[arm], *kept, *(f"{k}={v}" for k, v in ours.items())]
 
 
 def run_arm(
-    arm: str,
-    model: str,
-    train: str,
-    test: str,
-    reward: str,
-    s: Settings,
-    work: str,
-    log=print,
-    timeout_s: float = 1800,
-    ray_cluster: Cluster | None = None,
+    arm: str, model: str, train: str, test: str, reward: str, s: Settings, work: str, log=print, timeout_s: float = 1800
 ) -> ArmRun:
-    """Run one arm to completion, printing a progress line per training step; attached to
-    ``ray_cluster`` (``cluster.shared_ray_cluster``), else on a Ray the run starts itself."""
+    """Run one arm to completion, printing a progress line per training step."""
     os.makedirs(work, exist_ok=True)
-    overrides = arm_overrides(arm, model, train, test, reward, s, work, attached=ray_cluster is not None)
-    cmd = [sys.executable, "-m", "verl.trainer.main_ppo", *overrides]
+    cmd = [sys.executable, "-m", "verl.trainer.main_ppo", *arm_overrides(arm, model, train, test, reward, s, work)]
     env = run_env(os.environ)
-    if ray_cluster is not None:
-        env.update(ray_cluster.attach_env())
     log_path = Path(work) / "main_ppo.log"
     run = ArmRun(
         arm,

@@ -1,9 +1,7 @@
 """``polyepo-demo --quick`` end to end: both default arms train through verl's real trainer on
-CPU, attached to the one Ray cluster the demo starts, and the results, the targets and the
-backend agreement figures are well formed; the answer backend sees one strategy among correct
-responses (they share the final answer). Which arm wins is not asserted here (see the demo's
-full run). About 3 minutes (verl's start-up per run dominates; the base model is pre-trained
-once, a minute, and cached).
+CPU and the results, the targets and the backend agreement figures are well formed. Which arm
+wins is not asserted here (see the demo's full run). About 4 minutes (Ray start-up per run
+dominates; the base model is pre-trained once, a minute, and cached).
 
     pytest -m slow tests/e2e/test_demo_quick.py -s
 """
@@ -73,21 +71,15 @@ def test_demo_quick(tmp_path):
         assert f"[{name} seed{seed}] step {steps}/{steps}" in text  # progress was shown
     for arm, stats in results["across_seeds"].items():
         assert stats["pass@1"] == {"mean": runs[arm]["pass@1"], "std": None, "runs": 1}
-    assert [p["seed"] for p in results["targets"]["per_seed"]] == results["targets"]["seeds"] == [seed]
-    assert results["baseline_collapse"] is None  # too few steps to judge
-    # Both runs attached to the one cluster the demo started (and stopped: no run starts its own).
-    assert "shared" in results["ray"] and text.count("[ray] shared cluster at") == 1
+    assert [p["seed"] for p in results["targets"]["per_seed"]] == [seed]
     agreement = results["backend_agreement"]
     # Steps 1 and the last of both runs, rollout_n responses per prompt of each batch.
     assert agreement["groups"] == 2 * len(ARMS) * settings["batch"]
     assert agreement["responses"] == agreement["groups"] * settings["rollout_n"]
-    assert set(agreement["backends"]) == {"answer", "ngram", "embedding", "semantic"}
+    assert set(agreement["backends"]) == {"ngram", "embedding", "semantic"}
     for scores in agreement["backends"].values():
         assert 0 < scores["groups"] <= agreement["groups"] and -1 <= scores["ari"] <= 1
         assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1
-    # Every correct response ends in the task's one answer: the answer backend sees one strategy.
-    answer = agreement["backends"]["answer"]["correct_only"]
-    assert answer["groups"] == 0 or (answer["ari"] == 0.0 and answer["degenerate"] == 1.0)
     assert "targets (poly_epo vs grpo)" in text and "strategy backends vs the true strategies" in text
     for png in ("pass_at_k.png", "strategies.png"):
         assert (out / png).stat().st_size > 0
