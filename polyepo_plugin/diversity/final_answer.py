@@ -17,11 +17,10 @@ such statement, not only the last:
    most ``CLOSING_WORDS`` words), states a number and is not indented code:
    "23 chickens and 12 rabbits", "fifteen years.".
 
-``answer_values`` are the numbers stated in those spans (``\\frac{42}{7}`` states 42 and 7,
-"forty-five handshakes" states forty-five).
-``without_final_answer`` removes the spans and every other occurrence of those numbers (the
-rationale's "20 x 41 = 820" before "the answer is 820"), so two responses that differ only in
-their final answer read the same.
+``answer_values`` are what those spans state: their numbers ("forty-five handshakes" states
+forty-five), or a LaTeX answer whole (``\\frac{42}{7}``). ``without_final_answer`` removes the
+spans and every other occurrence of those values (the rationale's "20 x 41 = 820" before "the
+answer is 820"), so two responses that differ only in their final answer read the same.
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ NUMBER_WORDS = re.compile(
 )
 _BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _MARKER = re.compile(
-    r"(?:\*\*)?\b(?:final\s+answer|answer|final\s+result|result|output|solution)\s*(?:is|:)\s*(?:\*\*)?"
+    r"(?:\*\*)?\b(?:the\s+)?(?:final\s+answer|answer|final\s+result|result|output|solution)\s*(?:is|:)\s*(?:\*\*)?"
     r"|\b(?:prints|outputs)\b",
     re.IGNORECASE,
 )
@@ -51,6 +50,8 @@ _CONNECTIVE = re.compile(
     re.IGNORECASE,
 )
 _WORD = re.compile(r"\w+|[^\w\s]")
+_SPACES = re.compile(r"[ \t]+")
+_LEFT_PUNCTUATION = re.compile(r"\s*([.,;:!?])[\s.,;:!?]*(?=\s|$)")
 
 
 def _boxes(text: str) -> list[tuple[int, int, str]]:
@@ -98,7 +99,11 @@ def answer_spans(text: str) -> list[tuple[int, int, str]]:
     return sorted(spans)
 
 
-def _numbers(value: str) -> set[str]:
+def _answer_tokens(value: str) -> set[str]:
+    """What to mask for one stated answer: a LaTeX expression as written (its numbers may be the
+    problem's data), else the numbers it states, in digits or in words."""
+    if "\\" in value:
+        return {value.strip()}
     return set(NUMBER.findall(value)) | {words.lower() for words in NUMBER_WORDS.findall(value)}
 
 
@@ -107,14 +112,18 @@ def _states_number(value: str) -> bool:
 
 
 def answer_values(text: str) -> set[str]:
-    """The numbers stated in the final-answer spans of ``text``, as written: ``"820"``, ``"0.5"``, ``"forty-five"``."""
-    return {number for _, _, value in answer_spans(text) for number in _numbers(value)}
+    """What the final-answer spans of ``text`` state, as written: ``"820"``, ``"0.5"``,
+    ``"forty-five"``, a LaTeX expression whole (``"\\frac{42}{7}"``)."""
+    return {token for _, _, value in answer_spans(text) for token in _answer_tokens(value)}
 
 
 def without_final_answer(text: str) -> str:
-    """``text`` with its final-answer spans and every other occurrence of their numbers removed."""
+    """``text`` without its final-answer spans and without every other occurrence of what they state,
+    spaces collapsed and the punctuation the removal leaves behind tidied (unchanged without any)."""
     spans = answer_spans(text)
-    values = {number for _, _, value in spans for number in _numbers(value)}
+    if not spans:
+        return text
+    values = {token for _, _, value in spans for token in _answer_tokens(value)}
     kept, position = [], 0
     for start, end, _ in spans:
         if start > position:
@@ -122,7 +131,10 @@ def without_final_answer(text: str) -> str:
         position = max(position, end)
     kept.append(text[position:])
     out = " ".join(kept)
+    for value in sorted((v for v in values if "\\" in v), key=len, reverse=True):
+        out = out.replace(value, " ")
     if values:
         out = NUMBER.sub(lambda match: " " if match.group() in values else match.group(), out)
         out = NUMBER_WORDS.sub(lambda match: " " if match.group().lower() in values else match.group(), out)
-    return out
+    out = _LEFT_PUNCTUATION.sub(r"\1", _SPACES.sub(" ", out))
+    return out.strip(" \t.,;:")
