@@ -50,8 +50,10 @@ def step_terms(text: str) -> Counter:
             items.append("V" if len(item) == 1 else item.lower())
         else:
             items.append(item)
-    runs = (items[k : k + STEP_LENGTH] for k in range(len(items) - STEP_LENGTH + 1))
-    return Counter(" ".join(run) for run in runs if _OPERATORS.intersection(run))
+    has_operator = [item in _OPERATORS for item in items]
+    runs = zip(*(items[k:] for k in range(STEP_LENGTH)))
+    flags = zip(*(has_operator[k:] for k in range(STEP_LENGTH)))
+    return Counter(" ".join(run) for run, flag in zip(runs, flags) if any(flag))
 
 
 def term_similarity(bags: Sequence[Counter]) -> np.ndarray:
