@@ -126,7 +126,7 @@ class SemanticOptions:
     Each response's final answer is removed (``polyepo_plugin.diversity.final_answer``); the rest
     is embedded whole (``encoder=static``, the default: the model's per-word-piece vectors
     averaged with idf weights, fast enough for a paper-scale step on CPU; ``contextual``: the
-    model run over units of at most ``unit_tokens`` word pieces, ~30x slower), what a group's
+    model run over units of at most ``unit_tokens`` word pieces, ~80x slower), what a group's
     responses all share is discounted, and four channels are compared within the group: the
     embedding (weight ``1 - numbers_weight - words_weight - steps_weight``), the rationale's
     numbers, its words and its worked-step shapes (``strategy_terms``); the responses are

@@ -230,3 +230,21 @@ def test_the_semantic_backend_is_the_default_and_labels_through_label_strategies
     ]
     labels = label_strategies([group], backend="semantic")[0]
     assert 2 <= len(set(labels)) <= 4
+
+
+def test_channel_weights_are_validated_and_shared_with_the_clustering_defaults():
+    """``diversity.semantic.*_weight`` are checked where options are parsed, and ``cluster_group``'s
+    defaults are the backend's, so the clustering called alone labels as training does."""
+    import inspect
+
+    from polyepo_plugin.config import SemanticOptions, parse_config
+
+    with pytest.raises(ValueError, match=r"diversity.semantic.words_weight=1.5: expected a number in \[0, 1\]"):
+        parse_config({"poly_epo": {"diversity": {"semantic": {"words_weight": 1.5}}}})
+    with pytest.raises(ValueError, match=r"numbers_weight \+ words_weight \+ steps_weight=1.37: expected at most 1"):
+        parse_config({"poly_epo": {"diversity": {"semantic": {"numbers_weight": 0.6, "steps_weight": 0.6}}}})
+    options = parse_config({"poly_epo": {"diversity": {"semantic": {"steps_weight": 0.0}}}}).diversity.semantic
+    assert options.steps_weight == 0.0
+    defaults = inspect.signature(tc.cluster_group).parameters
+    for name in ("threshold", "numbers_weight", "words_weight", "steps_weight"):
+        assert defaults[name].default == getattr(SemanticOptions(), name), name
