@@ -15,6 +15,8 @@ ESCAPING = [
     ("Equations give r = 12.\nThe answer is 23 chickens and 12 rabbits.", {"23", "12"}),
     ("Reduce mod 4.\n**Answer:** 3", {"3"}),
     ("Count them.\nTotal 47.", {"47"}),
+    ("```python\nprint(digit_sum(4096))\n```\nOutput: 19", {"19"}),  # code's printed result
+    ("Loop over the digits.\nCalling it on the input prints 19.", {"19"}),
 ]
 
 
