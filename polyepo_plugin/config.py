@@ -143,13 +143,17 @@ SEMANTIC_ENCODERS = ("contextual", "static")
 class SemanticOptions:
     """``diversity.semantic``: strategies from whole response texts, robust to paraphrase.
 
-    Each response is embedded whole (``encoder=static``, the default: the model's per-word-piece
-    vectors averaged with idf weights, fast enough for a paper-scale step on CPU;
-    ``contextual``: the model run over units of at most ``unit_tokens`` word pieces, a little
-    more accurate and ~30x slower), what a group's responses all share is discounted, the
-    rationale's numbers are compared apart from the final answer, and the responses are
-    clustered by average linkage at ``threshold`` on within-group standardised similarities
-    (``polyepo_plugin.diversity.text_clusters``). model/device/batch_size as for ``embedding``.
+    Each response's final answer is removed (``polyepo_plugin.diversity.final_answer``); the rest
+    is embedded whole (``encoder=static``, the default: the model's per-word-piece vectors
+    averaged with idf weights, fast enough for a paper-scale step on CPU; ``contextual``: the
+    model run over units of at most ``unit_tokens`` word pieces, ~80x slower), what a group's
+    responses all share is discounted, and four channels are compared within the group: the
+    embedding (weight ``1 - numbers_weight - words_weight - steps_weight``), the rationale's
+    numbers, its words and its worked-step shapes (``strategy_terms``); the responses are
+    clustered by average linkage at ``threshold`` on the weighted within-group standardised
+    similarities (``polyepo_plugin.diversity.text_clusters``). Defaults chosen on the
+    development families of ``benchmarks/data/strategy_sets``. model/device/batch_size as for
+    ``embedding``.
     """
 
     model: str = "all-MiniLM-L6-v2"
@@ -157,16 +161,25 @@ class SemanticOptions:
     batch_size: int = 64
     encoder: str = "static"
     unit_tokens: int = 128
-    threshold: float = 0.1
-    numbers_weight: float = 0.5
+    threshold: float = 0.0
+    numbers_weight: float = 0.33
+    words_weight: float = 0.17
+    steps_weight: float = 0.33
 
     def __post_init__(self):
         _require(self.encoder in SEMANTIC_ENCODERS, "diversity.semantic.encoder", self.encoder, _one_of(SEMANTIC_ENCODERS))
         _require(self.unit_tokens >= 8, "diversity.semantic.unit_tokens", self.unit_tokens, "an integer >= 8")
         _require(self.batch_size >= 1, "diversity.semantic.batch_size", self.batch_size, "an integer >= 1")
         _require(math.isfinite(self.threshold), "diversity.semantic.threshold", self.threshold, "a finite number")
+        for name in ("numbers_weight", "words_weight", "steps_weight"):
+            value = getattr(self, name)
+            _require(0.0 <= value <= 1.0, f"diversity.semantic.{name}", value, "a number in [0, 1]")
+        channels = self.numbers_weight + self.words_weight + self.steps_weight
         _require(
-            0.0 <= self.numbers_weight <= 1.0, "diversity.semantic.numbers_weight", self.numbers_weight, "a number in [0, 1]"
+            channels <= 1.0 + 1e-9,
+            "diversity.semantic.numbers_weight + words_weight + steps_weight",
+            round(channels, 6),
+            "at most 1 (the embedding channel takes the rest)",
         )
 
 

@@ -74,12 +74,13 @@ def test_recovers_known_strategies(model, encoder):
 
 
 def test_committed_dev_groups(model):
-    """Short responses of committed dev groups with 2-4 strategies: never all-one or all-distinct,
-    mean ARI well above the ``embedding`` backend's (0.39 on the whole dev part)."""
+    """Short responses of committed dev groups with 2-4 strategies, the backend's default encoder:
+    never all-one or all-distinct, mean ARI well above the ``embedding`` backend's (0.39 on the
+    whole dev part)."""
     data = json.loads((Path(__file__).parents[1] / "benchmarks/data/strategy_sets/strategy_sets.json").read_text())
     texts = {r["id"]: r["short"] for r in data["responses"]}
-    groups = [g for g in data["groups"] if g["part"] == "dev" and len(set(g["strategies"])) >= 2][::12]
-    labelled = tc.label_texts([[texts[r] for r in g["responses"]] for g in groups], model)
+    groups = [g for g in data["groups"] if g["part"] == "dev" and len(set(g["strategies"])) >= 2][::3]
+    labelled = tc.label_texts([[texts[r] for r in g["responses"]] for g in groups], model, encoder="static")
     aris = []
     for labels, group in zip(labelled, groups):
         assert 1 < len(set(labels)) < 8, (group["id"], labels)
@@ -188,16 +189,26 @@ def test_labels_are_the_same_in_every_process(model):
 
 
 def test_module_stands_alone():
-    """The module file imports neither verl nor the plugin's config or diversity registry."""
-    script = (
-        "import importlib.util, sys\n"
-        f"spec = importlib.util.spec_from_file_location('text_clusters', {str(MODULE)!r})\n"
-        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
-        "print(sorted(m for m in sys.modules if m == 'verl' or m.startswith('polyepo_plugin')))\n"
-    )
+    """The clustering imports neither verl nor the plugin's config or registry: its own imports are
+    numpy, torch, the standard library and the two pure helpers, which import nothing of the plugin."""
+    import ast
+
+    allowed = {"numpy", "torch", "polyepo_plugin.diversity.final_answer", "polyepo_plugin.diversity.strategy_terms"}
+    for path in (MODULE, MODULE.with_name("final_answer.py"), MODULE.with_name("strategy_terms.py")):
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                imported.add(node.module)
+        outside = {name for name in imported if name.split(".")[0] not in sys.stdlib_module_names} - allowed
+        assert outside == set(), (path.name, outside)
+        if path != MODULE:
+            assert not {name for name in imported if name.startswith("polyepo_plugin")}, path.name
+    script = "import sys, polyepo_plugin.diversity.text_clusters\nprint('verl' in sys.modules)\n"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert result.stdout.strip() == "False"
 
 
 def test_the_semantic_backend_is_the_default_and_labels_through_label_strategies():
@@ -219,3 +230,21 @@ def test_the_semantic_backend_is_the_default_and_labels_through_label_strategies
     ]
     labels = label_strategies([group], backend="semantic")[0]
     assert 2 <= len(set(labels)) <= 4
+
+
+def test_channel_weights_are_validated_and_shared_with_the_clustering_defaults():
+    """``diversity.semantic.*_weight`` are checked where options are parsed, and ``cluster_group``'s
+    defaults are the backend's, so the clustering called alone labels as training does."""
+    import inspect
+
+    from polyepo_plugin.config import SemanticOptions, parse_config
+
+    with pytest.raises(ValueError, match=r"diversity.semantic.words_weight=1.5: expected a number in \[0, 1\]"):
+        parse_config({"poly_epo": {"diversity": {"semantic": {"words_weight": 1.5}}}})
+    with pytest.raises(ValueError, match=r"numbers_weight \+ words_weight \+ steps_weight=1.37: expected at most 1"):
+        parse_config({"poly_epo": {"diversity": {"semantic": {"numbers_weight": 0.6, "steps_weight": 0.6}}}})
+    options = parse_config({"poly_epo": {"diversity": {"semantic": {"steps_weight": 0.0}}}}).diversity.semantic
+    assert options.steps_weight == 0.0
+    defaults = inspect.signature(tc.cluster_group).parameters
+    for name in ("threshold", "numbers_weight", "words_weight", "steps_weight"):
+        assert defaults[name].default == getattr(SemanticOptions(), name), name

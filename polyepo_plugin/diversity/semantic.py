@@ -1,9 +1,11 @@
 """``semantic`` backend: strategies recovered from whole response texts, robust to paraphrase.
 
-Decodes each response, embeds the whole text with the sentence model (the shipped MiniLM by
-default, offline), and clusters each group with ``text_clusters.label_texts``: what the group's
-responses all share is discounted, numbers of the rationale are compared apart from the final
-answer, and clusters are merged by average linkage on within-group standardised similarities.
+Decodes each response, removes its final answer (``final_answer``), embeds the rest whole with
+the sentence model (the shipped MiniLM by default, offline), and clusters each group with
+``text_clusters.label_texts``: what the group's responses all share is discounted, the
+rationale's numbers, words and worked-step shapes are compared as further channels
+(``strategy_terms``), and clusters are merged by average linkage on within-group standardised
+similarities.
 A blank response is degenerate. See ``polyepo_plugin.diversity.text_clusters`` for the formulas.
 A cancelled labelling stops at the next model batch or group.
 """
@@ -38,6 +40,8 @@ class SemanticClusters:
             checkpoint=groups.stop_if_cancelled,
             threshold=options.threshold,
             numbers_weight=options.numbers_weight,
+            words_weight=options.words_weight,
+            steps_weight=options.steps_weight,
         )
         labels = np.full(groups.layout.num_rows, DEGENERATE, dtype=np.int64)
         for rows, group_labels in zip(members, per_group):

@@ -22,28 +22,34 @@ Two steps, each a plain function so that a backend, a benchmark or a notebook ca
 
    A blank text gets the zero vector.
 
-2. ``cluster_group(vectors, texts=None, ...) -> list[int]``: strategy labels for one group.
-   With ``x_i`` the unit vectors of the m present (non-blank) responses:
+2. ``cluster_group(vectors, texts=None, ...) -> list[int]``: strategy labels for one group,
+   from the vectors and texts of its responses WITHOUT their final answers (``reasoning_text``:
+   ``final_answer.without_final_answer``; correct responses share their answer whatever their
+   strategy, so it must weigh nothing). With ``x_i`` the unit vectors of the m present
+   (non-blank) responses:
 
-   - discount what the group shares: with density weights
+   - the embedding channel discounts what the group shares: with density weights
      ``w_i = 1 / sum_j exp((x_i . x_j - 1) / bandwidth)`` (a response in a crowd of near-copies
      counts less, so a majority strategy does not define the common part), the common vector is
      ``c = sum_i w_i x_i / sum_i w_i`` and ``u_i = (x_i - c) / |x_i - c|``;
      ``S_sem[i, j] = u_i . u_j``;
-   - separate the rationale from the final answer, numerically: the numbers of each text, after
-     removing final-answer spans (``\\boxed{...}``, "the answer is ...", "final answer: ..."), are
-     weighted by ``log(m / df)`` over the group, keeping numbers found in 2..m-1 responses (a
-     number every response states, e.g. the problem's data, says nothing about the strategy);
-     with ``p_i`` these weight vectors, ``S_num[i, j] = p_i . p_j / sqrt((|p_i|^2 + s)(|p_j|^2 +
-     s))``, a cosine damped by ``s = numbers_smoothing`` for responses with little numeric
-     evidence (0 for a response without such numbers);
-   - ``S = (1 - numbers_weight) z(S_sem) + numbers_weight z(S_num)``, where ``z`` standardises
-     the off-diagonal entries of a matrix within the group (standard deviation floored at
-     ``0.05``); ``numbers_weight`` is taken as 0 when no text or no informative number is given;
+   - the numbers channel: the numbers of each text are weighted by ``log(m / df)`` over the
+     group, keeping numbers found in 2..m-1 responses (a number every response states, e.g. the
+     problem's data, says nothing about the strategy); with ``p_i`` these weight vectors,
+     ``S_num[i, j] = p_i . p_j / sqrt((|p_i|^2 + s)(|p_j|^2 + s))``, a cosine damped by
+     ``s = numbers_smoothing`` for responses with little numeric evidence;
+   - the words and steps channels (``strategy_terms``): cosines of within-group TF-IDF weights
+     of stemmed words and word pairs (``S_words``), and of the worked steps' shapes, numbers
+     replaced by ``N`` (``S_steps``);
+   - ``S = sum_c w_c z(S_c) / sum_c w_c`` with ``w = (1 - numbers_weight - words_weight -
+     steps_weight, numbers_weight, words_weight, steps_weight)``, where ``z`` standardises the
+     off-diagonal entries of a matrix within the group (standard deviation floored at ``0.05``);
+     a channel whose pairs are all alike (no informative number, no weighted term) leaves the
+     sum, and so do the text channels when no texts are given;
    - average linkage: repeatedly merge the two clusters with the largest mean ``S`` over their
-     cross pairs while it is at least ``threshold`` (0.1: a little above the group's average
-     pair); copies (``x_i . x_j >= duplicate_cosine``, by default only texts embedded
-     identically) are merged first whatever ``S`` says.
+     cross pairs while it is at least ``threshold`` (0.0: the group's average pair); copies
+     (``x_i . x_j >= duplicate_cosine``, by default only texts embedded identically) are merged
+     first whatever ``S`` says.
 
    Labels are 0, 1, ... in order of first appearance; ``-1`` marks a blank response (zero vector
    or blank text). A group of two present responses is one strategy iff ``x_1 . x_2 >=
@@ -51,13 +57,15 @@ Two steps, each a plain function so that a backend, a benchmark or a notebook ca
    near-copies); one present response is strategy 0. Standardising within the group makes the
    threshold relative: a group whose responses all share one strategy is still split where its
    paraphrases differ most, while groups with 2-4 strategies are neither merged into one nor
-   shattered.
+   shattered. Defaults were chosen on the development families of
+   ``benchmarks/data/strategy_sets`` (``benchmarks/bench_strategy_detection.py``).
 
-``label_texts(groups, model, ...)`` does both for many groups with one embedding pass. The
-functions that loop take ``checkpoint``, a function called between model batches and between
-groups that may raise to stop the work (a cancelled labelling).
+``label_texts(groups, model, ...)`` removes the final answers and does both for many groups with
+one embedding pass. The functions that loop take ``checkpoint``, a function called between
+model batches and between groups that may raise to stop the work (a cancelled labelling).
 Deterministic: no sampling, ties broken by index, the same texts give the same labels in every
-process (same library versions and threads). Nothing here imports verl or the plugin's config.
+process (same library versions and threads). Nothing here imports verl or the plugin's config;
+the only plugin modules used are the pure ``final_answer`` and ``strategy_terms``.
 """
 
 from __future__ import annotations
@@ -72,15 +80,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from polyepo_plugin.diversity.final_answer import without_final_answer
+from polyepo_plugin.diversity.strategy_terms import step_terms, term_similarity, word_terms
+
 ENCODERS = ("contextual", "static")
 STATIC_BLOCK = 32  # static table rows are computed in fixed blocks of word-piece ids (same batches, same bits)
 Z_FLOOR = 0.05
+ANSWER_ONLY = "(a final answer only)"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_ANSWER_SPAN = re.compile(
-    r"\\boxed\{[^{}]*\}|\*\*answer:?\*\*[^\n]*|(?:final answer|the answer is|answer:)[^\n]*", re.IGNORECASE
-)
 _static_tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -239,17 +248,13 @@ def embed_responses(
 # ---------------------------------------------------------------------------------------------
 
 
-def strip_final_answer(text: str) -> str:
-    """The text without its final-answer spans (``\\boxed{...}``, "the answer is ...", "answer: ...")."""
-    return _ANSWER_SPAN.sub(" ", text)
-
-
 def number_profiles(texts: Sequence[str]) -> np.ndarray:
     """``(m, V)`` weights of the numbers stated in 2..m-1 of the texts: ``log(m / df)`` where present.
 
-    Numbers are read after ``strip_final_answer``; a row is zero when its text has none of them.
+    Give texts without their final answer (``final_answer.without_final_answer``); a row is zero
+    when its text has none of these numbers.
     """
-    bags = [set(_NUMBER.findall(strip_final_answer(text))) for text in texts]
+    bags = [set(_NUMBER.findall(text)) for text in texts]
     m = len(bags)
     df = Counter(x for bag in bags for x in bag)
     vocabulary = sorted(x for x, count in df.items() if 2 <= count < m)
@@ -330,11 +335,21 @@ def average_linkage(similarity: np.ndarray, threshold: float, must_link: np.ndar
     return labels
 
 
+def reasoning_text(text: str) -> str:
+    """What the clustering compares: ``text`` without its final answer; ``ANSWER_ONLY`` for a
+    response that states nothing else (bare answers share one strategy); blank stays blank."""
+    if not text.strip():
+        return ""
+    return without_final_answer(text).strip() or ANSWER_ONLY
+
+
 def cluster_group(
     vectors: np.ndarray,
     texts: Sequence[str] | None = None,
-    threshold: float = 0.1,
-    numbers_weight: float = 0.5,
+    threshold: float = 0.0,
+    numbers_weight: float = 0.33,
+    words_weight: float = 0.17,
+    steps_weight: float = 0.33,
     numbers_smoothing: float = 0.1,
     bandwidth: float = 0.05,
     duplicate_cosine: float = 0.9999,
@@ -342,9 +357,10 @@ def cluster_group(
 ) -> list[int]:
     """Strategy labels of one group: ``vectors`` ``(n, D)`` from ``embed_responses``, ``texts`` its n texts.
 
-    Formula in the module docstring. Labels are 0..C-1 in order of first appearance, ``-1`` for
-    a blank response (zero vector, or blank text when ``texts`` is given). Without ``texts`` only
-    the embeddings are used (``numbers_weight`` is ignored).
+    Give ``vectors`` and ``texts`` of the texts without their final answers (``label_texts``
+    does). Formula in the module docstring. Labels are 0..C-1 in order of first appearance,
+    ``-1`` for a blank response (zero vector, or blank text when ``texts`` is given). Without
+    ``texts`` only the embeddings are used (the text channels' weights are ignored).
     """
     x = np.asarray(vectors, dtype=np.float64)
     present = np.linalg.norm(x, axis=1) > 0
@@ -362,15 +378,34 @@ def cluster_group(
         for k, row in enumerate(rows):
             labels[row] = 0 if same or k == 0 else 1
         return labels
-    combined = standardise(centred_similarity(units, bandwidth))
-    if texts is not None and numbers_weight > 0:
-        numeric = number_similarity([str(texts[row]) for row in rows], numbers_smoothing)
-        if np.any(numeric):
-            combined = (1 - numbers_weight) * combined + numbers_weight * standardise(numeric)
+    channels = [(1.0 - numbers_weight - words_weight - steps_weight, centred_similarity(units, bandwidth))]
+    if texts is not None:
+        kept = [str(texts[row]) for row in rows]
+        if numbers_weight > 0:
+            channels.append((numbers_weight, number_similarity(kept, numbers_smoothing)))
+        if words_weight > 0:
+            channels.append((words_weight, term_similarity([word_terms(t) for t in kept])))
+        if steps_weight > 0:
+            channels.append((steps_weight, term_similarity([step_terms(t) for t in kept])))
+    combined = combine_channels(channels)
     found = average_linkage(combined, threshold, must_link=units @ units.T >= duplicate_cosine)
     for row, label in zip(rows, found):
         labels[row] = label
     return labels
+
+
+def combine_channels(channels: Sequence[tuple[float, np.ndarray]]) -> np.ndarray:
+    """``sum_c w_c z(S_c) / sum_c w_c`` over the channels whose off-diagonal entries vary.
+
+    A channel with nothing to compare (no informative number, no weighted term: all its pairs
+    alike) leaves the sum, and the other channels' weights are renormalised.
+    """
+    upper = np.triu_indices(len(channels[0][1]), 1)
+    used = [(w, s) for w, s in channels if w > 0 and np.ptp(s[upper]) > 0]
+    if not used:
+        return np.zeros_like(channels[0][1])
+    total = sum(w for w, _ in used)
+    return sum(w * standardise(s) for w, s in used) / total
 
 
 def label_texts(
@@ -382,8 +417,9 @@ def label_texts(
     checkpoint: Callable[[], None] = _carry_on,
     **cluster_options: Any,
 ) -> list[list[int]]:
-    """Labels for many groups: one ``embed_responses`` call over all texts, one ``cluster_group`` per group."""
-    texts = [str(text) for group in groups for text in group]
+    """Labels for many groups: final answers removed (``reasoning_text``), one ``embed_responses``
+    call over all texts, one ``cluster_group`` per group."""
+    texts = [reasoning_text(str(text)) for group in groups for text in group]
     vectors = embed_responses(texts, model, encoder, unit_tokens, batch_size, checkpoint)
     out, start = [], 0
     for group in groups:
