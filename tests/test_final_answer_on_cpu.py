@@ -39,6 +39,23 @@ def test_the_rationale_is_kept():
     assert without_final_answer("No number is stated here.") == "No number is stated here."
 
 
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        (
+            "My solution is to use dynamic programming over the 3 states.\nThe answer is 12.",
+            "My solution is to use dynamic programming over the 3 states",
+        ),
+        (
+            "The key idea is that the result is symmetric, so we pair terms 1 and 9.\nThus the sum is 50.",
+            "The key idea is that the result is symmetric, so we pair terms 1 and 9.",
+        ),
+    ],
+)
+def test_a_method_described_after_a_marker_word_is_reasoning_not_an_answer(text, kept):
+    assert without_final_answer(text).startswith(kept)
+
+
 def test_values_agree_with_math_verify_extraction():
     """Where math-verify is installed, the answer it extracts (as the evaluation does) is among ours."""
     math_verify = pytest.importorskip("math_verify")

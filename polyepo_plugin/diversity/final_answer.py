@@ -8,7 +8,9 @@ such statement, not only the last:
 
 1. ``\\boxed{...}`` / ``\\fbox{...}``, braces matched however deeply nested (``\\boxed{\\frac{42}{7}}``);
 2. an answer statement: from a marker ("final answer:", "the answer is", "**Answer:**", "the
-   result is", "output:", "prints", ...) to the end of its sentence or line;
+   result is", "output:", "prints", ...) to the end of its sentence or line, when what follows
+   is short (at most ``CLOSING_WORDS`` words) and, unless the marker says "answer", opens with
+   a number or a LaTeX value ("the result is symmetric, so ..." is reasoning, not an answer);
 3. the closing statement: in the last non-blank line, from the last connective ("so", "thus",
    "hence", "therefore", "total", "gives", "=", ":" ...) that is followed only by a short value
    (at most ``CLOSING_WORDS`` words and symbols, a number among them, in digits or in words) to
@@ -82,8 +84,11 @@ def answer_spans(text: str) -> list[tuple[int, int, str]]:
     for match in _MARKER.finditer(text):
         stop = _SENTENCE_END.search(text, match.end())
         end = stop.start() if stop else len(text)
-        if text[match.end() : end].strip():
-            spans.append((match.start(), end, text[match.end() : end].strip()))
+        value = text[match.end() : end].strip()
+        # A statement of a value, not prose that happens to follow "the solution is"/"the result is".
+        stated = "answer" in match.group(0).lower() or _starts_with_value(value)
+        if value and stated and len(_WORD.findall(value)) <= CLOSING_WORDS:
+            spans.append((match.start(), end, value))
     start, end, only_line = _last_line(text)
     line = text[start:end]
     closing = None
@@ -105,6 +110,13 @@ def _answer_tokens(value: str) -> set[str]:
     if "\\" in value:
         return {value.strip()}
     return set(NUMBER.findall(value)) | {words.lower() for words in NUMBER_WORDS.findall(value)}
+
+
+def _starts_with_value(value: str) -> bool:
+    """Whether ``value`` opens with a number (digits or words) or a LaTeX value."""
+    opening = value.lstrip(" $*([")
+    first = opening.split(maxsplit=1)[0] if opening else ""
+    return opening.startswith("\\") or bool(NUMBER.match(first.lstrip("-")) or NUMBER_WORDS.match(first))
 
 
 def _states_number(value: str) -> bool:
