@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from polyepo_plugin.config import CONFIG_ROOT, PolyEpoConfig, parse_config
+from polyepo_plugin.config import AUTO, CONFIG_ROOT, MIN_AUTO_SET_SIZE, PolyEpoConfig, parse_config
 from polyepo_plugin.diversity import label_groups
 from polyepo_plugin.diversity.groups import TIMED_OUT_METRIC, Labelling, ResponseGroups
 from polyepo_plugin.early_labelling import PendingLabelling, starts_early
@@ -346,6 +346,35 @@ def reads_strategies(name: str, options: PolyEpoConfig) -> bool:
 
 # Both read prompt groups: the trainer integration and start-up checks apply to them.
 GROUP_ESTIMATORS = tuple(ESTIMATORS)  # a tuple: `in` compares with ==, which verl's str enums support
+
+
+def check_group_size(name: str, options: PolyEpoConfig, group_size: int, setting: str) -> None:
+    """Stop a run whose prompt groups of ``group_size`` responses would give every advantage 0:
+    ``poly_epo`` sets as large as the group, ``grpo_div`` groups of one. ``setting`` names the
+    host's option for the group size (verl: ``actor_rollout_ref.rollout.n``; TRL: ``num_generations``)."""
+    if name != "poly_epo":
+        if group_size < 2:
+            raise ValueError(
+                f"{name} with {setting}={group_size}: a group of one response gets advantage 0 and training "
+                f"would learn nothing; expected {setting} >= 2."
+            )
+        return
+    k = options.set_size_for(group_size)
+    where = f"{CONFIG_ROOT}.set_size={options.set_size} gives k={k} with {setting}={group_size}"
+    if options.set_size == AUTO and k >= group_size:
+        raise ValueError(
+            f"{where}: auto sets hold max({MIN_AUTO_SET_SIZE}, n // 2) responses and must be smaller than the group, "
+            f"else every advantage is 0. Use {setting} >= {MIN_AUTO_SET_SIZE + 1} (the paper: 8); "
+            "set_size=1 asks for GRPO-like advantages without the diversity term."
+        )
+    if k >= group_size:
+        too_large = f"no set of {k} responses fits in a group of {group_size}"
+        if k == group_size:
+            too_large = "a set as large as the group"
+        raise ValueError(
+            f"{where}: {too_large}, so every advantage would be 0 and training would learn nothing. "
+            f"Use set_size < {setting} (the paper: 8 responses, set_size=4)."
+        )
 
 
 def load_custom_objective(options: PolyEpoConfig):

@@ -149,7 +149,7 @@ def test_validation_passes_the_paper_settings_quietly(estimator, extra, caplog):
         (
             ["actor_rollout_ref.rollout.n=2"],
             r"set_size=auto gives k=2 with actor_rollout_ref.rollout.n=2: auto sets hold max\(2, n // 2\) responses "
-            r".* Use rollout.n >= 3",
+            r".* Use actor_rollout_ref.rollout.n >= 3",
         ),
         (["actor_rollout_ref.rollout.n=1"], "set_size=auto gives k=2 with actor_rollout_ref.rollout.n=1"),
         (["actor_rollout_ref.rollout.n=1", "+algorithm.poly_epo.set_size=1"], "a set as large as the group"),

@@ -109,6 +109,10 @@ def test_bad_options_fail_before_the_model_loads(tmp_path):
         PolyEpoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, poly_epo={"set_sise": 2})
     with pytest.raises(ValueError, match=r"advantage_estimator='grpo': expected one of 'poly_epo', 'grpo_div'"):
         PolyEpoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, advantage_estimator="grpo")
+    with pytest.raises(ValueError, match="set_size=4 gives k=4 with num_generations=4: a set as large as the group"):
+        PolyEpoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, num_generations=4, poly_epo={"set_size": 4})
+    with pytest.raises(ValueError, match="Use num_generations >= 3"):
+        PolyEpoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, num_generations=2)
     plain = GRPOConfig(output_dir=str(tmp_path), use_cpu=True, multi_objective_aggregation="normalize_then_sum")
     with pytest.raises(ValueError, match="use multi_objective_aggregation='sum_then_normalize'"):
         PolyEpoGRPOTrainer(model=missing_model, reward_funcs=toy_reward, args=plain)

@@ -7,9 +7,9 @@ differs from the paper's settings.
 
 from __future__ import annotations
 
-from polyepo_plugin.config import AUTO, CONFIG_ROOT, MIN_AUTO_SET_SIZE, parse_config
+from polyepo_plugin.config import parse_config
 from polyepo_plugin.diversity import check_backend_ready
-from polyepo_plugin.estimator import GROUP_ESTIMATORS, load_custom_objective
+from polyepo_plugin.estimator import GROUP_ESTIMATORS, check_group_size, load_custom_objective
 from polyepo_plugin.integration import notes, served_judge
 from polyepo_plugin.integration.patching import problems
 
@@ -37,34 +37,8 @@ def validate_run(config) -> None:
         check_backend_ready(options.diversity)
         if served_judge.served_by_verl(options.diversity):
             served_judge.check_config(config, options.diversity)
-    rollout_n = int(config.actor_rollout_ref.rollout.n)
-    if name == "poly_epo":
-        _check_set_size(options, rollout_n)
-    elif rollout_n < 2:
-        raise ValueError(
-            f"algorithm.adv_estimator={name} with actor_rollout_ref.rollout.n={rollout_n}: a group of one response "
-            "gets advantage 0 and training would learn nothing; expected rollout.n >= 2."
-        )
+    check_group_size(name, options, int(config.actor_rollout_ref.rollout.n), "actor_rollout_ref.rollout.n")
     notes.note_run(config, name, verl_version(), TESTED_VERL_VERSIONS)
-
-
-def _check_set_size(options, rollout_n: int) -> None:
-    k = options.set_size_for(rollout_n)
-    where = f"{CONFIG_ROOT}.set_size={options.set_size} gives k={k} with actor_rollout_ref.rollout.n={rollout_n}"
-    if options.set_size == AUTO and k >= rollout_n:
-        raise ValueError(
-            f"{where}: auto sets hold max({MIN_AUTO_SET_SIZE}, n // 2) responses and must be smaller than the group, "
-            f"else every advantage is 0. Use rollout.n >= {MIN_AUTO_SET_SIZE + 1} (the paper: rollout.n=8); "
-            "set_size=1 asks for GRPO-like advantages without the diversity term."
-        )
-    if k >= rollout_n:
-        too_large = f"no set of {k} responses fits in a group of {rollout_n}"
-        if k == rollout_n:
-            too_large = "a set as large as the group"
-        raise ValueError(
-            f"{where}: {too_large}, so every advantage would be 0 and training would learn nothing. "
-            "Use set_size < rollout.n (the paper: rollout.n=8, set_size=4)."
-        )
 
 
 def verl_version() -> str:

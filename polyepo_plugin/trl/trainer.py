@@ -45,6 +45,7 @@ from polyepo_plugin.early_labelling import PendingLabelling, starts_early
 from polyepo_plugin.estimator import (
     GROUP_ESTIMATORS,
     StepInputs,
+    check_group_size,
     load_custom_objective,
     reads_strategies,
     set_advantages,
@@ -111,6 +112,8 @@ def checked_options(args: GRPOConfig | None) -> tuple[str, PolyEpoConfig]:
     options = parse_config({"poly_epo": section})
     if options.objective == "custom":
         load_custom_objective(options)
+    if args is not None:
+        check_group_size(estimator, options, int(args.num_generations), "num_generations")
     if args is not None and args.multi_objective_aggregation != "sum_then_normalize":
         raise ValueError(
             f"multi_objective_aggregation={args.multi_objective_aggregation!r}: {estimator} reads the weighted sum "
