@@ -147,3 +147,9 @@ def test_rejection_sampling_keeps_rows_their_group_text_and_early_labels(stock_r
     judge = case["judge"]
     assert judge["requests"] == 3 and judge["metrics"]["poly_epo/diversity_labelled_in_step"] == 0
     assert "do not line up" in case["permuted"]
+
+
+def test_a_step_that_raises_leaves_no_labelling_running(stock_report):
+    case = agent_loop(stock_report, "raising_step")
+    assert "non-finite rewards" in case["raised"]
+    assert not case["labelling_running"]  # the judge's 20 s answer was not left in flight

@@ -399,6 +399,35 @@ def rejection_case(tokenizer, workdir):
     return case
 
 
+def raising_step_case(tokenizer, workdir):
+    """A step whose advantage stage raises (a non-finite reward) must not leave the labelling it
+    started early running."""
+    from polyepo_plugin.integration import v1
+
+    samples, keys = single_output_rows()
+    samples = [dict(r) for r in samples]
+    samples[0]["rm_scores"] = torch.full_like(samples[0]["rm_scores"], float("nan"))
+    with FakeJudge(delay_s=20.0) as judge:
+        trainer = trainer_for(
+            [
+                "algorithm.adv_estimator=poly_epo",
+                "+algorithm.poly_epo.diversity.backend=judge",
+                f"+algorithm.poly_epo.diversity.judge.base_url={judge.base_url}",
+                "+algorithm.poly_epo.diversity.judge.timeout_s=60",
+                "actor_rollout_ref.actor.ppo_mini_batch_size=3",
+            ],
+            tokenizer,
+        )
+        meta = balanced(trainer, put(samples, keys, with_seq_len(samples)))
+        pending = v1._pending[trainer]
+        try:
+            run(trainer, meta)
+            raised = None
+        except ValueError as error:
+            raised = str(error)
+        return {"raised": raised, "labelling_running": pending.running}
+
+
 def agent_loop_cases(report, tokenizer, workdir):
     """Rows as verl's v1 writes them in ordinary runs. Each case runs under stock grpo and
     poly_epo, and a permutation inside a group must still stop the step; a case that raises is
@@ -409,6 +438,7 @@ def agent_loop_cases(report, tokenizer, workdir):
         ("tool_rows", tool_rows_case),
         ("long_intermediate", long_intermediate_case),
         ("rejection", rejection_case),
+        ("raising_step", raising_step_case),
     ):
         try:
             report["agent_loop"][name] = case(tokenizer, workdir)

@@ -124,7 +124,9 @@ def check_same_rows(stored: StoredRows, given_mask: torch.Tensor, given: dict[st
     for name, values in stored.fields.items():
         # Scores on every token (a reward sits on the last one, masked or not); log-probs where both train.
         where = torch.ones_like(trained_on_both) if name == "token_level_scores" else trained_on_both
-        differs |= ((values.double() != given[name].double()) & where).any(-1)
+        ours, theirs = values.double(), given[name].double()
+        # NaN on both sides is the same value (the estimator then says the reward is not finite).
+        differs |= ((ours != theirs) & ~(ours.isnan() & theirs.isnan()) & where).any(-1)
     wrong = differs.nonzero().flatten().tolist()
     if wrong:
         row = wrong[0]
@@ -280,8 +282,12 @@ def wrap_multi_trajectories(original, compute_advantage):
         check_same_rows(stored, given_mask, {name: final.batch[name] for name in compared})
         inputs.metrics = call.metrics
         inputs.early, inputs.row_ids = _pending.pop(call.trainer, None), final_keys
-        with supplying(inputs):
-            final = compute_advantage()(final, adv_estimator, *args, **kwargs)
+        try:
+            with supplying(inputs):
+                final = compute_advantage()(final, adv_estimator, *args, **kwargs)
+        finally:
+            if inputs.early is not None:
+                inputs.early.cancel()  # a step that raised leaves no labelling running (no-op once collected)
         # One value per final output (constant over its tokens), spread over its session's rows.
         per_session = (final.batch["advantages"] * final.batch["response_mask"]).sum(-1) / final.batch[
             "response_mask"

@@ -152,6 +152,9 @@ class PolyEpoGRPOTrainer(GRPOTrainer):
         try:
             return super().train(*args, **kwargs)
         finally:
+            step, self._poly_epo_step = self._poly_epo_step, None
+            if step is not None and step.inputs.early is not None:
+                step.inputs.early.cancel()  # a step that raised leaves no labelling running
             close_backends()
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
