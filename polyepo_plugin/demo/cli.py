@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         data["test"],
         n=mode["val_n"],
         reward=task.compute_score,
+        backend="labels",  # the reward's true strategies, as every run is counted
         max_new_tokens=runner.Settings.max_response_length,
         seed=0,
         progress=False,
