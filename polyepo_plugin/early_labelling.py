@@ -145,6 +145,9 @@ class PendingLabelling:
         )
         labels = np.full(layout.num_rows, DEGENERATE, dtype=np.int64)
         every_group = np.ones(layout.num_groups, dtype=bool)
+        backend = make_backend(config)
+        if hasattr(backend, "on_step_timed_out"):  # the judge counts it toward max_failed_steps
+            backend.on_step_timed_out(message)
         timed_out = Labelling.with_timeouts(labels, every_group, config.timeout_fallback, message)
         return with_fallback_labels(config, self.groups, timed_out)
 

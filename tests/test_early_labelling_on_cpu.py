@@ -419,3 +419,20 @@ def test_the_answer_worker_process_ends_with_the_run(tokenizer):
     worker = backend.worker._process.process
     legacy.wrap_fit(lambda self: None)(SimpleNamespace(config=config, tokenizer=tokenizer))
     assert worker.poll() is not None
+
+
+def test_a_judge_that_always_times_out_stops_training_at_max_failed_steps(tokenizer):
+    """Timed-out steps count as steps in which every group failed: a hanging judge cannot have
+    the whole run train on the timeout fallback."""
+    with FakeJudge(delay_s=30.0) as judge:
+        config = run_config(judge, timeout_s=60, max_failed_steps=2)
+        OmegaConf.update(config, "algorithm.poly_epo.diversity.label_timeout_s", 0.3, force_add=True)
+        with in_run(config, tokenizer):
+            data = step_batch(tokenizer)
+            ray_trainer.extract_reward(data)
+            _, metrics = advantages_of(data, config)  # step 1: timed out, the fallback's labels
+            assert metrics["poly_epo/diversity_timed_out_groups"] == 3
+            data = step_batch(tokenizer)
+            ray_trainer.extract_reward(data)
+            with pytest.raises(RuntimeError, match="Every group has failed for 2 consecutive steps"):
+                advantages_of(data, config)

@@ -101,6 +101,10 @@ class AnswerWorker:
             process = self._started()
             with self._state:
                 self._waiting = cancelled
+            if cancelled.is_set():  # cancel() ran before _waiting named this group: it killed nothing
+                with self._state:
+                    self._waiting = None
+                raise LabellingCancelled
             ended = False
             try:
                 reply = process.ask(list(texts), timeout_s)

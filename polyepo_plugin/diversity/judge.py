@@ -339,8 +339,12 @@ class LlmJudge:
         prompts = groups.prompt_texts("judge")
         texts = groups.response_texts("judge")
         group_texts = [[texts[r] for r in members] for members in groups.member_rows]
-        requests = [self._request(prompts[members[0]], group) for members, group in zip(groups.member_rows, group_texts)]
-        probes = consistency_probes(groups.layout.uids, [len(g) for g in group_texts], self.options.consistency_fraction)
+        requests = [
+            self._request(prompts[members[0]], group) for members, group in zip(groups.member_rows, group_texts)
+        ]
+        probes = consistency_probes(
+            groups.layout.uids, [len(g) for g in group_texts], self.options.consistency_fraction
+        )
         probe_requests = [
             self._request(prompts[groups.member_rows[g][0]], [group_texts[g][i] for i in order]) for g, order in probes
         ]
@@ -353,18 +357,28 @@ class LlmJudge:
         for members, outcome in zip(groups.member_rows, outcomes):
             if outcome.labels is not None:
                 labels[members] = outcome.labels
-        self._failed_steps = self._failed_steps + 1 if len(failed) and failed.all() else 0
+        if not groups.cancelled.is_set():  # a cancelled labelling is no step's verdict (on_step_timed_out)
+            self._failed_steps = self._failed_steps + 1 if len(failed) and failed.all() else 0
         if failed.any():
             self._report_failures(failed, outcomes)
         metrics = {}
         if probes:
             metrics = consistency_metrics(
-                [(outcomes[g].labels, answers[request].labels, order) for (g, order), request in zip(probes, probe_requests)]
+                [
+                    (outcomes[g].labels, answers[request].labels, order)
+                    for (g, order), request in zip(probes, probe_requests)
+                ]
             )
         return Labelling.with_failures(labels, failed, self.options.fallback, metrics)
 
     def _request(self, problem: str, responses: list[str]) -> tuple[str, int]:
         return render_request(self.template, problem, responses, self.options.max_response_chars), len(responses)
+
+    def on_step_timed_out(self, message: str) -> None:
+        """A step whose labelling ran past ``label_timeout_s``: every group took the timeout
+        fallback, so it counts as a step in which every group failed."""
+        self._failed_steps += 1
+        self._stop_after_failed_steps(message)
 
     def _report_failures(self, failed, outcomes) -> None:
         reasons = collections.Counter(outcome.failure for outcome in outcomes if outcome.failure)
@@ -373,6 +387,11 @@ class LlmJudge:
         options = self.options
         if options.fallback == "error":
             raise RuntimeError(f"{message}; {CONFIG_ROOT}.diversity.judge.fallback=error stops training")
+        self._stop_after_failed_steps(message)
+        logger.warning("%s; fallback: %s", message, options.fallback)
+
+    def _stop_after_failed_steps(self, message: str) -> None:
+        options = self.options
         if self._failed_steps >= options.max_failed_steps:
             raise RuntimeError(
                 f"{message}. Every group has failed for {self._failed_steps} consecutive steps "
@@ -381,7 +400,6 @@ class LlmJudge:
                 "fallback's labels deliberately, raise diversity.judge.max_failed_steps (e.g. fallback=ngram "
                 "max_failed_steps=1000)."
             )
-        logger.warning("%s; fallback: %s", message, options.fallback)
 
 
 def consistency_probes(uids: list, sizes: list[int], fraction: float) -> list[tuple[int, list[int]]]:

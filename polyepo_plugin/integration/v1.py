@@ -169,9 +169,9 @@ def fetch_step_inputs(
     prompt_mask = torch.arange(prompts.shape[1]) >= (prompts.shape[1] - prompt_lengths)[:, None]
     all_response_tokens = torch.arange(responses.shape[1]) < response_lengths[:, None]
     extra = reward_extra_info(list(fields["extra_fields"]))
-    wanted = parse_config(trainer.config.algorithm).diversity.key
-    if wanted not in extra:
-        extra.update(top_level_reward_keys(keys, partition, [wanted]))
+    diversity = parse_config(trainer.config.algorithm).diversity
+    if diversity.backend == "labels" and diversity.key not in extra:  # the one backend that reads it
+        extra.update(top_level_reward_keys(keys, partition, [diversity.key]))
     inputs = StepInputs(
         batch={
             "responses": responses.long(),
@@ -211,8 +211,8 @@ def top_level_reward_keys(keys: list[str], partition: str, names: list[str]) -> 
     for name in names:
         try:
             values = tq.kv_batch_get(keys=keys, partition_id=partition, select_fields=[name])[name]
-        except Exception:  # noqa: BLE001 - TransferQueue raises plain errors for a field no row has
-            continue
+        except Exception:  # noqa: BLE001 - TransferQueue raises plain errors for a field no row has;
+            continue  # the labels backend then stops with the keys it found
         found[name] = _object_array([getattr(v, "data", v) for v in list(values)])
     return found
 
