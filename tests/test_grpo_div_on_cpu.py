@@ -171,7 +171,7 @@ def test_grpo_div_through_verl_matches_the_hand_computation():
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        (["actor_rollout_ref.rollout.n=1"], "adv_estimator=grpo_div with actor_rollout_ref.rollout.n=1"),
+        (["actor_rollout_ref.rollout.n=1"], "grpo_div with actor_rollout_ref.rollout.n=1: a group of one response gets advantage 0"),
         (["+algorithm.poly_epo.diversity.backend=nope"], "diversity.backend='nope'"),
         (["+algorithm.poly_epo.diversity_bonus_weight=much"], "diversity_bonus_weight='much'"),
         (
