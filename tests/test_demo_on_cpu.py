@@ -10,6 +10,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 
 import pytest
 from fake_cuda import fake_cuda_env
@@ -24,7 +25,7 @@ from polyepo_plugin.diversity.agreement import adjusted_rand_index, agreement_wi
 def test_every_problem_has_four_strategies_with_different_successes():
     problems = task.all_problems()
     succeeds = {p: frozenset(t for t, _ in problems if t % p == 0) for p in task.STRATEGY_PRIMES}
-    assert len(set(succeeds.values())) == len(task.STRATEGY_PRIMES)
+    assert len(set(succeeds.values())) == len(task.STRATEGY_PRIMES) == len(task.METHODS) == 8
     for t, primes in problems[::7]:
         correct = {
             p
@@ -40,26 +41,105 @@ def test_every_problem_has_four_strategies_with_different_successes():
     assert not {t for t, _ in train} & {t for t, _ in test}
 
 
-def test_the_reward_reads_only_the_final_number():
-    # The reason does not count: a reason for 7 ending in 3 is scored, and labelled, as 3.
-    assert task.compute_score("", f"{task.REASONS[7][0]}, so 3", "33") == {"score": 1.0, "strategy": 3}
-    assert task.compute_score("", f"{task.REASONS[3][0]}, so 7", "33") == {"score": 0.0, "strategy": 7}
-    assert task.compute_score("", task.REASONS[3][0], "33") == {"score": 0.0, "strategy": -1}
-    assert task.compute_score("", "so 9", "99") == {"score": 0.0, "strategy": -1}  # a factor, not a prime
-    assert task.compute_score("", "so 3x", "33") == {"score": 0.0, "strategy": -1}
-    assert task.parse_answer("seven goes in exactly, so 7<|im_end|>") == 7
+def test_correct_responses_share_the_final_answer_and_differ_in_the_reasoning():
+    for t, primes in task.all_problems()[::11]:
+        texts = task.correct_responses(primes)
+        assert {task.parse_answer(text) for text in texts} == {task.ANSWER}
+        assert len({task.strategy_of(text) for text in texts}) == task.CORRECT_PER_PROBLEM
+        assert all(text.endswith(f", so {task.ANSWER}") for text in texts)
 
 
-def test_wordings_of_one_method_share_few_words():
-    """Surface overlap must not be identity: the wordings of a method differ, and the
-    trial-division methods share their template with each other."""
-    words = {p: [set(r.split()) for r in reasons] for p, reasons in task.REASONS.items()}
-    for p, sets in words.items():
-        assert len(sets) == 3 and len(set(task.REASONS[p])) == 3
+def test_the_reward_reads_the_reasoning_as_a_verifier():
+    division, digit_sum = task.REASONS[7][0], task.REASONS[3][1]
+    # 21 = 3 * 7: both methods show it composite; 33 = 3 * 11: long division (7) does not.
+    assert task.compute_score("", f"{division}, so 0", "21") == {"score": 1.0, "strategy": 7}
+    assert task.compute_score("", f"{division}, so 0", "33") == {"score": 0.0, "strategy": 7}
+    assert task.compute_score("", f"{digit_sum}, so 0<|im_end|>", "33") == {"score": 1.0, "strategy": 3}
+    assert task.compute_score("", f"{digit_sum}, so 1", "33") == {"score": 0.0, "strategy": 3}  # wrong answer
+    # A reason the verifier cannot read is no strategy, whatever the answer.
+    assert task.compute_score("", "its digit sum divides evenly, so 0", "33") == {"score": 0.0, "strategy": -1}
+    assert task.compute_score("", "so 0", "33") == {"score": 0.0, "strategy": -1}
+    assert task.compute_score("", digit_sum, "33") == {"score": 0.0, "strategy": -1}
+
+
+FUNCTION_WORDS = {"a", "the", "it", "its", "of", "to", "is", "with", "out"}
+NUMBER_WORDS = set(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen seventeen nineteen twenty".split()
+)
+
+
+def test_no_number_names_a_method_and_its_wordings_share_only_its_term():
+    """Backends must read the reasoning: no number in it (digits or words); the wordings of one
+    method share its two-word term and no other content word, and no two methods share one."""
+    reasons = [reason for wordings in task.REASONS.values() for reason in wordings]
+    assert not any(ch.isdigit() for reason in reasons for ch in reason)
+    assert not {word for reason in reasons for word in reason.split()} & NUMBER_WORDS
+    vocabulary = {}
+    for name, (prime, wordings) in task.METHODS.items():
+        sets = [set(w.split()) for w in wordings]
+        assert set.intersection(*sets) - FUNCTION_WORDS == set(name.split()), name
         for a, b in itertools.combinations(sets, 2):
-            assert len(a & b) / len(a | b) < 0.5, (p, a, b)
-    assert words[7][2] - {"seven"} == words[13][2] - {"thirteen"}
-    assert all(p % 2 and p != 5 for p in task.STRATEGY_PRIMES)  # no strategy readable off the last digit
+            assert (a & b) - FUNCTION_WORDS == set(name.split()) and len(a & b) / len(a | b) < 0.5, (name, a, b)
+        vocabulary[prime] = {word[:5] for s in sets for word in s} - FUNCTION_WORDS  # stems, roughly
+    for a, b in itertools.combinations(vocabulary, 2):
+        assert not vocabulary[a] & vocabulary[b], (a, b, vocabulary[a] & vocabulary[b])
+
+
+def test_the_reasons_fit_the_demos_response_length():
+    from polyepo_plugin.demo import base_policy
+
+    with tempfile.TemporaryDirectory() as out:
+        tok = base_policy.build_tokenizer(out)
+    texts = [task.response(p, w) for p in task.STRATEGY_PRIMES for w in range(3)]
+    assert max(len(tok(f"{text}<|im_end|>")["input_ids"]) for text in texts) <= runner.Settings.max_response_length
+
+
+def test_a_backend_that_reads_only_the_final_answer_scores_chance(tmp_path):
+    """Correct responses share their final answer, so the ``answer`` backend, and a custom one
+    keyed on the final answer, link every pair (ARI 0, chance); one keyed on the method's term
+    in the reason recovers the strategies exactly."""
+    rng = random.Random(0)
+    groups = []
+    for t, primes in rng.sample(task.all_problems(), 12):
+        strategies = [rng.choice(primes) for _ in range(8)]
+        responses = [task.response(p, rng.randrange(3)) for p in strategies]
+        groups.append({"responses": responses, "strategies": strategies, "scores": [1.0] * 8})
+    backends = tmp_path / "backends.py"
+    terms = [name.split() for name in task.METHODS]
+    backends.write_text(
+        "def final_answer(prompt, responses):\n"
+        "    return [r.rsplit(' ', 1)[-1] for r in responses]\n"
+        "def method_term(prompt, responses):\n"
+        f"    return [next(i for i, t in enumerate({terms!r}) if set(t) <= set(r.split(',')[0].split())) for r in responses]\n"
+    )
+    got = report.backend_agreement(
+        groups,
+        backends={
+            "answer": {},
+            "custom": {"path": str(backends), "name": "final_answer"},
+        },
+    )
+    for name, scores in got.items():
+        for measured in (scores, scores["correct_only"]):
+            assert measured["groups"] == 12 and measured["ari"] == pytest.approx(0.0, abs=1e-9), name
+            assert measured["degenerate"] == 1.0 and measured["recall"] == 1.0, name
+    reading = report.backend_agreement(groups, backends={"custom": {"path": str(backends), "name": "method_term"}})
+    assert reading["custom"]["ari"] == 1.0 and reading["custom"]["correct_only"]["ari"] == 1.0
+    table = report.format_agreement({**got, "phrase": reading["custom"]}, 12, 96).splitlines()
+    assert "ARI correct" in table[1] and table[-1].split()[1::5] == ["1.00", "1.00"]
+
+
+def test_the_base_model_cache_key_changes_with_the_task(monkeypatch):
+    from polyepo_plugin.demo import base_policy
+
+    train, _ = task.split_problems(20, 0, seed=0)
+    key = base_policy.cache_key(train)
+    assert base_policy.cache_key(train) == key and base_policy.cache_key(train, seed=1) != key
+    monkeypatch.setitem(task.REASONS, 3, ("another reason", *task.REASONS[3][1:]))
+    assert base_policy.cache_key(train) != key
+    monkeypatch.undo()
+    monkeypatch.setattr(task, "question", lambda t: f"Is {t} composite?")
+    assert base_policy.cache_key(train) != key
 
 
 def test_training_curves_and_agreement_groups_from_rollout_dumps():
@@ -90,7 +170,7 @@ def test_rollout_dump_groups_use_the_final_number_as_answer():
         {"input": "q1", "output": task.response(3, 1), "score": 1.0, "strategy": 3},
     ]
     first, second = runner.groups_from_dump(rows)
-    assert first["answers"] == [3, 3] and first["strategies"] == [3, 3] and first["scores"] == [1.0, 1.0]
+    assert first["answers"] == [0, 0] and first["strategies"] == [3, 3] and first["scores"] == [1.0, 1.0]
     assert second["answers"] == [None] and second["prompt"] == "q2"
 
 
@@ -145,19 +225,21 @@ def test_agreement_does_not_reward_seeing_nothing():
     assert agreement_with_truth([[0, 0]], [[1, 1]])["ari"] is None
 
 
-def test_backend_agreement_on_the_demos_responses_ranks_a_blind_labelling_last():
-    """A blind labelling (all one strategy) scores 0; the semantic default, which leaves the final
-    prime out and so reads only the reasons' wordings, must find some of the strategies there."""
+def test_the_default_backend_recovers_the_methods_from_the_reasoning():
+    """On the task's responses (every wording, any mix of methods), the default backend, which
+    leaves the shared final answer out, must find the methods in the reasons; a blind labelling
+    (all one strategy) scores 0."""
     rng = random.Random(0)
     groups = []
-    for _ in range(12):
-        primes = rng.sample(task.STRATEGY_PRIMES, 3)
+    for _ in range(24):
+        primes = rng.sample(task.STRATEGY_PRIMES, rng.choice([2, 3, 4]))
         strategies = [rng.choice(primes) for _ in range(8)]
-        groups.append({"responses": [task.response(p, rng.randrange(3)) for p in strategies], "strategies": strategies})
-    got = report.backend_agreement(groups, backends={"semantic": {}})
+        responses = [task.response(p, rng.randrange(3)) for p in strategies]
+        groups.append({"responses": responses, "strategies": strategies, "scores": [1.0] * 8})
+    got = report.backend_agreement(groups, backends={"semantic": {}})["semantic"]
     blind = agreement_with_truth([[0] * 8 for _ in groups], [g["strategies"] for g in groups])
-    assert got["semantic"]["groups"] == 12
-    assert blind["ari"] == 0.0 and got["semantic"]["ari"] >= 0.15 and got["semantic"]["degenerate"] < 0.5
+    assert got["groups"] == 24 and blind["ari"] == 0.0
+    assert got["ari"] >= 0.6 and got["precision"] >= 0.9 and got["degenerate"] < 0.1
 
 
 # ----------------------------------------------------------------------------- the report
@@ -194,7 +276,7 @@ def test_across_seeds_is_mean_and_sample_std_per_arm():
     assert "pass@2" in table and table.count("\n") == len(rows) + 1 + len(stats)
 
 
-def test_targets_are_checked_on_every_seed_and_on_the_mean():
+def test_targets_are_checked_per_seed_and_on_the_mean():
     good = {
         ("grpo", 0): ([0.60, 0.70], 0.70, 1.0),
         ("poly_epo", 0): ([0.58, 0.95], 2.40, 3.0),
@@ -202,14 +284,32 @@ def test_targets_are_checked_on_every_seed_and_on_the_mean():
         ("poly_epo", 1): ([0.60, 0.90], 2.30, 3.0),
     }
     checks = report.target_checks(rows_for(good))
-    assert checks["all_met"] and [p["seed"] for p in checks["per_seed"]] == [0, 1]
+    assert checks["all_met"] and checks["seeds"] == [0, 1] and [p["seed"] for p in checks["per_seed"]] == [0, 1]
     assert checks["per_seed"][0]["distinct_correct_ratio"] == pytest.approx(2.40 / 0.70)
-    assert checks["mean_pass_at_1_gap"] == pytest.approx(0.02)
+    assert checks["per_seed"][1]["pass_at_n_gain"] == pytest.approx(0.18)
+    assert checks["mean"]["distinct_correct_ratio"] == pytest.approx(2.35 / 0.725)
+    assert checks["mean"]["pass_at_n_gain"] == pytest.approx(0.215)
+    assert checks["mean"]["pass_at_1_gap"] == pytest.approx(0.02)
+    assert "MISSED" not in report.format_targets(checks)
+    # The gain counts on the mean: one seed's small gain is made up by the other's.
+    small_gain = dict(good)
+    small_gain["poly_epo", 1] = ([0.60, 0.78], 2.30, 3.0)  # +0.06 on seed 1, mean +0.155
+    assert report.target_checks(rows_for(small_gain))["all_met"]
+    # 2x on every seed is not enough without 3x on the mean...
+    twice = dict(good)
+    twice["poly_epo", 0] = ([0.58, 0.95], 1.50, 3.0)  # 2.14x, 2.55x on the mean
+    checks = report.target_checks(rows_for(twice))
+    assert all(p["ratio_met"] for p in checks["per_seed"]) and not checks["mean"]["ratio_met"]
+    assert not checks["all_met"] and "MISSED" in report.format_targets(checks)
+    # ...and 3x on the mean is not enough with one seed under 2x.
     one_seed_short = dict(good)
-    one_seed_short["poly_epo", 1] = ([0.60, 0.78], 2.30, 3.0)  # gain 0.06 on seed 1 only
+    one_seed_short["grpo", 0] = ([0.60, 0.70], 1.30, 1.0)  # 1.85x on seed 0
+    one_seed_short["grpo", 1] = ([0.62, 0.72], 0.20, 1.0)  # 3.13x on the mean
     checks = report.target_checks(rows_for(one_seed_short))
-    assert not checks["all_met"] and checks["per_seed"][0]["gain_met"] and not checks["per_seed"][1]["gain_met"]
-    assert "MISSED" in report.format_targets(checks)
+    assert checks["mean"]["ratio_met"] and not checks["per_seed"][0]["ratio_met"] and not checks["all_met"]
+    gap = dict(good)
+    gap["poly_epo", 0] = ([0.45, 0.95], 2.40, 3.0)  # mean pass@1 gap 0.085
+    assert not report.target_checks(rows_for(gap))["mean"]["gap_met"]
     collapsed = dict(good)
     collapsed["grpo", 0] = ([0.0, 0.0], 0.0, 1.0)
     (first, _) = report.target_checks(rows_for(collapsed))["per_seed"]
@@ -220,6 +320,24 @@ def test_targets_are_checked_on_every_seed_and_on_the_mean():
     assert first["distinct_correct_ratio"] is None and not first["ratio_met"]
     assert "n/a" in report.format_targets(report.target_checks(rows_for(both_collapsed)))
     assert report.target_checks(rows_for({("grpo", 0): ([0.5], 1.0, 1.0)})) is None
+
+
+def test_collapse_is_judged_on_the_baselines_last_steps():
+    rows = rows_for({("grpo", 0): ([0.5], 1.0, 1.0), ("grpo", 1): ([0.5], 1.0, 1.0), ("poly_epo", 0): ([0.5], 3, 4)})
+    falling = {str(step): 3.0 - 0.1 * step for step in range(1, 21)}  # still falling 0.5 per window
+    flat = {str(step): max(1.0, 3.0 - 0.2 * step) for step in range(1, 21)}  # 1.0 from step 10
+    for row, curve in zip(rows, (falling, flat, falling)):
+        row["distinct_correct_over_training"] = curve
+    check = report.collapse_check(rows)
+    assert [p["seed"] for p in check["per_seed"]] == [0, 1]  # the baseline's runs only
+    assert check["per_seed"][0]["fall"] == pytest.approx(0.5) and check["per_seed"][1]["fall"] == 0.0
+    assert check["mean_fall"] == pytest.approx(0.25) and not check["collapsed"]
+    assert "STILL COLLAPSING" in report.format_collapse(check)
+    rows[0]["distinct_correct_over_training"] = flat
+    assert report.collapse_check(rows)["collapsed"]
+    for row in rows:
+        row["distinct_correct_over_training"] = {"1": 2.0, "2": 1.0}
+    assert report.collapse_check(rows) is None and "not checked" in report.format_collapse(None)
 
 
 def test_figures_are_written_from_results_json(tmp_path):
@@ -259,4 +377,5 @@ def test_demo_help_explains_arms_defaults_and_time():
         assert f"{arm} {description}" in text
     assert set(runner.ARM_DESCRIPTIONS) == set(runner.ARMS)
     assert "(default: ['grpo', 'poly_epo'])" in text and "(default: polyepo_demo_out)" in text
-    assert "CPU only, also on a GPU machine" in text and "about 30 minutes" in text and "about 4 minutes" in text
+    assert "CPU only, also on a GPU machine" in text and "about 17 minutes" in text and "about 3 minutes" in text
+    assert "--seeds 0 1 2 3 4 5" in text  # the command behind the README's per-seed table

@@ -98,8 +98,9 @@ def test_responses_that_differ_only_in_their_final_answer_are_one_strategy(model
 
 
 def test_labels_do_not_follow_the_final_number(model):
-    """The demo's responses '<reason>, so <p>' with reason and final prime drawn independently: the
-    labels carry nothing of the final prime (they did before: ARI 0.42 with it, 0.07 with the reason)."""
+    """The demo's reasons followed by ', so <p>', with reason and final number drawn independently:
+    the labels carry nothing of the final number (they did before the final answer was taken out:
+    ARI 0.42 with it)."""
     import itertools
 
     from polyepo_plugin.demo.task import REASONS

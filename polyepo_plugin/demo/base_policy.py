@@ -1,9 +1,10 @@
 """The demo's base policy: a tokenizer and a tiny Qwen2 built locally, pre-trained by SFT.
 
-The SFT targets are correct responses spread evenly over each training problem's four primes
-and the three wordings of each reason, so the base model starts diverse; RL then decides
-whether it stays so. The result is cached
-(default ``~/.cache/polyepo/demo-base-<key>``, key = every setting below) and reused.
+The SFT targets are correct responses spread evenly over each training problem's four methods
+and the three wordings of each, so the base model starts diverse; RL then decides whether it
+stays so. The result is cached (default ``~/.cache/polyepo/demo-base-<key>``, key = every
+setting below, the seed and the SFT texts themselves, so a change of the task is a new model)
+and reused.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from polyepo_plugin.demo import task
 from polyepo_plugin.tiny_lm import IM_END, IM_START, random_qwen2, train_tokenizer
 
 SETTINGS = {
-    "version": 2,
-    "vocab": 512,
+    "version": 4,
+    "vocab": 1024,
     "hidden": 128,
     "layers": 2,
     "heads": 4,
@@ -44,15 +45,20 @@ def build_tokenizer(out_dir: str):
     return train_tokenizer(corpus, out_dir, vocab_size=SETTINGS["vocab"])
 
 
+def sft_texts(problems) -> list[tuple[str, list[str]]]:
+    """(question, its correct responses) of every problem: what SFT fits."""
+    return [(task.question(t), task.correct_responses(primes)) for t, primes in problems]
+
+
 def _sft_examples(tok, problems, seed: int) -> list[tuple[list[int], int]]:
-    """(token ids, prompt length) of every (problem, correct prime, wording)."""
+    """(token ids, prompt length) of every (problem, correct method, wording)."""
     out = []
-    for t, primes in problems:
+    for question, responses in sft_texts(problems):
         prompt = tok.apply_chat_template(
-            [{"role": "user", "content": task.question(t)}], add_generation_prompt=True, tokenize=False
+            [{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False
         )
         prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-        for text in task.correct_responses(primes):
+        for text in responses:
             answer = tok(f"{text}{IM_END}", add_special_tokens=False)["input_ids"]
             out.append((prompt_ids + answer, len(prompt_ids)))
     random.Random(seed).shuffle(out)
@@ -69,9 +75,9 @@ def pretrain(out_dir: str, train_problems, seed: int = 0, log=print, sft_steps: 
     model = random_qwen2(tok, s["hidden"], s["layers"], s["heads"], s["heads"], max_positions=128, seed=seed)
     examples = _sft_examples(tok, train_problems, seed)
     optim = torch.optim.AdamW(model.parameters(), lr=s["lr"], weight_decay=0.0)
+    total = s["sft_steps"] if sft_steps is None else sft_steps
     rng = random.Random(seed)
     start = time.time()
-    total = s["sft_steps"] if sft_steps is None else sft_steps
     for step in range(1, total + 1):
         batch = rng.sample(examples, min(s["batch"], len(examples)))
         width = max(len(ids) for ids, _ in batch)
@@ -92,13 +98,15 @@ def pretrain(out_dir: str, train_problems, seed: int = 0, log=print, sft_steps: 
     return out_dir
 
 
+def cache_key(train_problems, seed: int = 0) -> str:
+    """Names the base model: every setting, the seed, and the SFT texts (so the task's wording too)."""
+    key_src = json.dumps({"settings": SETTINGS, "sft": sft_texts(train_problems), "seed": seed})
+    return hashlib.sha256(key_src.encode()).hexdigest()[:12]
+
+
 def cached_base_model(train_problems, seed: int = 0, cache_root: str | None = None, log=print) -> str:
     """Path of the pre-trained base model for these problems, training it on first use."""
-    key_src = json.dumps(
-        {"settings": SETTINGS, "reasons": task.REASONS, "problems": [t for t, _ in train_problems], "seed": seed}
-    )
-    key = hashlib.sha256(key_src.encode()).hexdigest()[:12]
-    final = os.path.join(cache_root or default_cache_root(), f"demo-base-{key}")
+    final = os.path.join(cache_root or default_cache_root(), f"demo-base-{cache_key(train_problems, seed)}")
     if os.path.exists(os.path.join(final, "config.json")):
         log(f"[base] using cached base model {final}")
         return final

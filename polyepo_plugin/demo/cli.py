@@ -1,12 +1,13 @@
 """``polyepo-demo``: GRPO vs Poly-EPO through verl's real trainer on CPU, seed by seed.
 
-    polyepo-demo                          # GRPO and Poly-EPO (default backend), seeds 0 1 2
-    polyepo-demo --arms grpo poly_epo grpo_div poly_epo_labels --seeds 0 1 2 3 4
+    polyepo-demo                          # GRPO and Poly-EPO (default backend), seeds 0 1
+    polyepo-demo --seeds 0 1 2 3 4 5      # the per-seed table of the README (about 50 minutes)
+    polyepo-demo --arms grpo poly_epo grpo_div poly_epo_labels --seeds 0 1 2
     polyepo-demo --quick                  # CI smoke run: both arms, one seed, a few steps
 
 It runs on CPU only, also on a GPU machine (its processes see no GPU): the default run takes
-about 30 minutes on 2 CPU cores (28-29 min measured), --quick about 4 minutes; time grows with
-arms x seeds x steps.
+about 17 minutes on 2 CPU cores (each run about 4 minutes: 40 steps, by when GRPO has
+collapsed), --quick about 3 minutes; time grows with arms x seeds x steps.
 
 Every run (arm, seed) starts from the same base model and trains on the same problems for
 the same number of steps; the held-out evaluation is verl's own validation after the last
@@ -31,7 +32,8 @@ from polyepo_plugin.cpu_harness import overrides as harness
 from polyepo_plugin.demo import base_policy, report, runner, task
 from polyepo_plugin.evaluation.cli import HelpFormatter
 
-FULL = {"steps": 30, "n_test": 64, "val_n": 16, "seeds": [0, 1, 2]}
+# 40 steps: GRPO's distinct correct strategies in training stop falling by about step 35.
+FULL = {"steps": 40, "n_test": 64, "val_n": 16, "seeds": [0, 1]}
 QUICK = {"steps": 3, "n_test": 16, "val_n": 8, "seeds": [0]}
 N_TRAIN = 320
 
@@ -129,8 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     base = base_policy.cached_base_model(train, cache_root=args.cache_dir, log=log)
     log(
-        f"[demo] task: name a prime factor of T, with a reason; {len(train)} train / {len(test)} held-out problems, "
-        f"{task.CORRECT_PER_PROBLEM} of {len(task.STRATEGY_PRIMES)} primes correct each; {steps} steps x arms "
+        f"[demo] task: is T prime?, a method then the answer (0); {len(train)} train / {len(test)} held-out "
+        f"problems, {task.CORRECT_PER_PROBLEM} of {len(task.STRATEGY_PRIMES)} methods correct each; {steps} steps x arms "
         f"{args.arms} x seeds {seeds}"
     )
     log("[demo] evaluating the base model with polyepo-eval (HF sampling)")
@@ -147,38 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     rows, rollouts, failed = [], [], []
     for arm in args.arms:
         for seed in seeds:
-            settings = runner.Settings(steps=steps, seed=seed, val_n=mode["val_n"], lr=args.lr)
-            work = os.path.join(out, "runs", f"{arm}_seed{seed}")
-            shutil.rmtree(work, ignore_errors=True)  # an earlier run's dumps must not count as this run's
-            run = runner.run_arm(arm, base, data["train"], data["test"], task.__file__, settings, work, log=log)
-            validation = runner.read_jsonl_dir(run.validation_dir)
-            per_step = {
-                step: runner.groups_from_dump(dump) for step, dump in runner.read_jsonl_dir(run.rollout_dir).items()
-            }
-            if run.returncode != 0 or len(run.metrics) != steps or not validation or len(per_step) != steps:
+            row, per_step = _run(arm, seed, args, mode, steps, base, data, out)
+            if row is None:
                 failed.append(f"{arm} seed{seed}")
-                log(
-                    f"[demo] {arm} seed{seed} FAILED (exit {run.returncode}); last lines of its log:\n{run.log[-4000:]}"
-                )
-                continue
-            held_out = evaluation.summarize_groups(runner.groups_from_dump(validation[max(validation)]))
-            last = run.metrics[steps]
-            row = report.seed_row(
-                arm,
-                seed,
-                held_out,
-                wall_s=round(run.wall_s, 1),
-                last_step_metrics={
-                    k: v for k, v in last.items() if k.startswith(("poly_epo/", "critic/score", "timing_s/step"))
-                },
-                distinct_correct_over_training=distinct_correct_over_training(per_step),
-            )
-            rows.append(row)
-            rollouts.append(per_step)
-            log(
-                f"[demo] {arm} seed{seed}: pass@1 {row['pass@1']:.3f}, pass@{mode['val_n']} {row['pass@n']:.3f}, "
-                f"distinct correct {row['distinct_correct']:.2f} ({run.wall_s:.0f}s)"
-            )
+            else:
+                rows.append(row)
+                rollouts.append(per_step)
 
     agreement, scored = {}, []
     if rollouts:
@@ -191,11 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.time() - start
     stats = report.across_seeds(rows)
     checks = report.target_checks(rows)
+    collapse = report.collapse_check(rows)
     results = {
         "measured": (
             "per run (arm, seed): verl's validation after the last step on held-out problems, N samples each at "
             "temperature 1; pass@k unbiased (Chen et al. 2021), means over problems; across seeds: mean and sample std; "
-            "strategies = the prime tried (the task's true labels)"
+            "strategies = the method named in the reasoning (the task's true labels, from the reward)"
         ),
         "command": " ".join(["polyepo-demo", *(argv if argv is not None else sys.argv[1:])]),
         "mode": "quick" if args.quick else "full",
@@ -218,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         "runs": rows,
         "across_seeds": stats,
         "targets": checks,
+        "baseline_collapse": collapse,
         "backend_agreement": {
             "groups": len(scored),
             "responses": sum(len(g["responses"]) for g in scored),
@@ -239,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     log(report.format_runs(rows, stats, mode["val_n"]))
     log(report.format_targets(checks))
+    log(report.format_collapse(collapse))
     if agreement:
         log(report.format_agreement(agreement, len(scored), results["backend_agreement"]["responses"]))
     log(
@@ -248,6 +227,36 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         log(f"[demo] FAILED runs: {failed}")
     return 1 if failed else 0
+
+
+def _run(arm, seed, args, mode, steps, base, data, out):
+    """One run (arm, seed): its row of results and its training groups per step, or (None, None)
+    when it failed."""
+    settings = runner.Settings(steps=steps, seed=seed, val_n=mode["val_n"], lr=args.lr)
+    work = os.path.join(out, "runs", f"{arm}_seed{seed}")
+    shutil.rmtree(work, ignore_errors=True)  # an earlier run's dumps must not count as this run's
+    run = runner.run_arm(arm, base, data["train"], data["test"], task.__file__, settings, work, log=log)
+    validation = runner.read_jsonl_dir(run.validation_dir)
+    per_step = {step: runner.groups_from_dump(dump) for step, dump in runner.read_jsonl_dir(run.rollout_dir).items()}
+    if run.returncode != 0 or len(run.metrics) != steps or not validation or len(per_step) != steps:
+        log(f"[demo] {arm} seed{seed} FAILED (exit {run.returncode}); last lines of its log:\n{run.log[-4000:]}")
+        return None, None
+    held_out = evaluation.summarize_groups(runner.groups_from_dump(validation[max(validation)]))
+    row = report.seed_row(
+        arm,
+        seed,
+        held_out,
+        wall_s=round(run.wall_s, 1),
+        last_step_metrics={
+            k: v for k, v in run.metrics[steps].items() if k.startswith(("poly_epo/", "critic/score", "timing_s/step"))
+        },
+        distinct_correct_over_training=distinct_correct_over_training(per_step),
+    )
+    log(
+        f"[demo] {arm} seed{seed}: pass@1 {row['pass@1']:.3f}, pass@{mode['val_n']} {row['pass@n']:.3f}, "
+        f"distinct correct {row['distinct_correct']:.2f} ({run.wall_s:.0f}s)"
+    )
+    return row, per_step
 
 
 if __name__ == "__main__":

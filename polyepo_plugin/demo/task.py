@@ -1,18 +1,24 @@
-"""The demo's synthetic task: name a prime factor of T, with a one-line reason before the answer.
+"""The demo's synthetic task: is T prime? A one-line method, then the answer, 0 (no).
 
-Every T is the product of four distinct odd primes from ``STRATEGY_PRIMES`` (some squared),
-so every problem has exactly four correct strategies out of eight, and each strategy ("it is
-divisible by p") succeeds on a different subset of problems. A response gives the reason in
-one of three wordings of its method, then the prime: ``"<reason>, so <p>"``. The wordings of
-one method share few words and the trial-division methods share a template with each other, so
-neither word overlap nor its absence tells strategies apart; the reward reads only the final
-number and emits the true strategy (the prime tried) for the metrics.
+Every T is the product of four distinct odd primes from ``STRATEGY_PRIMES`` (some squared), so
+T is never prime and **every correct response ends in the same final answer**, ``0``. The
+strategies are in the reasoning only: a response names a method for finding a factor in one of
+three wordings, ``"<reason>, so 0"``, and each method finds one prime (``METHODS``), so it shows
+T composite only on the problems that prime divides. Every problem has exactly four correct
+methods out of eight, each succeeding on a different subset of problems.
 
-Nothing a tiny model can read in T tells which primes divide it (digit sums for 3 and 11
-aside), the situation Poly-EPO is for: the best single strategy (3) solves only the problems it
-divides, so a policy that collapses onto it loses the others, while a policy spread over the
-strategies covers all four. (An earlier version used 2 and 5 too: their cue in T's last digit
-let GRPO learn "even: 2" and solve most problems with one strategy each.)
+The reward is the verifier: it knows the method from the reason's wording (the environment's
+side, as a proof checker would), scores 1.0 when the method's prime divides T and the answer is
+0, and emits the method's prime as the true ``strategy``. Strategy backends see only the text.
+Each method has its own vocabulary, as real methods do (the wordings of a method share one
+term, the method's own, and few other words, so surface overlap alone does not link them); the
+reasons hold no numbers, in digits or in words, and the final answer is the same for every
+method, so neither tells strategies apart.
+
+Nothing a tiny model can read in T tells which primes divide it (digit sums, for 3 and 11,
+aside), the situation Poly-EPO is for: the most reliable single method (the digit sum, which
+finds 3) succeeds only where 3 divides T, so a policy that collapses onto it loses the other
+problems, while a policy spread over the methods covers all four.
 """
 
 from __future__ import annotations
@@ -23,50 +29,65 @@ import os
 import random
 import re
 
-STRATEGY_PRIMES = (3, 7, 11, 13, 17, 19, 23, 29)
+# method -> (the prime it finds, its three wordings). A method's wordings share its own two-word
+# term and nothing else beyond a function word; no two methods share a word beyond "a", "the",
+# "it", "its", "of", "to", "is", "with" and "out".
+METHODS = {
+    "digit sum": (3, ("its digit sum is a multiple", "the digit sum divides evenly", "a digit sum test passes")),
+    "alternating signs": (
+        11,
+        ("alternating signs cancel out", "the alternating signs balance", "with alternating signs it levels"),
+    ),
+    "long division": (
+        7,
+        ("long division leaves no remainder", "the long division ends clean", "by long division it breaks apart"),
+    ),
+    "perfect squares": (
+        13,
+        ("perfect squares subtract to it", "it lies between perfect squares", "a gap of perfect squares gives it"),
+    ),
+    "factor tree": (
+        17,
+        ("a factor tree branches early", "the factor tree grows a fork", "drawing its factor tree shows a limb"),
+    ),
+    "prime sieve": (
+        19,
+        ("the prime sieve crosses it out", "a prime sieve marks it", "sifting with the prime sieve removes it"),
+    ),
+    "modular residue": (
+        23,
+        ("a modular residue vanishes", "the modular residue comes back empty", "its modular residue disappears"),
+    ),
+    "matched pairs": (
+        29,
+        ("it forms matched pairs", "matched pairs use everything up", "sorting into matched pairs works"),
+    ),
+}
+# prime -> its method's three wordings.
+REASONS = {prime: wordings for prime, wordings in METHODS.values()}
+STRATEGY_PRIMES = tuple(sorted(REASONS))
 CORRECT_PER_PROBLEM = 4
-# Unequal weights, so one prime (3) is the most reliable single guess, as in real tasks.
+ANSWER = 0  # "is T prime?": 1 yes, 0 no; T never is
+# Unequal weights, so one method (the digit sum, 3) is the most reliable single guess, as in real tasks.
 _WEIGHTS = {3: 1.5, 7: 1.3, 11: 1.1, 13: 1.0, 17: 0.9, 19: 0.8, 23: 0.7, 29: 0.6}
 MAX_T = 10**7
-DATA_SOURCE = "polyepo_prime_factor"
-# Three wordings per method; the trial-division methods (7 and up) are worded alike.
-REASONS = {
-    3: ("its digits add up to a multiple of three", "the digit sum divides by three", "summing digits gives a triple"),
-    11: (
-        "the alternating digit sum is a multiple of eleven",
-        "eleven goes in exactly",
-        "long division by eleven comes out even",
-    ),
-    **{
-        p: (
-            f"dividing by {word} leaves no remainder",
-            f"{word} goes in exactly",
-            f"long division by {word} comes out even",
-        )
-        for p, word in (
-            (7, "seven"),
-            (13, "thirteen"),
-            (17, "seventeen"),
-            (19, "nineteen"),
-            (23, "twenty-three"),
-            (29, "twenty-nine"),
-        )
-    },
-}
+DATA_SOURCE = "polyepo_composite"
+_PRIME_OF_REASON = {reason: prime for prime, reasons in REASONS.items() for reason in reasons}
+_RESPONSE = re.compile(r"^\s*(?P<reason>.*?),\s*so\s+(?P<answer>\d{1,7})\s*$", re.DOTALL)
 _FINAL_INTEGER = re.compile(r"(?:^|\s)(\d{1,7})\s*$")
 
 
 def question(t: int) -> str:
-    return f"Name a prime factor of {t}."
+    return f"Is {t} prime? 1 yes, 0 no."
 
 
-def response(prime: int, wording: int) -> str:
-    """The response trying ``prime`` with its reason in wording ``wording`` (0, 1 or 2)."""
-    return f"{REASONS[prime][wording]}, so {prime}"
+def response(prime: int, wording: int, answer: int = ANSWER) -> str:
+    """The response using the method that finds ``prime``, in wording ``wording`` (0, 1 or 2)."""
+    return f"{REASONS[prime][wording]}, so {answer}"
 
 
 def correct_responses(primes) -> list[str]:
-    """Every response trying one of ``primes`` (a problem's correct ones), in every wording."""
+    """Every response using the method of one of ``primes`` (a problem's correct ones), in every wording."""
     return [response(p, w) for p in primes for w in range(len(REASONS[p]))]
 
 
@@ -100,28 +121,29 @@ def split_problems(n_train: int, n_test: int, seed: int) -> tuple[list, list]:
     return chosen[:n_train], chosen[n_train:]
 
 
+def _clean(text: str) -> str:
+    return (text or "").replace("<|im_end|>", "").replace("<|endoftext|>", "")
+
+
 def parse_answer(text: str) -> int | None:
     """The integer that ends the response, or None."""
-    text = (text or "").replace("<|im_end|>", "").replace("<|endoftext|>", "")
-    match = _FINAL_INTEGER.search(text)
+    match = _FINAL_INTEGER.search(_clean(text))
     return int(match.group(1)) if match else None
 
 
-def _is_prime(n: int) -> bool:
-    return n >= 2 and all(n % d for d in range(2, int(n**0.5) + 1))
-
-
 def strategy_of(text: str) -> int:
-    """The prime tried, or -1 (degenerate) when the response does not end in a prime."""
-    value = parse_answer(text)
-    return value if value is not None and _is_prime(value) else -1
+    """The prime of the method the reason states word for word, or -1 (degenerate): a reason the
+    verifier cannot read, or no ``", so <answer>"`` ending."""
+    match = _RESPONSE.match(_clean(text))
+    return _PRIME_OF_REASON.get(match.group("reason").strip(), -1) if match else -1
 
 
 def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs) -> dict:
-    """verl reward: 1.0 when the response ends in a prime dividing T, else 0.0; ``strategy`` goes
-    to the reward extra info (for the ``labels`` backend and the demo's strategy counts)."""
+    """verl reward: 1.0 when the reason's method finds a prime dividing T and the answer is 0,
+    else 0.0; ``strategy`` (the method's prime) goes to the reward extra info, for the ``labels``
+    backend and the demo's strategy counts."""
     strategy = strategy_of(solution_str)
-    correct = strategy > 0 and int(ground_truth) % strategy == 0
+    correct = strategy > 0 and int(ground_truth) % strategy == 0 and parse_answer(solution_str) == ANSWER
     return {"score": 1.0 if correct else 0.0, "strategy": strategy}
 
 

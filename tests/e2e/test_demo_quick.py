@@ -76,10 +76,14 @@ def test_demo_quick(tmp_path):
     # Steps 1 and the last of both runs, rollout_n responses per prompt of each batch.
     assert agreement["groups"] == 2 * len(ARMS) * settings["batch"]
     assert agreement["responses"] == agreement["groups"] * settings["rollout_n"]
-    assert set(agreement["backends"]) == {"ngram", "embedding", "semantic"}
-    for scores in agreement["backends"].values():
-        assert 0 < scores["groups"] <= agreement["groups"] and -1 <= scores["ari"] <= 1
-        assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1
+    assert set(agreement["backends"]) == {"answer", "ngram", "embedding", "semantic"}
+    for all_responses in agreement["backends"].values():
+        for scores in (all_responses, all_responses["correct_only"]):
+            assert 0 < scores["groups"] <= agreement["groups"] and -1 <= scores["ari"] <= 1
+            assert 0 <= scores["precision"] <= 1 and 0 <= scores["recall"] <= 1
+    # Every response ends in the same answer: reading it alone links everything, ARI 0.
+    assert agreement["backends"]["answer"]["correct_only"]["ari"] == pytest.approx(0.0, abs=1e-9)
+    assert results["baseline_collapse"] is None  # too few steps to judge
     assert "targets (poly_epo vs grpo)" in text and "strategy backends vs the true strategies" in text
     for png in ("pass_at_k.png", "strategies.png"):
         assert (out / png).stat().st_size > 0

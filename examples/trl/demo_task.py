@@ -1,7 +1,7 @@
 """The demo's task through TRL: GRPO (TRL's ``GRPOTrainer``) against Poly-EPO (``PolyEpoGRPOTrainer``).
 
-    python examples/trl/prime_factor_demo.py                       # seed 0, 30 steps (CPU)
-    python examples/trl/prime_factor_demo.py --seeds 0 1 2 --out trl_demo_out
+    python examples/trl/demo_task.py                       # seed 0, 30 steps (CPU)
+    python examples/trl/demo_task.py --seeds 0 1 2 --out trl_demo_out
 
 The same problems, base model (``polyepo-demo``'s, pre-trained locally and cached) and settings as
 ``polyepo-demo``'s verl runs: 16 prompts x 8 responses per step, two optimizer updates per step,
@@ -9,7 +9,7 @@ lr 3e-4, Dr.GRPO loss over the 16-token budget, clip 0.2 / 0.28, no KL, advantag
 a standard deviation (GRPO: ``scale_rewards="none"``), Poly-EPO with its defaults (the
 ``semantic`` backend, k = N/2 = 4). What differs from verl: TRL's trainer and its HF generation,
 and the held-out evaluation, here ``polyepo_plugin.evaluation.evaluate`` (HF sampling, 16
-samples at temperature 1, strategies = the prime tried) after training. Prints the
+samples at temperature 1, strategies = the method in the reason) after training. Prints the
 demo's table and targets and writes ``results.json`` to ``--out``.
 """
 
@@ -33,8 +33,8 @@ from polyepo_plugin.trl import PolyEpoGRPOConfig, PolyEpoGRPOTrainer
 ARMS = ("grpo", "poly_epo")
 
 
-def prime_factor(completions, ground_truth, **_):
-    """The demo's reward: 1 when the response ends in a prime that divides T."""
+def verified_method(completions, ground_truth, **_):
+    """The demo's reward: 1 when the reason's method finds a prime that divides T and the answer is 0."""
     return [task.compute_score(None, c[-1]["content"], t)["score"] for c, t in zip(completions, ground_truth)]
 
 
@@ -73,7 +73,7 @@ def train_arm(arm: str, base: str, train, seed: int, steps: int, out: str) -> st
             "ground_truth": [str(t) for t, _ in train],
         }
     )
-    trainer = trainer_class(model=base, reward_funcs=prime_factor, args=args, train_dataset=dataset)
+    trainer = trainer_class(model=base, reward_funcs=verified_method, args=args, train_dataset=dataset)
     trainer.train()
     trainer.save_model(out)
     return out
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
             test_data,
             n=FULL["val_n"],
             reward=task.compute_score,
-            backend="labels",  # strategies = the prime tried, from the reward, as the demo's runs count them
+            backend="labels",  # strategies = the method in the reason, from the reward, as the demo's runs count them
             max_new_tokens=Settings.max_response_length,
             seed=0,
             progress=False,
