@@ -377,5 +377,5 @@ def test_demo_help_explains_arms_defaults_and_time():
         assert f"{arm} {description}" in text
     assert set(runner.ARM_DESCRIPTIONS) == set(runner.ARMS)
     assert "(default: ['grpo', 'poly_epo'])" in text and "(default: polyepo_demo_out)" in text
-    assert "CPU only, also on a GPU machine" in text and "about 17 minutes" in text and "about 3 minutes" in text
+    assert "CPU only, also on a GPU machine" in text and "about 20-25 minutes" in text and "about 3 minutes" in text
     assert "--seeds 0 1 2 3 4 5" in text  # the command behind the README's per-seed table

@@ -1,6 +1,6 @@
 """The demo's task through TRL: GRPO (TRL's ``GRPOTrainer``) against Poly-EPO (``PolyEpoGRPOTrainer``).
 
-    python examples/trl/demo_task.py                       # seed 0, 30 steps (CPU)
+    python examples/trl/demo_task.py                       # seed 0, 40 steps (CPU)
     python examples/trl/demo_task.py --seeds 0 1 2 --out trl_demo_out
 
 The same problems, base model (``polyepo-demo``'s, pre-trained locally and cached) and settings as
