@@ -257,7 +257,7 @@ def test_load_reward_uses_the_shared_loader_and_verls_default(tmp_path):
     from verl.utils.reward_score import default_compute_score
 
     assert scoring.load_reward(None) is default_compute_score
-    assert scoring.load_reward(task.__file__)("", "3", "6")["score"] == 1.0
+    assert scoring.load_reward(task.__file__)("", task.response(3, 0), "6")["score"] == 1.0
     with pytest.raises(ValueError, match=r"--reward\.path"):
         scoring.load_reward(str(tmp_path / "missing.py"))
     with pytest.raises(ValueError, match=r"--reward\.name='nope'"):

@@ -494,7 +494,7 @@ def test_evaluate_runs_base_and_checkpoints_into_one_report_and_plot(tmp_path):
         (actor / "model_world_size_1_rank_0.pt").touch()  # an FSDP checkpoint, merged before
         checkpoints.append(str(actor))
     reward = tmp_path / "reward.py"
-    reward.write_text("from polyepo_plugin.demo.task import compute_score as prime_score\n")
+    reward.write_text("from polyepo_plugin.demo.task import compute_score as verified_score\n")
     env = script_env(
         DATA_DIR=str(data_dir),
         EVAL_SETS="held_out",
@@ -502,7 +502,7 @@ def test_evaluate_runs_base_and_checkpoints_into_one_report_and_plot(tmp_path):
         EVAL_MAX_NEW_TOKENS="3",
         EVAL_BACKEND="ngram",
         REWARD_FILE=str(reward),
-        REWARD_NAME="prime_score",
+        REWARD_NAME="verified_score",
         OUT_DIR=str(tmp_path / "eval"),
         PYTHONPATH=str(REPO),
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",  # polyepo-eval
