@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 import pytest
 from fake_cuda import fake_cuda_env
@@ -56,12 +57,16 @@ def test_the_reward_reads_the_reasoning_as_a_verifier():
     assert task.compute_score("", f"{division}, so 0", "33") == {"score": 0.0, "strategy": 7}
     assert task.compute_score("", f"{digit_sum}, so 0<|im_end|>", "33") == {"score": 1.0, "strategy": 3}
     assert task.compute_score("", f"{digit_sum}, so 1", "33") == {"score": 0.0, "strategy": 3}  # wrong answer
+    # The answer is 0 or 1, nothing else.
+    assert task.compute_score("", f"{digit_sum}, so 00", "33") == {"score": 0.0, "strategy": -1}
     # A reason the verifier cannot read is no strategy, whatever the answer.
     assert task.compute_score("", "its digit sum divides evenly, so 0", "33") == {"score": 0.0, "strategy": -1}
     assert task.compute_score("", "so 0", "33") == {"score": 0.0, "strategy": -1}
     assert task.compute_score("", digit_sum, "33") == {"score": 0.0, "strategy": -1}
 
 
+# A labelling that is right on each group's first four responses and lumps the last four together.
+PAIRS_BACKEND = Path(__file__).parent / "demo_pairs_backend.py"
 FUNCTION_WORDS = {"a", "the", "it", "its", "of", "to", "is", "with", "out"}
 NUMBER_WORDS = set(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen seventeen nineteen twenty".split()
@@ -127,6 +132,20 @@ def test_a_backend_that_reads_only_the_final_answer_scores_chance(tmp_path):
     assert reading["custom"]["ari"] == 1.0 and reading["custom"]["correct_only"]["ari"] == 1.0
     table = report.format_agreement({**got, "phrase": reading["custom"]}, 12, 96).splitlines()
     assert "ARI correct" in table[1] and table[-1].split()[1::5] == ["1.00", "1.00"]
+
+
+def test_agreement_on_correct_responses_leaves_the_wrong_ones_out():
+    """The 'correct only' column scores the same labels over the correct responses alone: a
+    labelling right on them and wrong on the others scores 1 there and less over all."""
+    truths = [[3, 3, 7, 7, 11, 11, 13, 13], [3, 7, 3, 7, 17, 17, 19, 19]]
+    scores = [[1, 1, 1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 0, 0, 0, 0]]
+    groups = [
+        {"responses": [task.response(p, 0) for p in t], "strategies": t, "scores": [float(x) for x in sc]}
+        for t, sc in zip(truths, scores)
+    ]
+    got = report.backend_agreement(groups, backends={"custom": {"path": str(PAIRS_BACKEND), "name": "pairs"}})["custom"]
+    assert got["correct_only"]["groups"] == 2 and got["correct_only"]["ari"] == 1.0
+    assert got["groups"] == 2 and got["ari"] < 1.0
 
 
 def test_the_base_model_cache_key_changes_with_the_task(monkeypatch):
@@ -324,17 +343,22 @@ def test_targets_are_checked_per_seed_and_on_the_mean():
 
 def test_collapse_is_judged_on_the_baselines_last_steps():
     rows = rows_for({("grpo", 0): ([0.5], 1.0, 1.0), ("grpo", 1): ([0.5], 1.0, 1.0), ("poly_epo", 0): ([0.5], 3, 4)})
-    falling = {str(step): 3.0 - 0.1 * step for step in range(1, 21)}  # still falling 0.5 per window
-    flat = {str(step): max(1.0, 3.0 - 0.2 * step) for step in range(1, 21)}  # 1.0 from step 10
-    for row, curve in zip(rows, (falling, flat, falling)):
+    falling = {str(step): 3.0 - 0.1 * step for step in range(1, 21)}  # 0.5 per window, last window 1.2
+    flat_high = {str(step): 2.3 for step in range(1, 21)}  # a plateau, but not a collapse
+    flat_low = {str(step): max(1.0, 3.0 - 0.2 * step) for step in range(1, 21)}  # 1.0 from step 10
+    for row, curve in zip(rows, (falling, flat_low, flat_high)):
         row["distinct_correct_over_training"] = curve
     check = report.collapse_check(rows)
     assert [p["seed"] for p in check["per_seed"]] == [0, 1]  # the baseline's runs only
     assert check["per_seed"][0]["fall"] == pytest.approx(0.5) and check["per_seed"][1]["fall"] == 0.0
-    assert check["mean_fall"] == pytest.approx(0.25) and not check["collapsed"]
-    assert "STILL COLLAPSING" in report.format_collapse(check)
-    rows[0]["distinct_correct_over_training"] = flat
-    assert report.collapse_check(rows)["collapsed"]
+    assert check["per_seed"][0]["last_window"] == pytest.approx(1.2)  # at the limit: counts as collapsed
+    assert check["mean_fall"] == pytest.approx(0.25) and check["collapsed"]
+    assert "collapsed" in report.format_collapse(check) and "falling by 0.25" in report.format_collapse(check)
+    rows[1]["distinct_correct_over_training"] = flat_high  # one seed still spread: not collapsed
+    assert not report.collapse_check(rows)["collapsed"]
+    assert "NOT COLLAPSED" in report.format_collapse(report.collapse_check(rows))
+    rows[1]["distinct_correct_over_training"] = {str(step): 0.5 + 0.01 * step for step in range(1, 21)}  # rising
+    assert report.collapse_check(rows)["collapsed"] and report.collapse_check(rows)["mean_fall"] < 0.25
     for row in rows:
         row["distinct_correct_over_training"] = {"1": 2.0, "2": 1.0}
     assert report.collapse_check(rows) is None and "not checked" in report.format_collapse(None)
@@ -377,5 +401,5 @@ def test_demo_help_explains_arms_defaults_and_time():
         assert f"{arm} {description}" in text
     assert set(runner.ARM_DESCRIPTIONS) == set(runner.ARMS)
     assert "(default: ['grpo', 'poly_epo'])" in text and "(default: polyepo_demo_out)" in text
-    assert "CPU only, also on a GPU machine" in text and "about 20-25 minutes" in text and "about 3 minutes" in text
+    assert "CPU only, also on a GPU machine" in text and "about 20-26 minutes" in text and "about 3 minutes" in text
     assert "--seeds 0 1 2 3 4 5" in text  # the command behind the README's per-seed table

@@ -98,9 +98,9 @@ def test_responses_that_differ_only_in_their_final_answer_are_one_strategy(model
 
 
 def test_labels_do_not_follow_the_final_number(model):
-    """The demo's reasons followed by ', so <p>', with reason and final number drawn independently:
-    the labels carry nothing of the final number (they did before the final answer was taken out:
-    ARI 0.42 with it)."""
+    """The demo's reasons followed by ', so <n>' with final numbers other than the task's 0, reason
+    and final number drawn independently: the labels carry nothing of the final number (they did
+    before the final answer was taken out: ARI 0.42 with it)."""
     import itertools
 
     from polyepo_plugin.demo.task import REASONS
@@ -111,6 +111,6 @@ def test_labels_do_not_follow_the_final_number(model):
     for a, b in itertools.combinations([3, 7, 11, 13, 17], 2):
         rows = [(a, 0, b), (a, 1, a), (a, 2, b), (a, 0, a), (b, 0, a), (b, 1, b), (b, 2, a), (b, 1, a)]
         (labels,) = tc.label_texts([[f"{REASONS[p][w]}, so {final}" for p, w, final in rows]], model, encoder="static")
-        assert labels[0] == labels[3], labels  # same reason and wording, another final prime: one strategy
+        assert labels[0] == labels[3], labels  # same reason and wording, another final number: one strategy
         with_final.append(adjusted_rand_index([final for _, _, final in rows], labels))
     assert sum(with_final) / len(with_final) <= 0.05, with_final

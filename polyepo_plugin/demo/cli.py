@@ -6,7 +6,7 @@
     polyepo-demo --quick                  # CI smoke run: both arms, one seed, a few steps
 
 It runs on CPU only, also on a GPU machine (its processes see no GPU): the default run takes
-about 20-25 minutes on 2 CPU cores (each run 4-6.5 minutes: 40 steps, by when GRPO has
+about 20-26 minutes on 2 CPU cores (each run 4-6.5 minutes: 40 steps, by when GRPO has
 collapsed), --quick about 3 minutes; time grows with arms x seeds x steps. The targets are
 judged on the mean over six seeds; two seeds can miss the 3x mean (seeds 0 1: 2.89x).
 

@@ -73,7 +73,7 @@ _WEIGHTS = {3: 1.5, 7: 1.3, 11: 1.1, 13: 1.0, 17: 0.9, 19: 0.8, 23: 0.7, 29: 0.6
 MAX_T = 10**7
 DATA_SOURCE = "polyepo_composite"
 _PRIME_OF_REASON = {reason: prime for prime, reasons in REASONS.items() for reason in reasons}
-_RESPONSE = re.compile(r"^\s*(?P<reason>.*?),\s*so\s+(?P<answer>\d{1,7})\s*$", re.DOTALL)
+_RESPONSE = re.compile(r"^\s*(?P<reason>.*?),\s*so\s+(?P<answer>[01])\s*$", re.DOTALL)
 _FINAL_INTEGER = re.compile(r"(?:^|\s)(\d{1,7})\s*$")
 
 
@@ -132,8 +132,8 @@ def parse_answer(text: str) -> int | None:
 
 
 def strategy_of(text: str) -> int:
-    """The prime of the method the reason states word for word, or -1 (degenerate): a reason the
-    verifier cannot read, or no ``", so <answer>"`` ending."""
+    """The prime of the method the reason states word for word (case too), or -1 (degenerate): a
+    reason the verifier cannot read, or no ``", so 0"`` / ``", so 1"`` ending."""
     match = _RESPONSE.match(_clean(text))
     return _PRIME_OF_REASON.get(match.group("reason").strip(), -1) if match else -1
 

@@ -1,6 +1,6 @@
 """``polyepo-demo --quick`` end to end: both default arms train through verl's real trainer on
 CPU and the results, the targets and the backend agreement figures are well formed. Which arm
-wins is not asserted here (see the demo's full run). About 4 minutes (Ray start-up per run
+wins is not asserted here (see the demo's full run). About 3 minutes (Ray start-up per run
 dominates; the base model is pre-trained once, a minute, and cached).
 
     pytest -m slow tests/e2e/test_demo_quick.py -s
