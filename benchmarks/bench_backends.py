@@ -23,7 +23,7 @@ import torch
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.diversity import make_backend
 from polyepo_plugin.diversity.embedding import load_model
-from polyepo_plugin.strategies import response_groups
+from polyepo_plugin.diversity.strategies import response_groups
 
 WORDS = (
     "let x be the number so we add subtract multiply divide both sides by two three four equation solve root "

@@ -28,7 +28,7 @@ one policy token as one word piece; ``embedding`` reads only the first 254 word 
 response), plus the one-time cost of the static encoder's table. Timings are wall clock on
 whatever else the machine is running: the load average is printed with them.
 
-Backends: ``ngram`` and ``embedding`` through ``polyepo_plugin.strategies.label_strategies``
+Backends: ``ngram`` and ``embedding`` through ``polyepo_plugin.diversity.strategies.label_strategies``
 (while scoring, the model's ``encode`` is memoised per text so that each response is embedded
 once for all thresholds; timings run without the memo), and ``semantic``'s clustering
 (``polyepo_plugin.diversity.text_clusters``) with each setting of ``TEXT_CLUSTER_SETTINGS``: for
@@ -58,7 +58,7 @@ from polyepo_plugin.config import SemanticOptions
 from polyepo_plugin.diversity import text_clusters as tc
 from polyepo_plugin.diversity.agreement import agreement_with_truth
 from polyepo_plugin.diversity.embedding import load_model
-from polyepo_plugin.strategies import label_strategies
+from polyepo_plugin.diversity.strategies import label_strategies
 
 DATA = Path(__file__).resolve().parent / "data" / "strategy_sets" / "strategy_sets.json"
 STEPS_DATA = Path(__file__).resolve().parent / "data" / "strategy_steps" / "strategy_steps.json"

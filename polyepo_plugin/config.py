@@ -217,7 +217,7 @@ class DiversityConfig:
     (plain sentence embeddings) or ``custom`` (a user function). early_start: start the
     ``judge``, ``semantic``, ``embedding`` and ``answer`` backends as soon as a step's responses
     exist, in the background, and collect their labels at the advantage stage (see
-    ``polyepo_plugin.early_labelling``). label_timeout_s: such a labelling not finished this
+    ``polyepo_plugin.diversity.early_labelling``). label_timeout_s: such a labelling not finished this
     many seconds after it started is cancelled at the advantage stage. timeout_fallback: what
     groups not labelled in time get (the whole step's on ``label_timeout_s``, single groups on
     ``answer.timeout_s``): ``ngram`` labels, ``zero`` (advantage 0) or ``error`` (stop training).

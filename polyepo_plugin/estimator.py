@@ -31,9 +31,9 @@ import torch
 from polyepo_plugin.config import AUTO, CONFIG_ROOT, MIN_AUTO_SET_SIZE, PolyEpoConfig, parse_config
 from polyepo_plugin.diversity import label_groups
 from polyepo_plugin.diversity.groups import TIMED_OUT_METRIC, Labelling, ResponseGroups
-from polyepo_plugin.early_labelling import PendingLabelling, starts_early
+from polyepo_plugin.diversity.early_labelling import PendingLabelling, starts_early
 from polyepo_plugin.grouping import GroupLayout, distinct_per_group
-from polyepo_plugin.label_signal import LabelSignalMonitor
+from polyepo_plugin.diversity.label_signal import LabelSignalMonitor
 from polyepo_plugin.set_advantage import (
     custom_conditional_means,
     diversity_bonus_advantages,
@@ -43,7 +43,7 @@ from polyepo_plugin.set_advantage import (
     poly_conditional_means,
     stable_seed,
 )
-from polyepo_plugin.strategies import tokenized_texts
+from polyepo_plugin.diversity.strategies import tokenized_texts
 from polyepo_plugin.user_code import load_function
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class StepInputs:
     rows a trainer added only to even out the batch (verl's v1 tags them ``is_padding``); they
     join no group. Rows whose uid starts with ``pad`` are padding in any case. ``early``: a
     labelling started earlier in the step, and ``row_ids`` the identities of this call's rows in
-    the same terms (``polyepo_plugin.early_labelling``). ``text_mask``: ``(B, L)`` like
+    the same terms (``polyepo_plugin.diversity.early_labelling``). ``text_mask``: ``(B, L)`` like
     ``batch["responses"]``, the tokens the model wrote as the rollout recorded them, which
     backends read; the integration passes it when the ``response_mask`` verl hands over may
     differ (rejection sampling removes tokens from training, not from the text); verl's

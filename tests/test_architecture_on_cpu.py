@@ -144,3 +144,12 @@ def test_no_import_cycle_between_the_package_modules():
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+# The package root holds the core only: the set math, grouping, options, user code, the entry.
+CORE_MODULES = {"__init__", "set_advantage", "grouping", "config", "user_code", "estimator"}
+
+
+def test_the_package_root_holds_the_core_only():
+    root = {path.stem for path in PACKAGE_ROOT.glob("*.py")}
+    assert root == CORE_MODULES, f"outside the core at the package root: {sorted(root - CORE_MODULES)}"

@@ -15,9 +15,9 @@ from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
 from polyepo_plugin.diversity import ResponseGroups, make_backend
 from polyepo_plugin.diversity.embedding import load_model, resolve_model
 from polyepo_plugin.diversity.graph import linked_components
-from polyepo_plugin.early_labelling import PendingLabelling
+from polyepo_plugin.diversity.early_labelling import PendingLabelling
 from polyepo_plugin.grouping import GroupLayout
-from polyepo_plugin.strategies import label_strategies
+from polyepo_plugin.diversity.strategies import label_strategies
 from brute_force import same_partition
 
 

@@ -25,7 +25,7 @@ from polyepo_plugin.config import parse_config
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
 from polyepo_plugin import diversity
 from polyepo_plugin.diversity import Labelling, make_backend
-from polyepo_plugin.early_labelling import CANCEL_WAIT_S, row_identities, start_labelling
+from polyepo_plugin.diversity.early_labelling import CANCEL_WAIT_S, row_identities, start_labelling
 from polyepo_plugin.estimator import StepInputs, supplying
 from polyepo_plugin.integration import legacy
 

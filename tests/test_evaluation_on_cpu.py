@@ -419,7 +419,7 @@ def test_the_default_backend_is_trainings_everywhere():
     import inspect
 
     from polyepo_plugin.config import DiversityConfig
-    from polyepo_plugin.strategies import label_strategies
+    from polyepo_plugin.diversity.strategies import label_strategies
 
     default = DiversityConfig().backend
     assert cli.build_parser().parse_args(["--model", "m", "--data", "d", "--max-new-tokens", "4"]).backend == default

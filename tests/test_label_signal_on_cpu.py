@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from polyepo_plugin.estimator import compute_poly_epo_advantage
-from polyepo_plugin.label_signal import WINDOW_STEPS, LabelSignalMonitor
+from polyepo_plugin.diversity.label_signal import WINDOW_STEPS, LabelSignalMonitor
 
 
 def step(labels):

@@ -288,7 +288,7 @@ def load_with_verl(path: Path, recipe: str, tmp_path: Path) -> list[dict]:
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
     from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
-    from polyepo_plugin.tiny_lm import CHAT_TEMPLATE
+    from polyepo_plugin.cpu_harness.tiny_lm import CHAT_TEMPLATE
 
     tokenizer = build_tokenizer(str(tmp_path / "tokenizer"))
     tokenizer.chat_template = CHAT_TEMPLATE

@@ -215,7 +215,7 @@ def test_the_semantic_backend_is_the_default_and_labels_through_label_strategies
     """The backend wraps these functions: a group of two strategies, paraphrased, is neither one
     strategy nor eight."""
     from polyepo_plugin.config import DiversityConfig
-    from polyepo_plugin.strategies import label_strategies
+    from polyepo_plugin.diversity.strategies import label_strategies
 
     assert DiversityConfig().backend == "semantic"
     group = [

@@ -16,7 +16,7 @@ from trl_steps import run, strategy_of, toy_reward
 
 from polyepo_plugin.cpu_harness.tiny_assets import build_tiny_model
 from polyepo_plugin.estimator import StepInputs, set_advantages
-from polyepo_plugin.strategies import label_strategies
+from polyepo_plugin.diversity.strategies import label_strategies
 from polyepo_plugin.trl import PolyEpoGRPOConfig, PolyEpoGRPOTrainer
 
 STEPS_SCRIPT = Path(__file__).with_name("trl_steps.py")

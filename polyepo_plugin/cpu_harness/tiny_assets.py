@@ -11,7 +11,7 @@ import os
 import random
 from collections.abc import Iterable
 
-from polyepo_plugin.tiny_lm import IM_END, IM_START, random_qwen2, train_tokenizer
+from polyepo_plugin.cpu_harness.tiny_lm import IM_END, IM_START, random_qwen2, train_tokenizer
 
 DATA_SOURCE = "polyepo_toy_add"
 

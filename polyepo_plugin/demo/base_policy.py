@@ -17,7 +17,7 @@ import shutil
 import time
 
 from polyepo_plugin.demo import task
-from polyepo_plugin.tiny_lm import IM_END, IM_START, random_qwen2, train_tokenizer
+from polyepo_plugin.cpu_harness.tiny_lm import IM_END, IM_START, random_qwen2, train_tokenizer
 
 SETTINGS = {
     "version": 4,

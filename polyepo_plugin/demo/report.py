@@ -163,7 +163,7 @@ def backend_agreement(groups: Sequence[dict], tokenizer=None, backends: dict | N
     ``strategies`` and ``scores`` each), as ``agreement_with_truth`` measures them: over every
     response with a strategy, and (``correct_only``) over the correct ones, which in the demo's
     task all end in the same final answer. The backend labels whole groups, as in training."""
-    from polyepo_plugin.strategies import label_strategies
+    from polyepo_plugin.diversity.strategies import label_strategies
 
     texts = [g["responses"] for g in groups]
     truths = [g["strategies"] for g in groups]

@@ -24,7 +24,7 @@ from typing import Any
 from polyepo_plugin.config import DiversityConfig
 from polyepo_plugin.grouping import strategy_codes
 from polyepo_plugin.integration import rewards
-from polyepo_plugin.strategies import check_backend, label_strategies
+from polyepo_plugin.diversity.strategies import check_backend, label_strategies
 from polyepo_plugin.user_code import load_function
 
 REWARD_OPTION = "--reward"  # how the loader's errors name the file: --reward.path / --reward.name

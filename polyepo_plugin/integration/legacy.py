@@ -11,7 +11,7 @@ what the call lacks is the tokenizer and a way back for metrics:
   takes no metrics argument), and the wrapped ``compute_data_metrics`` merges them into the
   step's metrics.
 
-Early labelling (``polyepo_plugin.early_labelling``) starts in the wrapped ``extract_reward``:
+Early labelling (``polyepo_plugin.diversity.early_labelling``) starts in the wrapped ``extract_reward``:
 ``fit`` calls it on every training step once the batch is final (after ``_balance_batch``
 reorders it, whether or not that runs) and before the reward-model, old-log-prob, reference
 and value stages; it runs with ``rollout_correction.bypass_mode`` too, where
@@ -37,7 +37,7 @@ import torch
 
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.diversity import close_backends
-from polyepo_plugin.early_labelling import PendingLabelling, row_identities, start_labelling, starts_early
+from polyepo_plugin.diversity.early_labelling import PendingLabelling, row_identities, start_labelling, starts_early
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, reads_strategies, supplied_inputs, supplying
 from polyepo_plugin.integration import served_judge
 from polyepo_plugin.integration.checks import validate_run

@@ -43,7 +43,7 @@ import torch
 
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.diversity import close_backends
-from polyepo_plugin.early_labelling import PendingLabelling, start_labelling, starts_early
+from polyepo_plugin.diversity.early_labelling import PendingLabelling, start_labelling, starts_early
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, reads_strategies, supplying
 from polyepo_plugin.integration.legacy import patch_advantage_functions, wrap_init, wrap_reward_loop_setup
 from polyepo_plugin.integration.patching import problems, wrap_attribute

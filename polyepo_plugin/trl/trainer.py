@@ -41,7 +41,7 @@ from trl import GRPOConfig, GRPOTrainer
 
 from polyepo_plugin.config import CONFIG_ROOT, PolyEpoConfig, parse_config
 from polyepo_plugin.diversity import check_backend_ready, close_backends
-from polyepo_plugin.early_labelling import PendingLabelling, starts_early
+from polyepo_plugin.diversity.early_labelling import PendingLabelling, starts_early
 from polyepo_plugin.estimator import (
     GROUP_ESTIMATORS,
     StepInputs,

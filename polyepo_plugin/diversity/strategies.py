@@ -3,7 +3,7 @@
 For evaluation scripts and notebooks, e.g. counting the distinct strategies among a model's
 samples, with the same backends, options and default backend as training::
 
-    from polyepo_plugin.strategies import label_strategies
+    from polyepo_plugin.diversity.strategies import label_strategies
     label_strategies(groups)  # the training default, diversity.backend=semantic
     label_strategies([["x = 2 by factoring", "x = 2, factoring again", "guess"]], backend="ngram", n=2)
     label_strategies(groups, prompts, backend="embedding", threshold=0.85)
