@@ -28,9 +28,43 @@ def test_the_one_step_off_policy_trainer_refuses_poly_epo():
 def test_the_fully_async_trainer_refuses_grpo_div():
     from verl.experimental.fully_async_policy.fully_async_trainer import FullyAsyncTrainer
 
-    trainer_class = FullyAsyncTrainer.__ray_actor_class__  # the class the Ray actor is built from
+    # The subclass @ray.remote built, which Ray pickles and runs in the actor's process.
+    trainer_class = FullyAsyncTrainer.__ray_metadata__.modified_class
     with pytest.raises(ValueError, match=r"grpo_div cannot train with verl's FullyAsyncTrainer.*SeparateRayPPOTrainer"):
         trainer_class(config_with("grpo_div"), tokenizer=None, role_worker_mapping={}, resource_pool_manager=None)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    import ray
+
+    # The trainer actor asks for 10 CPUs; logical ones, two processes at most run here.
+    ray.init(num_cpus=10, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def create_fully_async_trainer(ray, estimator):
+    """As verl's FullyAsyncTaskRunner creates it: an actor built from the @ray.remote class."""
+    from verl.experimental.fully_async_policy.fully_async_trainer import FullyAsyncTrainer
+
+    trainer = FullyAsyncTrainer.remote(
+        config=config_with(estimator), tokenizer=None, role_worker_mapping={}, resource_pool_manager=None
+    )
+    with pytest.raises(ray.exceptions.ActorDiedError) as died:
+        ray.get(trainer.__ray_ready__.remote())
+    return str(died.value)
+
+
+def test_the_fully_async_trainer_actor_refuses_poly_epo_through_ray(ray_cluster):
+    message = create_fully_async_trainer(ray_cluster, "poly_epo")
+    assert "ValueError: algorithm.adv_estimator=poly_epo cannot train with verl's FullyAsyncTrainer" in message
+
+
+def test_the_fully_async_trainer_actor_runs_verls_init_for_grpo(ray_cluster):
+    message = create_fully_async_trainer(ray_cluster, "grpo")
+    # verl's own __init__ ran in the actor and stopped at its first check (hybrid_engine must be off).
+    assert "assert not self.hybrid_engine" in message and "cannot train" not in message
 
 
 def test_other_estimators_pass():

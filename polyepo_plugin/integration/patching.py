@@ -14,7 +14,30 @@ problems: list[str] = []
 
 
 def wrap_attribute(owner, name: str, wrap: Callable, required_params: tuple[str, ...], where: str) -> None:
-    """Replace ``owner.name`` by ``wrap(owner.name)`` once, if it takes ``required_params``."""
+    """Replace ``owner.name`` by ``wrap(owner.name)`` once, if it takes ``required_params``.
+
+    ``owner`` may be a ``@ray.remote`` class: then the method is wrapped on the class it was
+    built from, and the copy Ray made of it is dropped (see ``_drop_actor_copy``)."""
+    actor_metadata = getattr(owner, "__ray_metadata__", None)
+    if actor_metadata is not None:
+        _wrap_once(owner.__ray_actor_class__, name, wrap, required_params, where)
+        _drop_actor_copy(actor_metadata.modified_class, name)
+    else:
+        _wrap_once(owner, name, wrap, required_params, where)
+
+
+def _drop_actor_copy(actor_class, name: str) -> None:
+    """Let the class a Ray actor runs inherit ``name`` again.
+
+    ``@ray.remote`` subclasses the decorated class and puts in that subclass a tracing wrapper
+    of every method as it was at decoration time; the subclass is what Ray pickles and runs, so
+    a method wrapped on the decorated class afterwards would never run in the actor. Ray
+    re-adds its wrapper, around the inherited method, when a worker loads the class."""
+    if name in vars(actor_class):
+        delattr(actor_class, name)
+
+
+def _wrap_once(owner, name: str, wrap: Callable, required_params: tuple[str, ...], where: str) -> None:
     current = getattr(owner, name, None)
     if current is None:
         problems.append(f"{where}.{name} not found")

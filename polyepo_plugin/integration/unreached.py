@@ -46,7 +46,6 @@ def patch_unreached_trainer(module) -> None:
     trainer = getattr(module, class_name, None)
     if trainer is None:
         return  # nothing to refuse in this verl
-    trainer = getattr(trainer, "__ray_actor_class__", trainer)  # a @ray.remote class: the class itself
 
     def wrap(original):
         @functools.wraps(original)
