@@ -6,6 +6,8 @@ import re
 
 # Ray prefixes an actor's output with its name, so the line is searched, not matched.
 _STEP_LINE = re.compile(r"step:(\d+) - (.*training/global_step.*)$")
+# Some trainers (one-step-off-policy) log numpy scalars by their repr: np.float64(0.5).
+_NUMPY_REPR = re.compile(r"^np\.\w+\((.*)\)$")
 
 
 def parse_step_line(line: str) -> tuple[int, dict[str, float]] | None:
@@ -14,7 +16,8 @@ def parse_step_line(line: str) -> tuple[int, dict[str, float]] | None:
     if not found:
         return None
     fields = dict(item.split(":", 1) for item in found.group(2).strip().split(" - ") if ":" in item)
-    return int(found.group(1)), {key: float(value) for key, value in fields.items() if _is_number(value)}
+    values = {key: _NUMPY_REPR.sub(r"\1", value) for key, value in fields.items()}
+    return int(found.group(1)), {key: float(value) for key, value in values.items() if _is_number(value)}
 
 
 def step_metrics(output: str) -> dict[int, dict[str, float]]:

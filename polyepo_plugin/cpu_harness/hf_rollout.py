@@ -229,8 +229,15 @@ class HFReplica(RolloutReplica):
         await self.launch_servers()
 
     async def init_standalone(self):
-        self.rollout_mode = RolloutMode.STANDALONE
-        await self.launch_servers()
+        if self.is_reward_model:
+            self.rollout_mode = RolloutMode.STANDALONE
+            await self.launch_servers()
+            return
+        # A rollout apart from the actor (one-step-off-policy, fully async, v1 separate_async):
+        # verl's own standalone start, whose checkpoint workers (one logical GPU each) receive
+        # the weights from a checkpoint engine (``checkpoint_engine``) and hand them to this
+        # replica's server through ``HFServerAdapter``.
+        await super().init_standalone()
 
     async def launch_servers(self):
         if self.is_reward_model:

@@ -16,6 +16,12 @@ MODULE = "polyepo_plugin.cpu_harness.activate"
 # run's logical "GPU" (ray_init.num_gpus=1 below) to a worker as CUDA_VISIBLE_DEVICES=-1 (an
 # empty value would make Ray refuse num_gpus=1).
 HIDDEN_GPUS = "-1"
+# verl's trainers that keep the rollout apart from the actor, and the module each runs as
+# (``python -m MODULE``); ``cpu_overrides(apart=...)`` names one.
+APART_TRAINERS = {
+    "one_step_off": "verl.experimental.one_step_off_policy.main_ppo",
+    "fully_async": "verl.experimental.fully_async_policy.fully_async_main",
+}
 
 
 def hide_gpus(env: MutableMapping[str, str]) -> None:
@@ -37,6 +43,7 @@ def cpu_overrides(
     max_response_length: int = 16,
     rollout_data_dir: str | None = None,
     function_tool_path: str | None = None,
+    apart: str | None = None,
 ) -> list[str]:
     """Hydra overrides (``key=value`` strings) for a tiny CPU run; add the estimator yourself.
 
@@ -44,14 +51,16 @@ def cpu_overrides(
     ``rollout_data_dir``, if given, makes verl dump each step's generations, scores and
     reward extra info (e.g. ``strategy``) as JSONL there. ``function_tool_path`` gives verl's
     tool agent loop its ``@function_tool`` file (``toy_tool_agent.TOOLS_FILE``), for rows whose
-    ``agent_name`` is ``tool_agent``.
+    ``agent_name`` is ``tool_agent``. ``apart`` names one of ``APART_TRAINERS``, to be run
+    as its module instead of ``verl.trainer.main_ppo`` (``use_v1`` does not apply to them).
     """
     samples = train_batch_size * rollout_n
     out = [
         # Data: tiny local parquet files, no dataloader subprocesses.
         f"data.train_files={train_files}",
         f"data.val_files={val_files}",
-        f"data.train_batch_size={train_batch_size}",
+        # The fully async trainer batches prompts itself (see _apart_overrides).
+        f"data.train_batch_size={0 if apart == 'fully_async' else train_batch_size}",
         f"data.max_prompt_length={max_prompt_length}",
         f"data.max_response_length={max_response_length}",
         "data.dataloader_num_workers=0",
@@ -91,14 +100,47 @@ def cpu_overrides(
         f"trainer.use_v1={use_v1}",
         # Ray: verl's placement asks for {GPU: 1, CPU: 3} per worker, so declare logical
         # resources; with the real 2 CPUs scheduling hangs.
-        "+ray_kwargs.ray_init.num_gpus=1",
-        f"ray_kwargs.ray_init.num_cpus={16 if use_v1 else 8}",
+        f"+ray_kwargs.ray_init.num_gpus={2 if apart else 1}",
+        f"ray_kwargs.ray_init.num_cpus={40 if apart else 16 if use_v1 else 8}",
     ]
     if rollout_data_dir:
         out.append(f"trainer.rollout_data_dir={rollout_data_dir}")
     if function_tool_path:
         out.append(f"actor_rollout_ref.rollout.multi_turn.function_tool_path={function_tool_path}")
+    if apart:
+        out += _apart_overrides(apart, train_batch_size, steps)
     if use_v1:
         # TransferQueue's default 8 storage units (1 CPU each) don't fit; tq.init() then hangs.
         out.append("transfer_queue.backend.SimpleStorage.num_data_storage_units=1")
+    return out
+
+
+def _apart_overrides(trainer: str, train_batch_size: int, steps: int) -> list[str]:
+    """What a trainer with the rollout apart from the actor needs beyond the tiny run's overrides."""
+    if trainer not in APART_TRAINERS:
+        raise ValueError(f"apart={trainer!r}: expected one of {sorted(APART_TRAINERS)}")
+    from polyepo_plugin.cpu_harness.checkpoint_engine import CHECKPOINT_ENGINE_OVERRIDES
+
+    out = [
+        # The actor on one logical GPU, the rollout's checkpoint worker on another (the Ray
+        # resources above: 2 GPUs; the trainer and rollouter actors ask for 10 CPUs each).
+        "actor_rollout_ref.hybrid_engine=False",
+        "rollout.nnodes=1",
+        "rollout.n_gpus_per_node=1",
+        # Weights to the rollout server through Ray (their configs ask for nccl, CUDA only).
+        *CHECKPOINT_ENGINE_OVERRIDES,
+    ]
+    if trainer == "one_step_off":
+        # Its config searches a path relative to verl's source tree.
+        out.append("hydra.searchpath=[pkg://verl.trainer.config]")
+    else:
+        # The rollouter samples one prompt at a time and the trainer takes a batch of
+        # train_batch_size prompts per step, syncing weights after each. It logs a step's metrics
+        # at the next sync, so one step more is generated than ``steps`` shows.
+        out += [
+            "data.gen_batch_size=1",
+            f"rollout.total_rollout_steps={train_batch_size * (steps + 1)}",
+            "async_training.trigger_parameter_sync_step=1",
+            "async_training.require_batches=1",
+        ]
     return out

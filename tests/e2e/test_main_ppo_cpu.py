@@ -27,10 +27,17 @@ TIMEOUT_S = 600
 
 
 def _run_trainer(
-    tmp_path: Path, estimator: str, steps: int, use_v1: bool, extra: list[str] = (), tool_agent: bool = False
+    tmp_path: Path,
+    estimator: str,
+    steps: int,
+    use_v1: bool,
+    extra: list[str] = (),
+    tool_agent: bool = False,
+    apart: str | None = None,
 ) -> subprocess.CompletedProcess:
     """``tool_agent``: every row runs verl's tool agent loop, the rollout server answers with the
-    scripted tool-using policy (``toy_tool_agent``) and the reward scores the final answer."""
+    scripted tool-using policy (``toy_tool_agent``) and the reward scores the final answer.
+    ``apart``: run that one of ``overrides.APART_TRAINERS`` instead of ``verl.trainer.main_ppo``."""
     if str(REPO_ROOT) not in sys.path:  # the repo may not be installed; the test runs from a checkout
         sys.path.insert(0, str(REPO_ROOT))
     from polyepo_plugin.cpu_harness import overrides, tiny_assets, toy_tool_agent
@@ -49,7 +56,7 @@ def _run_trainer(
     cmd = [
         sys.executable,
         "-m",
-        "verl.trainer.main_ppo",
+        overrides.APART_TRAINERS[apart] if apart else "verl.trainer.main_ppo",
         f"algorithm.adv_estimator={estimator}",
         *overrides.cpu_overrides(
             paths["model"],
@@ -58,7 +65,10 @@ def _run_trainer(
             paths["reward"],
             steps=steps,
             use_v1=use_v1,
-            rollout_data_dir=str(tmp_path / "rollouts"),
+            # verl 0.9.1's one-step-off-policy trainer cannot dump (its __init__ skips the dump
+            # executor the dump uses); neither trainer with the rollout apart dumps here.
+            rollout_data_dir=None if apart else str(tmp_path / "rollouts"),
+            apart=apart,
             **tool_agent_options,
         ),
         *extra,
@@ -100,11 +110,16 @@ def rollout_dumps(tmp_path: Path) -> list[list[dict]]:
     ]
 
 
-def _check_run(proc: subprocess.CompletedProcess, tmp_path: Path, steps: int, dumps_extra_info: bool) -> None:
+def _check_run(
+    proc: subprocess.CompletedProcess, tmp_path: Path, steps: int, dumps_extra_info: bool | None
+) -> None:
+    """``dumps_extra_info``: None for a run that dumps no rollouts (``_run_trainer(apart=...)``)."""
     log = f"--- stdout ---\n{proc.stdout[-20000:]}\n--- stderr ---\n{proc.stderr[-20000:]}"
     assert proc.returncode == 0, f"main_ppo exited {proc.returncode}\n{log}"
     assert f"training/global_step:{steps}" in proc.stdout, f"no step-{steps} metrics in stdout\n{log}"
     assert "critic/score/mean" in proc.stdout, f"no reward metrics in stdout\n{log}"
+    if dumps_extra_info is None:
+        return
     # verl dumps one JSONL per step. The legacy trainer adds each reward-extra key (the toy
     # reward's `strategy`) as a column; v1 keeps them inside extra_fields and dumps score only.
     dumps = sorted((tmp_path / "rollouts").glob("*.jsonl"))
