@@ -8,9 +8,9 @@ Modules, one concern each:
   each target's shape first and records what does not fit).
 - ``checks``: start-up errors, before any model loads; ``notes``: one-time warnings where a run
   differs from the paper's settings.
-- ``legacy``: the legacy and separation trainers; ``v1``: the v1 trainer and TransferQueue;
-  ``unreached``: the trainers it does not reach (one-step-off-policy, fully async), which stop
-  a ``poly_epo``/``grpo_div`` run at their ``__init__``.
+- ``legacy``: the legacy and separation trainers, and the two built on the separation trainer
+  with the rollout apart (one-step-off-policy, fully async); ``v1``: the v1 trainer and
+  TransferQueue.
 - ``rewards``: verl's reward functions for the evaluation tool.
 - ``served_judge``: a judge verl serves as its reward model (``diversity.judge.base_url: verl``):
   its start-up checks, and handing the reward-model router to the judge backend once a trainer
@@ -21,7 +21,7 @@ How data flows. verl calls a registered estimator with rewards, response mask, u
 reads a ``StepInputs``: the batch in the legacy layout, the tokenizer, padding rows, and a
 ``metrics`` dict to write to. One channel each way, per trainer:
 
-- legacy / separation: in, the wrapped ``compute_advantage`` supplies ``StepInputs`` built from
+- legacy / separation / one-step-off-policy / fully async: in, the wrapped ``compute_advantage`` supplies ``StepInputs`` built from
   its ``DataProto`` and the running trainer's tokenizer (``estimator.supplying``); out, the
   metrics ride in the returned ``meta_info`` into the wrapped ``compute_data_metrics``.
 - v1: in, the wrapped ``compute_advantage_for_multi_trajectories`` keeps each session's final

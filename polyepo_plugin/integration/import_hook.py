@@ -12,7 +12,7 @@ import importlib.abc
 import logging
 import sys
 
-from polyepo_plugin.integration import legacy, trl_value_head, unreached, v1
+from polyepo_plugin.integration import legacy, trl_value_head, v1
 from polyepo_plugin.integration.patching import problems
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ MODULE_PATCHES: dict[str, list] = {
     "verl.experimental.separation.ray_trainer": [legacy.patch_separation_trainer],
     "verl.trainer.ppo.v1.utils": [v1.patch_v1_utils],
     "verl.trainer.ppo.v1.trainer_base": [v1.patch_v1_trainer],
-    **{name: [unreached.patch_unreached_trainer] for name in unreached.UNREACHED_TRAINERS},
+    **{name: [legacy.patch_apart_trainer] for name in legacy.APART_TRAINERS},
     trl_value_head.MONKEY_PATCH_MODULE: [trl_value_head.patch_trl_check],
 }
 

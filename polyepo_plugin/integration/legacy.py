@@ -1,4 +1,5 @@
-"""The legacy trainer (``verl.trainer.ppo.ray_trainer``) and the separation trainer built on it.
+"""The legacy trainer (``verl.trainer.ppo.ray_trainer``), the separation trainer built on it, and
+the one-step-off-policy and fully async trainers built on that one (``patch_apart_trainer``).
 
 Their ``compute_advantage(data, ...)`` gets the whole ``DataProto`` (responses, prompts,
 attention mask, each reward-extra-info key as its own array), so the estimator reads it there;
@@ -28,8 +29,10 @@ only around validation generation in 0.9.1), so its groups are whole.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +44,7 @@ from polyepo_plugin.diversity.early_labelling import PendingLabelling, row_ident
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, reads_strategies, supplied_inputs, supplying
 from polyepo_plugin.integration import served_judge
 from polyepo_plugin.integration.checks import validate_run
-from polyepo_plugin.integration.patching import passes_group_inputs, problems, wrap_attribute
+from polyepo_plugin.integration.patching import class_to_patch, passes_group_inputs, wrap_attribute
 
 METRICS_META_KEY = "poly_epo_metrics"
 
@@ -193,17 +196,34 @@ def patch_rollout_correction(module) -> None:
     )
 
 
+@contextlib.contextmanager
+def _running(trainer):
+    run = _Run(trainer)
+    token = _run.set(run)
+    try:
+        yield
+    finally:
+        run.drop_pending()  # a step that raised, or the last one: nothing outlives the run
+        close_backends()
+        _run.reset(token)
+
+
 def wrap_fit(original):
+    """Make the trainer known while its ``fit`` runs; an async ``fit`` (the trainers with the
+    rollout apart) keeps it in its own task's context, which its steps run in."""
+    if inspect.iscoroutinefunction(original):
+
+        @functools.wraps(original)
+        async def fit(self, *args, **kwargs):
+            with _running(self):
+                return await original(self, *args, **kwargs)
+
+        return fit
+
     @functools.wraps(original)
     def fit(self, *args, **kwargs):
-        run = _Run(self)
-        token = _run.set(run)
-        try:
+        with _running(self):
             return original(self, *args, **kwargs)
-        finally:
-            run.drop_pending()  # a step that raised, or the last one: nothing outlives the run
-            close_backends()
-            _run.reset(token)
 
     return fit
 
@@ -238,11 +258,10 @@ def patch_advantage_functions(module) -> None:
 
 def patch_trainer_module(module, trainer_class: str, wrap_its_init: bool) -> None:
     patch_advantage_functions(module)
-    trainer = getattr(module, trainer_class, None)
-    where = f"{module.__name__}.{trainer_class}"
+    trainer = class_to_patch(module, trainer_class)
     if trainer is None:
-        problems.append(f"{where} not found")
         return
+    where = f"{module.__name__}.{trainer_class}"
     if wrap_its_init:
         wrap_attribute(trainer, "__init__", wrap_init, ("config",), where)
     wrap_attribute(trainer, "init_workers", wrap_reward_loop_setup, (), where)
@@ -258,3 +277,26 @@ def patch_legacy_trainer(module) -> None:
 def patch_separation_trainer(module) -> None:
     # Its __init__ calls RayPPOTrainer.__init__, which validates; its fit is its own.
     patch_trainer_module(module, "SeparateRayPPOTrainer", wrap_its_init=False)
+
+
+# module -> the trainer it defines, built on the separation trainer, with the rollout apart.
+APART_TRAINERS = {
+    "verl.experimental.one_step_off_policy.ray_trainer": "OneStepOffRayTrainer",
+    "verl.experimental.fully_async_policy.fully_async_trainer": "FullyAsyncTrainer",
+}
+
+
+def patch_apart_trainer(module) -> None:
+    """The one-step-off-policy and fully async trainers reach their advantage stage through the
+    separation trainer's ``_fit_compute_reward`` / ``_fit_compute_advantage`` /
+    ``_fit_collect_metrics``, whose functions are wrapped already; what they have of their own is
+    an ``__init__`` that skips ``RayPPOTrainer``'s (so it gets the start-up checks here) and an
+    async ``fit`` (made known to the step as the others' ``fit`` is). The fully async one is a Ray
+    actor class: ``wrap_attribute`` wraps the methods its actor runs."""
+    trainer_class = APART_TRAINERS[module.__name__]
+    trainer = class_to_patch(module, trainer_class)
+    if trainer is None:
+        return
+    where = f"{module.__name__}.{trainer_class}"
+    wrap_attribute(trainer, "__init__", wrap_init, ("config",), where)
+    wrap_attribute(trainer, "fit", wrap_fit, (), where)

@@ -54,6 +54,14 @@ def _wrap_once(owner, name: str, wrap: Callable, required_params: tuple[str, ...
     setattr(owner, name, wrapped)
 
 
+def class_to_patch(module, name: str):
+    """``module.name``, or None with its absence recorded in ``problems``."""
+    found = getattr(module, name, None)
+    if found is None:
+        problems.append(f"{module.__name__}.{name} not found")
+    return found
+
+
 def passes_group_inputs(compute_advantage) -> bool:
     """True for a verl whose ``compute_advantage`` hands estimators the batch and tokenizer itself
     (verl patched with ``patches/``, or upstream once PR #7473 lands)."""

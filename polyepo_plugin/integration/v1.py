@@ -46,7 +46,7 @@ from polyepo_plugin.diversity import close_backends
 from polyepo_plugin.diversity.early_labelling import PendingLabelling, start_labelling, starts_early
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, reads_strategies, supplying
 from polyepo_plugin.integration.legacy import patch_advantage_functions, wrap_init, wrap_reward_loop_setup
-from polyepo_plugin.integration.patching import problems, wrap_attribute
+from polyepo_plugin.integration.patching import class_to_patch, wrap_attribute
 
 
 @dataclass
@@ -359,11 +359,10 @@ def patch_v1_utils(module) -> None:
 
 
 def patch_v1_trainer(module) -> None:
-    trainer = getattr(module, "PPOTrainer", None)
-    where = f"{module.__name__}.PPOTrainer"
+    trainer = class_to_patch(module, "PPOTrainer")
     if trainer is None:
-        problems.append(f"{where} not found")
         return
+    where = f"{module.__name__}.PPOTrainer"
     wrap_attribute(trainer, "__init__", wrap_init, ("config",), where)
     wrap_attribute(trainer, "_setup", wrap_reward_loop_setup, (), where)
     if hasattr(trainer, "_add_estimator_inputs"):  # a verl patched with patches/ fetches the fields itself

@@ -39,3 +39,20 @@ def test_grpo_trains_with_the_rollout_apart(tmp_path, apart):
         m = steps[step]
         assert m["actor/grad_norm"] > 0, m  # the actor trained on the step's samples
         assert not any(key.startswith("poly_epo/") for key in m)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("apart", APART)
+def test_poly_epo_default_options_train_with_the_rollout_apart(tmp_path, apart):
+    """Only algorithm.adv_estimator=poly_epo: the default backend reads the responses decoded with
+    the trainer's tokenizer, labelled early (before the advantage stage), every group whole."""
+    _skip_on_cuda()
+    proc = _run_trainer(tmp_path, estimator="poly_epo", steps=STEPS, use_v1=False, apart=apart)
+    _check_run(proc, tmp_path, steps=STEPS, dumps_extra_info=None)
+    steps = logged_steps(step_metrics(proc.stdout))
+    for step in range(1, STEPS + 1):
+        m = steps[step]
+        assert m["poly_epo/groups"] == 4 and m["poly_epo/skipped_groups"] == 0 and m["poly_epo/padding_rows"] == 0
+        assert m["poly_epo/diversity_labelled_in_step"] == 0 and m["poly_epo/diversity_failed_groups"] == 0
+        assert 1 <= m["poly_epo/distinct_strategies_mean"] <= 4
+        assert m["actor/grad_norm"] > 0
