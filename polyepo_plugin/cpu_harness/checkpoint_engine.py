@@ -1,7 +1,7 @@
 """A CPU checkpoint engine: the actor's weights to the harness's rollout server through Ray.
 
 verl's trainers that keep the actor and the rollout in separate processes (one-step-off-policy,
-fully async) move weights with a checkpoint engine. Those verl 0.9.1 ships
+fully async, v1 ``separate_async``) move weights with a checkpoint engine. Those verl 0.9.1 ships
 need CUDA (``nccl`` imports cupy) or run the rollout inside the actor process (``naive``). This
 one is registered in verl's own registry under ``BACKEND`` and named by the run::
 

@@ -233,7 +233,7 @@ class HFReplica(RolloutReplica):
             self.rollout_mode = RolloutMode.STANDALONE
             await self.launch_servers()
             return
-        # A rollout apart from the actor (one-step-off-policy, fully async):
+        # A rollout apart from the actor (one-step-off-policy, fully async, v1 separate_async):
         # verl's own standalone start, whose checkpoint workers (one logical GPU each) receive
         # the weights from a checkpoint engine (``checkpoint_engine``) and hand them to this
         # replica's server through ``HFServerAdapter``.

@@ -21,6 +21,7 @@ HIDDEN_GPUS = "-1"
 APART_TRAINERS = {
     "one_step_off": "verl.experimental.one_step_off_policy.main_ppo",
     "fully_async": "verl.experimental.fully_async_policy.fully_async_main",
+    "separate_async": "verl.trainer.main_ppo",  # the v1 trainer's separate_async mode
 }
 
 
@@ -52,8 +53,9 @@ def cpu_overrides(
     reward extra info (e.g. ``strategy``) as JSONL there. ``function_tool_path`` gives verl's
     tool agent loop its ``@function_tool`` file (``toy_tool_agent.TOOLS_FILE``), for rows whose
     ``agent_name`` is ``tool_agent``. ``apart`` names one of ``APART_TRAINERS``, to be run
-    as its module instead of ``verl.trainer.main_ppo`` (``use_v1`` does not apply to them).
+    as its module (``separate_async`` is the v1 trainer's mode: it sets ``use_v1``).
     """
+    use_v1 = use_v1 or apart == "separate_async"
     samples = train_batch_size * rollout_n
     out = [
         # Data: tiny local parquet files, no dataloader subprocesses.
@@ -121,15 +123,20 @@ def _apart_overrides(trainer: str, train_batch_size: int, steps: int) -> list[st
         raise ValueError(f"apart={trainer!r}: expected one of {sorted(APART_TRAINERS)}")
     from polyepo_plugin.cpu_harness.checkpoint_engine import CHECKPOINT_ENGINE_OVERRIDES
 
-    out = [
-        # The actor on one logical GPU, the rollout's checkpoint worker on another (the Ray
-        # resources above: 2 GPUs; the trainer and rollouter actors ask for 10 CPUs each).
-        "actor_rollout_ref.hybrid_engine=False",
-        "rollout.nnodes=1",
-        "rollout.n_gpus_per_node=1",
-        # Weights to the rollout server through Ray (their configs ask for nccl, CUDA only).
-        *CHECKPOINT_ENGINE_OVERRIDES,
-    ]
+    # Weights to the rollout server through Ray (their configs ask for nccl, CUDA only). The
+    # actor on one logical GPU, the rollout's checkpoint worker on another (the Ray resources
+    # above: 2 GPUs; the experimental trainer and rollouter actors ask for 10 CPUs each).
+    out = list(CHECKPOINT_ENGINE_OVERRIDES)
+    if trainer == "separate_async":
+        # It keeps the colocated rollout too: hybrid_engine=False stops verl 0.9.1 in _setup
+        # (a logger.info(..., flush=True) call, a TypeError). One update per weight sync.
+        return out + [
+            "trainer.v1.trainer_mode=separate_async",
+            "actor_rollout_ref.rollout.nnodes=1",
+            "actor_rollout_ref.rollout.n_gpus_per_node=1",
+            "trainer.v1.separate_async.parameter_sync_step=1",
+        ]
+    out += ["actor_rollout_ref.hybrid_engine=False", "rollout.nnodes=1", "rollout.n_gpus_per_node=1"]
     if trainer == "one_step_off":
         # Its config searches a path relative to verl's source tree.
         out.append("hydra.searchpath=[pkg://verl.trainer.config]")

@@ -1,6 +1,7 @@
 """verl's trainers that keep the rollout apart from the actor, end to end on CPU: the
-one-step-off-policy trainer (``verl.experimental.one_step_off_policy.main_ppo``) and the fully
-async trainer (``verl.experimental.fully_async_policy.fully_async_main``).
+one-step-off-policy trainer (``verl.experimental.one_step_off_policy.main_ppo``), the fully
+async trainer (``verl.experimental.fully_async_policy.fully_async_main``) and the v1 trainer's
+``separate_async`` mode (``trainer.v1.trainer_mode=separate_async``).
 
 Weights go from the actor to the rollout server through the harness's checkpoint engine
 (``cpu_harness.checkpoint_engine``): a rollout-side engine waits for the actor's delivery at every
@@ -19,7 +20,7 @@ from test_main_ppo_cpu import _check_run, _run_trainer, _skip_on_cuda
 from polyepo_plugin.cpu_harness.console import step_metrics
 
 STEPS = 2
-APART = [pytest.param("one_step_off", id="one_step_off"), pytest.param("fully_async", id="fully_async")]
+APART = [pytest.param(name, id=name) for name in ("one_step_off", "fully_async", "separate_async")]
 
 
 def logged_steps(metrics: dict[int, dict[str, float]]) -> dict[int, dict[str, float]]:
