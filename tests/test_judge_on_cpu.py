@@ -287,7 +287,8 @@ def test_start_up_check_sends_one_labelling_request_for_a_test_group():
 def test_start_up_stops_a_judge_that_answers_a_test_group_without_labels(behaviour, problem):
     """Before, a one-word chat request passed, and every group of the run failed the same way."""
     with FakeJudge(default_behaviour=behaviour) as judge:
-        with pytest.raises(ValueError, match=f"test group of 3 short responses .* without parseable labels \\({problem}") as error:
+        stops = f"test group of 3 short responses .* without parseable labels \\({problem}"
+        with pytest.raises(ValueError, match=stops) as error:
             check_ready(judge.base_url, max_tokens=64)
     message = str(error.value)
     assert "it answered: " in message and len(message) < 1200  # what it said, cut
@@ -322,7 +323,8 @@ def test_start_up_waits_for_a_judge_that_starts_listening_later():
 def test_start_up_gives_up_at_startup_wait_s():
     with FakeJudge(loading_s=600) as judge:
         started = time.monotonic()
-        with pytest.raises(ValueError, match=r"is not ready \(HTTP 503 at .*\) after diversity\.judge\.startup_wait_s=1 s"):
+        gives_up = r"is not ready \(HTTP 503 at .*\) after diversity\.judge\.startup_wait_s=1 s"
+        with pytest.raises(ValueError, match=gives_up):
             check_ready(judge.base_url, startup_wait_s=1)
     assert 1.0 <= time.monotonic() - started < 10
 

@@ -321,7 +321,8 @@ class JudgeClient:
             prompt = render_request(
                 load_template(self.options.prompt_template), *TEST_GROUP, self.options.max_response_chars
             )
-            answer = client.post(base_url + "/chat/completions", json=self._body(model, prompt, self.options.max_tokens))
+            body = self._body(model, prompt, self.options.max_tokens)
+            answer = client.post(base_url + "/chat/completions", json=body)
         except httpx.UnsupportedProtocol as error:
             raise ValueError(f"{CONFIG_ROOT}.diversity.judge.base_url={self.options.base_url!r}: {error}") from None
         except httpx.TransportError as error:  # nothing listens yet, or it is too busy to answer in timeout_s
