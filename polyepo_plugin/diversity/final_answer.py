@@ -13,12 +13,13 @@ reasoning. The rules:
    "答案是", "答案：", "最终答案是", ...) followed by a value, up to the value's end (a sentence
    end, a line end, a clause break such as ", so" or "because"). A *value* opens with a number
    (digits, English number words, Chinese numerals), a sign, a LaTeX command or ``x =``, and has
-   at most ``CLOSING_WORDS`` words and symbols; after a marker an option letter or yes / no
+   at most ``CLOSING_WORDS`` words and numbers; after a marker an option letter or yes / no
    counts too. "Answer: use the Euclidean algorithm" states no value: it stays.
 3. The close: in the last non-blank line, from the last connective ("so", "thus", "gives",
    "total", "=", ":", ","; "por lo tanto", "donc", "also", "所以", "因此", "等于", ...) that is
    followed by a value only, to the line's end: ", so 7", "Total 47.", "So: 55.", "Therefore,
-   sixty-six handshakes.".
+   sixty-six handshakes."; failing that, a value of math only (rule 4) that ends the line up to
+   three words after a connective, the value alone ("Also ist die Summe 7." loses "7.").
 4. A last line that is a value: the whole last non-blank line when it is only a value ("42",
    "1.", "-3/4", "$\\frac{1}{2}$", "x = 2"), even as the response's only line; or, in a text of
    several lines, when it is a value at all ("23 chickens and 12 rabbits") and not indented code.
@@ -28,7 +29,7 @@ reasoning. The rules:
    "= 820." as well) or a bare heading ("**Final Answer**", "答案：").
 
 Statements of rules 2-3 start at the run of closing words just before them ("which gives 7",
-"and so 7", "所以答案是 1"), so that the four ways of closing one worked body (", so X", a bare
+"and so 7", "so the final answer is 7", "所以答案是 1"), so that the four ways of closing one worked body (", so X", a bare
 last line, ``\\boxed{X}``, " which gives X.") leave one text. Anything else stays: the value
 where the reasoning uses it (``3^2 = 9`` when the answer is 2), a described method, numbers
 elsewhere. What all correct responses share is left for the clustering to discount.
@@ -47,7 +48,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-CLOSING_WORDS = 8  # words and symbols a value may have
+CLOSING_WORDS = 8  # words and numbers a value may have (LaTeX commands, braces and symbols not counted)
 WINDOW = 256  # characters read for one statement: a value of CLOSING_WORDS words fits
 CHECK_EVERY = 4096  # characters a scan reads between two calls of ``checkpoint``
 _ECHOES = 4  # most statements an answer block takes in before it (rule 5)
@@ -78,10 +79,10 @@ _HEADING = re.compile(
     re.IGNORECASE,
 )
 _CONNECTIVE = re.compile(
-    r"\b(?:so|thus|hence|therefore|total|totals|gives?|giving|yields?|gets?|got|makes?|equals?|is|are|was|of|to|in\s+all"
+    r"\b(?:so|thus|hence|therefore|total|totals|gives?\s+us|giving\s+us|gives?|giving|yields?|gets?|got|makes?|equals?|is|are|was|of|to|in\s+all"
     r"|entonces|luego|así\s+que|por\s+(?:lo\s+)?tanto|da|dan|es|son|igual\s+a|en\s+total"
-    r"|donc|ainsi|alors|soit|donne|est|sont|égal\s+à|au\s+total"
-    r"|also|daher|somit|folglich|ergibt|ist|sind|gleich|insgesamt)(?!\w)"
+    r"|obtenemos|donc|ainsi|alors|soit|donne|vaut|est|sont|égal\s+à|au\s+total|obtient|obtenons"
+    r"|also|daher|somit|folglich|ergibt(?:\s+sich)?|ist|sind|beträgt|gleich|insgesamt)(?!\w)"
     r"|所以|因此|因而|故|即|得到|得|等于|是|为|共|总共|一共"
     r"|[=:,;，：；]"
 )
@@ -100,7 +101,7 @@ _VALUE_END = re.compile(
 )
 _ANSWER_WORD = re.compile(r"answer|respuesta|réponse|antwort|答", re.IGNORECASE)
 _VALUE_OPENING = re.compile(
-    r"[\s$*(\[{]*(?:[A-Za-z]\w{0,2}(?:\([^()\n]{0,12}\))?\s*=\s*[\s$*(]*)?"  # "x = ", "f(10) = "
+    r"(?:[\s$*(\[{]|\\[(\[])*(?:[A-Za-z]\w{0,2}(?:\([^()\n]{0,12}\))?\s*=\s*[\s$*(]*)?"  # "x = ", "f(10) = "
     rf"(?:[-+−±]?\s*\.?\d|\\[A-Za-z]|[零〇一二三四五六七八九十百千万两]|(?:{_DECADES}|{_SMALL})(?![^\W\d_]))",
     re.IGNORECASE,
 )
@@ -109,9 +110,11 @@ _CHOICE = re.compile(r"[\s$*(\[]*(?:[A-E]|yes|no|true|false|sí|oui|non|ja|nein|
 _VALUE_ONLY = re.compile(
     r"(?:\\[A-Za-z]+|(?<![A-Za-z])[A-Za-zπ](?![A-Za-z])|[\d\s+\-−±×·*/^_=.,:;!%()\[\]{}|<>'$\\。])+"
 )
-_MATH = re.compile(r"\d|\\[A-Za-z]")
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+|\S")
+_WORDS = re.compile(r"\\[A-Za-z]+|(\d+(?:[.,]\d+)*|[^\W\d_]+)")  # words and numbers; LaTeX commands matched to be skipped
+_MATH_DELIMITERS = re.compile(r"\\[()\[\]]")
 _NON_SPACE = re.compile(r"\S")
+_PLAIN_WORD = re.compile(r"[\s,]*[^\W\d_]+(?=\s)")
 _SPACES = re.compile(r"[ \t]+")
 _DECORATION = " \t\n.!?:：,，;；。！？*$"
 _PUNCTUATION = ".,;:!?。，；：！？、"
@@ -185,14 +188,14 @@ def _is_value(text: str) -> bool:
     return (
         bool(body)
         and _VALUE_OPENING.match(body) is not None
-        and len(_TOKEN.findall(body)) <= CLOSING_WORDS
+        and sum(1 for word in _WORDS.finditer(body) if word.group(1)) <= CLOSING_WORDS
         and _VALUE_END.search(body) is None  # one clause: "5. Next we check" is no value
     )
 
 
 def _is_value_only(line: str) -> bool:
-    body = line.strip(_DECORATION)
-    return bool(body) and _VALUE_ONLY.fullmatch(body) is not None and _MATH.search(body) is not None
+    """Whether ``line`` is a value made of math only ("-3/4", "x = 2"; not "x^2 + 1 = 10")."""
+    return _is_value(line) and _VALUE_ONLY.fullmatch(line.strip(_DECORATION)) is not None
 
 
 def _run_start(lowered: str, start: int) -> int:
@@ -242,11 +245,21 @@ def _closing(text: str, lowered: str, end: int) -> tuple[int, int, str] | None:
     # a close (a connective of up to 3 words, a value of up to CLOSING_WORDS, stops) starts among the last words
     words = [word.start() for word in _TOKEN.finditer(line)][-2 * CLOSING_WORDS - 4 :]
     last, first = None, words[0] if words else 0
-    for connective in _CONNECTIVE.finditer(lowered, start + first, end):
+    connectives = list(_CONNECTIVE.finditer(lowered, start + first, end))
+    for connective in connectives:
         if _is_value(text[connective.end() : end]):
             last = connective  # the last one: the shortest close
     if last is not None:
         return _run_start(lowered, last.start()), end, text[last.end() : end].strip(_DECORATION)
+    for connective in connectives:  # a connective, up to 3 words, a value of math: the value ("also ist die Summe 7")
+        position = connective.end()
+        for _ in range(3):
+            word = _PLAIN_WORD.match(text, position, end)
+            if word is None:
+                break
+            position = word.end()
+            if _is_value_only(text[position:end]):
+                return position, end, text[position:end].strip(_DECORATION)
     if whole and not only_line and not indented and _is_value(line):
         return start, end, line.strip(_DECORATION)
     return None
@@ -255,7 +268,7 @@ def _closing(text: str, lowered: str, end: int) -> tuple[int, int, str] | None:
 def _answer_tokens(value: str) -> set[str]:
     """What one statement states: a LaTeX expression as written (its numbers may be the problem's
     data), else its numbers, in digits or in words; a box states its content."""
-    value = _unboxed(value).strip(_DECORATION)
+    value = _MATH_DELIMITERS.sub(" ", _unboxed(value)).strip(_DECORATION)
     if "\\" in value:
         return {value.strip()}
     return set(NUMBER.findall(value)) | {words.lower() for words in NUMBER_WORDS.findall(value)}
@@ -336,7 +349,7 @@ def without_final_answer(text: str, checkpoint: Callable[[], None] = _no_check) 
     pieces.append(text[position:])
     kept = [pieces[0]]
     for piece in pieces[1:]:
-        left, right = kept[-1].rstrip(" \t"), piece.lstrip(" \t")
+        left, right = kept[-1].rstrip(" \t*#"), piece.lstrip(" \t")  # markup of a cut statement goes too
         if right[:1] and right[0] in _PUNCTUATION:
             left = left.rstrip(" \t,;:，；：、")
             if not left or left[-1] in _PUNCTUATION or left[-1] == "\n":
@@ -345,4 +358,4 @@ def without_final_answer(text: str, checkpoint: Callable[[], None] = _no_check) 
             left += " "
         kept[-1] = left
         kept.append(right)
-    return _SPACES.sub(" ", "".join(kept)).strip(" \t\n" + _PUNCTUATION)
+    return _SPACES.sub(" ", "".join(kept)).strip(" \t\n*#" + _PUNCTUATION)
