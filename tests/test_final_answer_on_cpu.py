@@ -313,3 +313,17 @@ def test_labels_do_not_follow_the_final_number(model):
         assert labels[0] == labels[3], labels  # same reason and wording, another final number: one strategy
         with_final.append(adjusted_rand_index([final for _, _, final in rows], labels))
     assert sum(with_final) / len(with_final) <= 0.05, with_final
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_labels_do_not_follow_the_final_answer_in_other_languages(model, language):
+    """One method written in one language, eight different final answers stated in its ways: one
+    strategy (before, in Chinese, the labels followed the answer)."""
+    from polyepo_plugin.diversity import text_clusters as tc
+
+    method, closings = LANGUAGES[language]
+    removed_whole = [closing for closing, stays in closings if not stays]
+    answers = ["1", "7", "12", "2024", "-3/4", "0.5", "\\frac{1}{2}", "99"]
+    group = [method + removed_whole[k % len(removed_whole)].format(answer=answer) for k, answer in enumerate(answers)]
+    (labels,) = tc.label_texts([group], model, encoder="static")
+    assert labels == [0] * 8
