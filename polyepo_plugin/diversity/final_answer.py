@@ -87,12 +87,13 @@ _CONNECTIVE = re.compile(
     r"|[=:,;，：；]"
 )
 # words that close a text before its answer; a statement starts at their run ("which gives 7")
-_CLOSING_RUN = re.compile(
-    r"(?:(?<![^\W\d_])(?:which|that|this|so|thus|hence|therefore|then|and|finally|final|the|we|get|gives?|giving"
-    r"|lo|que|cual|por|tanto|así|entonces|luego|finalmente|la|el|ce|qui|donc|ainsi|et|alors|on|obtient|finalement|le"
-    r"|also|und|daher|somit|folglich|wir|erhalten|schließlich|die|das)(?![^\W\d_])"
-    r"|所以|因此|因而|故|即|那么|于是|最终|最后的?|可得|得到|我们)[\s,，、;；:：]*$"
+_CLOSING_WORDS = frozenset(
+    "which that this so thus hence therefore then and finally final the we get give gives giving"
+    " lo que cual por tanto así entonces luego finalmente la el ce qui donc ainsi et alors on obtient finalement le"
+    " also und daher somit folglich wir erhalten schließlich die das".split()
 )
+_CLOSING_CJK = ("所以", "因此", "因而", "故", "即", "那么", "于是", "最终", "最后", "最后的", "可得", "得到", "我们")
+_SEPARATORS = " \t\n,，、;；:："
 # where a stated value ends: a sentence or line end, or a clause break (", so ..." but not "1, 2, 3")
 _VALUE_END = re.compile(
     r"[.!?](?=\s|$)|[\n。！？；，]|[,;](?=\s+[^\d\s$\\-])"
@@ -115,7 +116,7 @@ _WORDS = re.compile(r"\\[A-Za-z]+|(\d+(?:[.,]\d+)*|[^\W\d_]+)")  # words and num
 _MATH_DELIMITERS = re.compile(r"\\[()\[\]]")
 _NON_SPACE = re.compile(r"\S")
 _PLAIN_WORD = re.compile(r"[\s,]*[^\W\d_]+(?=\s)")
-_SPACES = re.compile(r"[ \t]+")
+_SPACES = re.compile(r"[ \t]{2,}|\t")  # runs to collapse (a lone space is left as it is: far faster)
 _DECORATION = " \t\n.!?:：,，;；。！？*$"
 _PUNCTUATION = ".,;:!?。，；：！？、"
 
@@ -201,10 +202,18 @@ def _is_value_only(line: str) -> bool:
 def _run_start(lowered: str, start: int) -> int:
     """Where the run of closing words that ends at ``start`` begins (``start`` without one)."""
     for _ in range(CLOSING_WORDS):
-        run = _CLOSING_RUN.search(lowered, max(0, start - 40), start)
-        if run is None:
+        window = max(0, start - 24)
+        head = lowered[window:start].rstrip(_SEPARATORS)
+        word = len(head)
+        while word and head[word - 1].isalpha():
+            word -= 1
+        cjk = [closing for closing in _CLOSING_CJK if head.endswith(closing)]
+        if head[word:] in _CLOSING_WORDS and (word or not window):  # a whole word, not the tail of one
+            start = window + word
+        elif cjk:
+            start = window + len(head) - len(cjk[0])
+        else:
             break
-        start = run.start()
     return start
 
 
