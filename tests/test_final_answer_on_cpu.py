@@ -88,6 +88,7 @@ def test_a_marker_followed_by_a_described_method_keeps_it(text):
         ("1.", {"1"}),
         ("-3/4", {"3", "4"}),
         ("\\boxed{7}", {"7"}),
+        ("\\boxed{\\boxed{\\frac{\\sqrt{2}}{2}}}", {"\\frac{\\sqrt{2}}{2}"}),  # braces matched however deep
         ("$\\frac{1}{2}$", {"\\frac{1}{2}"}),
         ("**42**\n", {"42"}),
         ("x = 2", {"2"}),
@@ -253,6 +254,17 @@ def test_checkpoint_is_called_inside_a_long_text_and_stops_it():
     with pytest.raises(Cancelled):
         without_final_answer(text, checkpoint=cancel_on_third_call)
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize("statement", ["the answer is 7. Next", "\\boxed{7} then", "答案是 7。然后", "so the final answer is \\boxed{12}. ok"])
+def test_a_statement_across_the_scan_parts_is_found(statement):
+    """The scans read CHECK_EVERY characters at a time: a statement at any offset across a part's end
+    is removed as it is in a short text."""
+    from polyepo_plugin.diversity.final_answer import CHECK_EVERY
+
+    short = without_final_answer("y " + statement)
+    for offset in range(CHECK_EVERY - 40, CHECK_EVERY + 2):
+        assert without_final_answer("y" * offset + " " + statement) == "y" * (offset - 1) + short, offset
 
 
 def test_values_agree_with_math_verify_extraction():
