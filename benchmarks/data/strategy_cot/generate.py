@@ -975,7 +975,139 @@ BITS = {
     ],
 }
 
-FAMILIES = [GCD, PRICE, TRAINS, MIXTURE, BITS]
+
+# ---------------------------------------------------------------------------------------------------------
+# Family 6: counting monotone lattice paths in Python (code).
+# ---------------------------------------------------------------------------------------------------------
+
+def paths_base(inst):
+    m, n = inst
+    return {"m": m, "n": n, "mn": m + n, "answer": str(math.comb(m + n, m)), "count": math.comb(m + n, m),
+            "given": f"m = {m}, n = {n}"}
+
+
+def paths_binomial(v):
+    m, n = v["m"], v["n"]
+    k = min(m, n)
+    top = [str(v["mn"] - i) for i in range(k)]
+    v["k"] = k
+    v["falling"] = " · ".join(top)
+    v["falling_value"] = math.prod(range(v["mn"] - k + 1, v["mn"] + 1))
+    v["k_fact"] = " · ".join(str(i) for i in range(k, 0, -1))
+    v["k_fact_value"] = math.factorial(k)
+    v["fact_mn"], v["fact_m"], v["fact_n"] = math.factorial(v["mn"]), math.factorial(m), math.factorial(n)
+    return [(1, v["falling"], v["falling_value"])]
+
+
+def paths_table(v):
+    m, n = v["m"], v["n"]
+    rows = [[math.comb(i + j, i) for j in range(n + 1)] for i in range(m + 1)]
+    v["rows"] = "\n".join(" ".join(f"{x:>3}" for x in row) for row in rows)
+    v["left"], v["up"] = rows[m][n - 1], rows[m - 1][n]
+    v["second_row"] = " ".join(map(str, rows[1]))
+    return [(2, f"{v['up']} + {v['left']}", v["count"])]
+
+
+def paths_recursion(v):
+    m, n = v["m"], v["n"]
+
+    def f(i, j):
+        return math.comb(i + j, i)
+
+    v["up"], v["left"] = f(m - 1, n), f(m, n - 1)
+    v["unfold"] = "\n".join([
+        f"paths({m}, {n}) = paths({m - 1}, {n}) + paths({m}, {n - 1})",
+        f"paths({m - 1}, {n}) = paths({m - 2}, {n}) + paths({m - 1}, {n - 1}) = {f(m - 2, n)} + {f(m - 1, n - 1)} = {f(m - 1, n)}",
+        f"paths({m}, {n - 1}) = paths({m - 1}, {n - 1}) + paths({m}, {n - 2}) = {f(m - 1, n - 1)} + {f(m, n - 2)} = {f(m, n - 1)}",
+    ])
+    v["states"] = (m + 1) * (n + 1)
+    return [(1, f"{f(m - 2, n)} + {f(m - 1, n - 1)}", f(m - 1, n))]
+
+
+PATHS = {
+    "name": "grid_paths_code", "kind": "code", "languages": ["en", "fr", "zh"],
+    "prompt": ("Write a Python function paths(m, n) that counts the ways to walk from the top-left to the bottom-right "
+               "corner of an m × n grid of unit squares, moving only down or right along the grid lines, and give "
+               "paths({m}, {n})."),
+    "instances": [(3, 4), (2, 5), (4, 4), (3, 5)],
+    "wrong": ["34", "20", "72", "55"],
+    "base": paths_base,
+    "focus": {
+        "en": ["Wait, is it moves along the lines (corner to corner) or through the cells? Along the lines, so {m} downs and {n} rights."],
+        "fr": ["Attends, on se déplace sur les lignes ou dans les cases ? Sur les lignes : {m} pas vers le bas et {n} vers la droite."],
+        "zh": ["等等，是沿着格线走还是在格子里走？沿格线，所以向下 {m} 步、向右 {n} 步。"],
+    },
+    "notes": {
+        "en": ["Every path has exactly {mn} unit moves: {m} down and {n} right, in some order.",
+               "Only down and right, so no path can revisit a point; the count is finite and not too big."],
+        "fr": ["Chaque chemin fait exactement {mn} pas : {m} vers le bas et {n} vers la droite, dans un certain ordre."],
+        "zh": ["每条路径恰好走 {mn} 步：向下 {m} 步，向右 {n} 步，只是顺序不同。"],
+    },
+    "restate": {
+        "en": ["So: monotone lattice paths across a {m} by {n} grid, as a Python function, then the value for ({m}, {n}).",
+               "Count down/right walks from one corner of the {m} × {n} grid to the opposite one."],
+        "fr": ["Il faut compter les chemins monotones dans une grille {m} × {n}, écrire la fonction Python, puis donner paths({m}, {n})."],
+        "zh": ["要写一个 Python 函数数出 {m} × {n} 网格中只向下或向右走的路径数，再给出 paths({m}, {n})。"],
+    },
+    "check": {
+        "en": ["Small cases: paths(1, 1) = 2 and paths(1, 2) = 3, which I can draw by hand. The function agrees.",
+               "Symmetry: paths({m}, {n}) should equal paths({n}, {m}), and nothing in the method breaks that. Good."],
+        "fr": ["Petits cas : paths(1, 1) = 2 et paths(1, 2) = 3, qu'on peut dessiner à la main. La fonction est d'accord."],
+        "zh": ["小例子：paths(1, 1) = 2，paths(1, 2) = 3，手画一下也是这样。函数没问题。"],
+    },
+    "strategies": [
+        ("binomial", paths_binomial, [
+            {"en": ["A path is a word of {mn} letters with {m} D's and {n} R's, so the count is a binomial coefficient:\n```python\nfrom math import comb\n\ndef paths(m, n):\n    return comb(m + n, m)\n```",
+                    "Choose which of the {mn} moves are the downward ones:\n```python\nimport math\n\ndef paths(m, n):\n    return math.factorial(m + n) // (math.factorial(m) * math.factorial(n))\n```"],
+             "fr": ["Un chemin est un mot de {mn} lettres avec {m} B et {n} D : c'est un coefficient binomial.\n```python\nfrom math import comb\n\ndef paths(m, n):\n    return comb(m + n, m)  # choisir les pas vers le bas\n```",
+                    "On choisit lesquels des {mn} pas descendent :\n```python\nimport math\n\ndef paths(m, n):\n    return math.factorial(m + n) // (math.factorial(m) * math.factorial(n))\n```"],
+             "zh": ["每条路径就是 {m} 个“下”和 {n} 个“右”的排列，所以是组合数：\n```python\nfrom math import comb\n\ndef paths(m, n):\n    return comb(m + n, m)  # 选出向下的步\n```",
+                    "在 {mn} 步里选出哪几步向下：\n```python\nimport math\n\ndef paths(m, n):\n    return math.factorial(m + n) // (math.factorial(m) * math.factorial(n))\n```"]},
+            {"en": ["C({mn}, {k}) = ({falling}) / ({k_fact}) = {falling_value} / {k_fact_value} = {count}.",
+                    "{mn}! / ({m}! · {n}!) = {fact_mn} / ({fact_m} · {fact_n}) = {count}."],
+             "fr": ["C({mn}, {k}) = ({falling}) / ({k_fact}) = {falling_value} / {k_fact_value} = {count}.",
+                    "{mn}! / ({m}! · {n}!) = {fact_mn} / ({fact_m} · {fact_n}), ce qui fait {count}."],
+             "zh": ["C({mn}, {k}) = ({falling}) / ({k_fact}) = {falling_value} / {k_fact_value} = {count}。",
+                    "{mn}! / ({m}! · {n}!) = {fact_mn} / ({fact_m} · {fact_n}) = {count}。"]},
+            {"en": ["So comb({mn}, {m}) returns {count}.", "That is {count} arrangements of the moves."],
+             "fr": ["Donc comb({mn}, {m}) renvoie {count}.", "Cela fait {count} façons d'ordonner les pas."],
+             "zh": ["所以 comb({mn}, {m}) 返回 {count}。", "也就是 {count} 种排列方式。"]},
+        ]),
+        ("dp_table", paths_table, [
+            {"en": ["Dynamic programming: the number of ways into a point is the ways into the point above plus the point to the left.\n```python\ndef paths(m, n):\n    table = [[1] * (n + 1) for _ in range(m + 1)]\n    for i in range(1, m + 1):\n        for j in range(1, n + 1):\n            table[i][j] = table[i - 1][j] + table[i][j - 1]\n    return table[m][n]\n```",
+                    "Fill a grid of counts row by row, edges are all 1:\n```python\ndef paths(m, n):\n    row = [1] * (n + 1)\n    for _ in range(m):\n        for j in range(1, n + 1):\n            row[j] += row[j - 1]   # above + left\n    return row[n]\n```"],
+             "fr": ["Programmation dynamique : le nombre de chemins vers un point est la somme de ceux vers le point du dessus et vers celui de gauche.\n```python\ndef paths(m, n):\n    table = [[1] * (n + 1) for _ in range(m + 1)]\n    for i in range(1, m + 1):\n        for j in range(1, n + 1):\n            table[i][j] = table[i - 1][j] + table[i][j - 1]  # dessus + gauche\n    return table[m][n]\n```",
+                    "Je remplis un tableau ligne par ligne, les bords valent 1 :\n```python\ndef paths(m, n):\n    ligne = [1] * (n + 1)\n    for _ in range(m):\n        for j in range(1, n + 1):\n            ligne[j] += ligne[j - 1]\n    return ligne[n]\n```"],
+             "zh": ["动态规划：到达一个点的路径数 = 上面那个点的路径数 + 左边那个点的路径数。\n```python\ndef paths(m, n):\n    table = [[1] * (n + 1) for _ in range(m + 1)]\n    for i in range(1, m + 1):\n        for j in range(1, n + 1):\n            table[i][j] = table[i - 1][j] + table[i][j - 1]  # 上 + 左\n    return table[m][n]\n```",
+                    "一行一行填表，边上都是 1：\n```python\ndef paths(m, n):\n    row = [1] * (n + 1)\n    for _ in range(m):\n        for j in range(1, n + 1):\n            row[j] += row[j - 1]\n    return row[n]\n```"]},
+            {"en": ["The table for ({m}, {n}):\n{rows}", "Filling it in (row 1 is {second_row}):\n{rows}"],
+             "fr": ["Le tableau pour ({m}, {n}) :\n{rows}", "En remplissant (la ligne 1 vaut {second_row}) :\n{rows}"],
+             "zh": ["({m}, {n}) 的表：\n{rows}", "填表（第 1 行是 {second_row}）：\n{rows}"]},
+            {"en": ["Bottom-right entry: {up} + {left} = {count}.", "The last cell is {count} (above {up}, left {left})."],
+             "fr": ["Case en bas à droite : {up} + {left} = {count}.", "La dernière case vaut {count} (dessus {up}, gauche {left})."],
+             "zh": ["右下角：{up} + {left} = {count}。", "最后一格是 {count}（上面 {up}，左边 {left}）。"]},
+        ]),
+        ("recursion_memo", paths_recursion, [
+            {"en": ["Recursive: the last move was either down or right, so paths(m, n) = paths(m - 1, n) + paths(m, n - 1), with memoisation:\n```python\nfrom functools import lru_cache\n\n@lru_cache(maxsize=None)\ndef paths(m, n):\n    if m == 0 or n == 0:\n        return 1\n    return paths(m - 1, n) + paths(m, n - 1)\n```",
+                    "Top-down with a cache dictionary:\n```python\ndef paths(m, n, memo=None):\n    memo = {{}} if memo is None else memo\n    if m == 0 or n == 0:\n        return 1\n    if (m, n) not in memo:\n        memo[m, n] = paths(m - 1, n, memo) + paths(m, n - 1, memo)\n    return memo[m, n]\n```"],
+             "fr": ["Récursivement : le dernier pas descend ou va à droite, donc paths(m, n) = paths(m - 1, n) + paths(m, n - 1), avec mémoïsation :\n```python\nfrom functools import lru_cache\n\n@lru_cache(maxsize=None)\ndef paths(m, n):\n    if m == 0 or n == 0:\n        return 1  # un seul chemin le long du bord\n    return paths(m - 1, n) + paths(m, n - 1)\n```",
+                    "Version descendante avec un dictionnaire de cache :\n```python\ndef paths(m, n, memo=None):\n    memo = {{}} if memo is None else memo\n    if m == 0 or n == 0:\n        return 1\n    if (m, n) not in memo:\n        memo[m, n] = paths(m - 1, n, memo) + paths(m, n - 1, memo)\n    return memo[m, n]\n```"],
+             "zh": ["递归：最后一步要么向下要么向右，所以 paths(m, n) = paths(m - 1, n) + paths(m, n - 1)，加上记忆化：\n```python\nfrom functools import lru_cache\n\n@lru_cache(maxsize=None)\ndef paths(m, n):\n    if m == 0 or n == 0:\n        return 1  # 沿边只有一条路\n    return paths(m - 1, n) + paths(m, n - 1)\n```",
+                    "自顶向下，用字典缓存：\n```python\ndef paths(m, n, memo=None):\n    memo = {{}} if memo is None else memo\n    if m == 0 or n == 0:\n        return 1\n    if (m, n) not in memo:\n        memo[m, n] = paths(m - 1, n, memo) + paths(m, n - 1, memo)\n    return memo[m, n]\n```"]},
+            {"en": ["Unfolding the calls for ({m}, {n}):\n{unfold}", "Two levels of the recursion:\n{unfold}"],
+             "fr": ["En dépliant les appels pour ({m}, {n}) :\n{unfold}", "Deux niveaux de récursion :\n{unfold}"],
+             "zh": ["展开 ({m}, {n}) 的调用：\n{unfold}", "递归展开两层：\n{unfold}"]},
+            {"en": ["So paths({m}, {n}) = {up} + {left} = {count}; the cache keeps it to at most {states} states.",
+                    "Adding the two halves: {up} + {left} = {count}."],
+             "fr": ["Donc paths({m}, {n}) = {up} + {left} = {count} ; le cache limite le calcul à {states} états au plus.",
+                    "En additionnant les deux moitiés : {up} + {left} = {count}."],
+             "zh": ["所以 paths({m}, {n}) = {up} + {left} = {count}；有缓存，最多 {states} 个状态。",
+                    "两部分相加：{up} + {left} = {count}。"]},
+        ]),
+    ],
+}
+
+FAMILIES = [GCD, PRICE, TRAINS, MIXTURE, BITS, PATHS]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1077,6 +1209,7 @@ def compose(family_index: int, instance_index: int, strategy_index: int, realisa
     if facts and rng.random() < 0.45:
         slip_step, expr, value = facts[int(rng.integers(len(facts)))]
         delta = pick(rng, [-10, -2, -1, 1, 2, 10])
+        delta = -delta if float(value) + delta <= 0 else delta  # a slip keeps the sign
         wrong = value + delta if isinstance(value, int) else dec(float(value) + delta / 10)
         slip = {"expr": expr, "value": value, "wrong": wrong}
         scaffold.append("slip")
