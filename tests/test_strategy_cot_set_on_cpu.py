@@ -6,6 +6,7 @@ import importlib.util
 import itertools
 import json
 import re
+from fractions import Fraction
 from collections import defaultdict
 from pathlib import Path
 
@@ -90,3 +91,30 @@ def test_responses_of_one_strategy_differ_in_wording(data):
     for key, pool in pools.items():
         overlaps = [len(a & b) / len(a | b) for a, b in itertools.combinations(pool, 2)]
         assert min(overlaps) < 0.5, (key, min(overlaps))
+
+
+EQUATION = re.compile(r"(?<![\w.,/^)])(?<![−+·×÷&%/\-] )(\d+) (\+|−|-|·|×|÷|&|%|//|/) (\d+) = (-?\d+)(?![\w/^(]|[.,]\d)")
+OPERATIONS = {
+    "+": lambda a, b: a + b, "−": lambda a, b: a - b, "-": lambda a, b: a - b, "·": lambda a, b: a * b,
+    "×": lambda a, b: a * b, "÷": lambda a, b: Fraction(a, b), "/": lambda a, b: Fraction(a, b),
+    "&": lambda a, b: a & b, "%": lambda a, b: a % b, "//": lambda a, b: a // b,
+}
+
+
+def test_stated_arithmetic_is_right_except_a_corrected_slip(data):
+    """The intermediate quantities are really computed: every integer equation ``a op b = c`` in a response
+    holds, except in a response with an arithmetic slip, where one wrong equation is followed by the same
+    left side with the right value."""
+    checked = 0
+    for response in data["responses"]:
+        equations = [(m[1], m[2], m[3], int(m[4])) for m in EQUATION.finditer(response["text"])]
+        wrong = [e for e in equations if OPERATIONS[e[1]](int(e[0]), int(e[2])) != e[3]]
+        checked += len(equations)
+        if "slip" not in response["scaffold"]:
+            assert not wrong, (response["id"], wrong)
+            continue
+        assert len(wrong) <= 1, (response["id"], wrong)
+        for a, op, b, value in wrong:
+            later = equations[equations.index((a, op, b, value)) + 1:]
+            assert any(e[:3] == (a, op, b) and e[3] != value for e in later), (response["id"], a, op, b)
+    assert checked > 1000

@@ -1235,9 +1235,9 @@ def compose(family_index: int, instance_index: int, strategy_index: int, realisa
         say(pick(rng, family["focus"][lang]))
     if rng.random() < 0.75:
         scaffold.append("verify")
-        checks = family["check"][lang]
-        for check in rng.permutation(len(checks))[: 1 + int(rng.random() < 0.3)]:
-            say(pick(rng, talk["verify"]) + space + checks[int(check)])
+        checks, intros = family["check"][lang], rng.permutation(talk["verify"])
+        for intro, check in zip(intros, rng.permutation(checks)[: 1 + int(rng.random() < 0.3)]):
+            say(str(intro) + space + str(check))
     body = join_pieces([p for p in pieces if p], pick(rng, separators(family, lang)))
     slipped = bool(rng.random() < SLIP_RATE)
     form, statement, _ = answer_text(rng, family, instance_index, lang, slipped)
