@@ -1211,7 +1211,7 @@ def compose(family_index: int, instance_index: int, strategy_index: int, realisa
         delta = pick(rng, [-10, -2, -1, 1, 2, 10])
         delta = -delta if float(value) + delta <= 0 else delta  # a slip keeps the sign
         wrong = value + delta if isinstance(value, int) else dec(float(value) + delta / 10)
-        slip = {"expr": expr, "value": value, "wrong": wrong}
+        slip = {"expr": Dec(expr) if "." in expr else expr, "value": value, "wrong": wrong}
         scaffold.append("slip")
     restart_after = int(rng.integers(1, len(steps))) if rng.random() < 0.3 else 0
     if restart_after:
@@ -1224,10 +1224,12 @@ def compose(family_index: int, instance_index: int, strategy_index: int, realisa
             say(pick(rng, talk["filler"]))
         if index == slip_step:
             say(pick(rng, talk["slip"]), slip)
-        say(pick(rng, phrasings(step, values, lang)))
-        if rng.random() < 0.15:
+        options = phrasings(step, values, lang)
+        chosen = int(rng.integers(len(options)))
+        say(options[chosen])
+        if rng.random() < 0.15:  # the step said again in its other phrasing
             scaffold.append("recheck")
-            say(pick(rng, talk["recheck"]) + space + pick(rng, phrasings(step, values, lang)))
+            say(pick(rng, talk["recheck"]) + space + options[(chosen + 1) % len(options)])
     if rng.random() < 0.35:
         scaffold.append("recap")
         say(pick(rng, talk["recap"]) + space + pick(rng, phrasings(steps[-1], values, lang)))
