@@ -1141,15 +1141,15 @@ def pick(rng, options: list):
     return options[int(rng.integers(len(options)))]
 
 
-def answer_text(rng, family: dict, instance_index: int, lang: str, slip: bool) -> tuple[str, str, str]:
-    """(form, statement, value) of the final answer; the form is drawn independently of the strategy."""
+def answer_text(rng, family: dict, instance_index: int, lang: str, slip: bool) -> tuple[str, str]:
+    """(form, statement) of the final answer; the form is drawn independently of the strategy."""
     value = family["wrong"][instance_index] if slip else family["base"](family["instances"][instance_index])["answer"]
     form = pick(rng, list(ANSWER_FORMS))
     if "/" in value:
         nested = "\\frac{{{}}}{{{}}}".format(*value.split("/"))
     else:
         nested = pick(rng, ["\\mathbf{{{}}}", "\\text{{{}}}"]).format(value)
-    return form, pick(rng, ANSWER_FORMS[form][lang]).format(X=value, BX=nested), value
+    return form, pick(rng, ANSWER_FORMS[form][lang]).format(X=value, BX=nested)
 
 
 def separators(family: dict, lang: str) -> list[str]:
@@ -1242,7 +1242,7 @@ def compose(family_index: int, instance_index: int, strategy_index: int, realisa
             say(str(intro) + space + str(check))
     body = join_pieces([p for p in pieces if p], pick(rng, separators(family, lang)))
     slipped = bool(rng.random() < SLIP_RATE)
-    form, statement, _ = answer_text(rng, family, instance_index, lang, slipped)
+    form, statement = answer_text(rng, family, instance_index, lang, slipped)
     return {
         "id": f"{family['name']}/{instance_index}/{family['strategies'][strategy_index][0]}/r{realisation}",
         "problem": f"{family['name']}/{instance_index}",
@@ -1250,7 +1250,7 @@ def compose(family_index: int, instance_index: int, strategy_index: int, realisa
         "language": lang,
         "answer_form": form,
         "slip": slipped,
-        "scaffold": scaffold,
+        "scaffold": list(dict.fromkeys(scaffold)),
         "text": attach_answer(rng, body, form, statement, lang),
     }
 
