@@ -18,12 +18,13 @@ test parts, ``one`` and ``multi`` groups), per backend and source:
   >= 2 true strategies (how much of the true incentive survives).
 
 Every source is labelled in one call per backend, as one training step is (the ``semantic``
-backend weighs numbers and removes the common direction over the call).
+backend weighs numbers over the call).
 
 ``--choose`` repeats how the ``semantic`` defaults were chosen: a grid of
 (``embedding_threshold``, ``numbers_threshold``) scored on the dev part of ``strategy_sets``
-only (every form, digits masked too); the pick is the best mean ARI among the settings with
-(i) >= 90% on every dev source; then the frontier, (i) against ARI for each
+only (every form, digits masked too); among the settings with (i) >= 90% on every dev source,
+those within ``ARI_TIE`` of the best mean ARI, the lowest ``embedding_threshold`` (the one that
+splits least); then the frontier, (i) against ARI for each
 ``embedding_threshold`` at the chosen ``numbers_threshold``, on every source.
 ``--paper-step`` times one paper-scale step of the default backend (128 groups x 8 responses of
 ~4k word pieces) and the final-answer removal of a 100k-character response.
@@ -63,7 +64,8 @@ BACKENDS = {
     "ngram": ("ngram", {}),
     "answer": ("answer", {}),
 }
-GRID_EMBEDDING = (-0.1, -0.075, -0.05, -0.025, 0.0, 0.05, 0.1)
+GRID_EMBEDDING = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+ARI_TIE = 0.05  # settings this close to the best dev ARI go to the lowest embedding_threshold
 GRID_NUMBERS = (0.15, 0.2, 0.25, 0.3)
 
 
@@ -139,7 +141,8 @@ class Embedded:
         self.source = source
         groups = source.groups
         texts = [tc.reasoning_text(t) for g in groups for t in g.texts]
-        self.vectors = tc.without_common_direction(tc.embed_responses(texts, model, encoder="static"))
+        raw = tc.embed_responses(texts, model, encoder="static")
+        self.vectors = tc.without_generic_direction(raw, tc.generic_direction(model))
         self.numbers = [tc.computed_numbers(t, g.prompt) for g in groups for t in g.texts]
         self.weights = tc.number_weights(self.numbers)
         self.blank = [not t.strip() for t in texts]
@@ -171,7 +174,12 @@ def choose(sources: list, model) -> dict:
                 }
             )
     eligible = [g for g in grid if g["min_one_pct"] >= ONE_TARGET] or grid
-    pick = max(eligible, key=lambda g: (g["mean_ari"], g["embedding_threshold"]))
+    best = max(g["mean_ari"] for g in eligible)
+    # A split is the harmful error: among settings as good as the best, the one that splits least.
+    pick = min(
+        (g for g in eligible if g["mean_ari"] >= best - ARI_TIE),
+        key=lambda g: (g["embedding_threshold"], -g["mean_ari"], g["numbers_threshold"]),
+    )
     frontier = []
     for s in sources:
         for e in GRID_EMBEDDING:

@@ -170,15 +170,16 @@ class SemanticOptions:
     Each response's final answer is removed (``polyepo_plugin.diversity.final_answer``); the rest
     is embedded whole (``encoder=static``, the default: the model's per-word-piece vectors
     averaged with idf weights, fast enough for a paper-scale step on CPU; ``contextual``: the
-    model run over units of at most ``unit_tokens`` word pieces, ~80x slower) and the step's
-    common direction is removed. Two responses share a method unless the evidence says
+    model run over units of at most ``unit_tokens`` word pieces, ~80x slower) and the model's
+    generic-text direction is removed. Two responses share a method unless the evidence says
     otherwise: the numbers they compute (not the prompt's, not the final answer's), weighted by
     how rare they are in the step, once both compute enough of them (``numbers_evidence``);
     else their embeddings. Clusters are merged by average linkage while the mean evidence
     ``e = a (J - numbers_threshold) + (1 - a) (cosine - embedding_threshold)`` over their cross
     pairs is at least 0 (``polyepo_plugin.diversity.text_clusters``). Higher thresholds split
     more. Defaults chosen on the development families of ``benchmarks/data/strategy_sets``
-    (at least 90% of one-strategy groups labelled one strategy, then the best ARI).
+    (at least 90% of one-strategy groups labelled one strategy, then the best ARI, near-ties
+    to the lower ``embedding_threshold``).
     model/device/batch_size as for ``embedding``.
     """
 
@@ -187,7 +188,7 @@ class SemanticOptions:
     batch_size: int = 64
     encoder: str = "static"
     unit_tokens: int = 128
-    embedding_threshold: float = -0.05
+    embedding_threshold: float = 0.3
     numbers_threshold: float = 0.2
     numbers_evidence: float = 5.0
 

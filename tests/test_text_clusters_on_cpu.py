@@ -75,7 +75,7 @@ def sets():
 
 def in_a_batch(sets, groups, prompts, model, encoder="static"):
     """Labels of ``groups`` labelled as a training step labels them: among other groups (six dev
-    groups of strategy_sets), so that the step's common direction and number weights exist."""
+    groups of strategy_sets), so that the step's number weights exist."""
     filler = [g for g in sets["data"]["groups"] if g["part"] == "dev"][:6]
     batch = [*groups, *([sets["texts"][r] for r in g["responses"]] for g in filler)]
     batch_prompts = [*prompts, *(sets["prompts"][g["problem"]] for g in filler)]
@@ -200,22 +200,20 @@ def test_computed_numbers_leave_out_the_prompt_and_the_final_answer():
     assert weights["1"] == 0.0 and weights["2"] == pytest.approx(np.log(4))
 
 
-def test_the_common_direction_of_a_step_is_removed():
-    rng = np.random.default_rng(1)
-    common = rng.normal(size=16)
-    x = common + 0.3 * rng.normal(size=(40, 16))
-    x /= np.linalg.norm(x, axis=1, keepdims=True)
-    x[3] = 0.0  # a blank response stays blank
-    out = tc.without_common_direction(x)
-    assert not out[3].any()
-    kept = np.delete(out, 3, axis=0)
-    assert np.allclose(np.linalg.norm(kept, axis=1), 1.0)
-    centred = np.delete(x, 3, axis=0) - np.delete(x, 3, axis=0).mean(0)
-    first = np.linalg.svd(centred, full_matrices=False)[2][0]
-    assert np.abs(kept @ first).max() < 1e-9
-    assert (np.delete(x, 3, axis=0) @ np.delete(x, 3, axis=0).T).mean() > 0.5 > abs((kept @ kept.T).mean())
-    small = x[:10]
-    assert np.array_equal(tc.without_common_direction(small), small)  # too few rows to tell a common direction
+def test_the_generic_text_direction_is_removed_whatever_the_batch(model):
+    """``g`` is the unit mean of the whole one-word-piece table; removing it leaves unit vectors
+    orthogonal to it, blank rows blank, and a row's result does not depend on the other rows (a
+    batch collapsed onto one strategy changes nothing, as a direction taken from the batch did)."""
+    g = tc.generic_direction(model)
+    assert g is tc.generic_direction(model)  # once per model object
+    table = tc.static_table(model, range(len(model.tokenizer)))
+    mean = np.mean(np.stack(list(table.values())), axis=0)
+    assert np.allclose(g, mean / np.linalg.norm(mean))
+    vectors = tc.embed_responses(["perfect squares subtract to it", "", "a digit sum test passes"], model, "static")
+    out = tc.without_generic_direction(vectors, g)
+    assert not out[1].any()
+    assert np.allclose(np.linalg.norm(out[[0, 2]], axis=1), 1.0) and np.abs(out @ g).max() < 1e-9
+    assert np.allclose(tc.without_generic_direction(vectors[:1], g), out[:1])
 
 
 def test_reads_long_responses_beyond_the_first_256_word_pieces(model):

@@ -3,7 +3,7 @@
 Decodes each response and its prompt, removes the final answer (``final_answer``), embeds the
 rest whole with the sentence model (the shipped MiniLM by default, offline), and labels each
 group with ``text_clusters.label_texts``: responses are one strategy unless the numbers they
-compute, or their embeddings once the step's common direction is removed, differ clearly.
+compute, or their embeddings once the generic-text direction is removed, differ clearly.
 A blank response is degenerate. See ``polyepo_plugin.diversity.text_clusters`` for the formulas.
 A cancelled labelling stops at the next response, model batch or group.
 """
