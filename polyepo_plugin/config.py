@@ -165,19 +165,22 @@ SEMANTIC_ENCODERS = ("contextual", "static")
 
 @dataclass(frozen=True)
 class SemanticOptions:
-    """``diversity.semantic``: strategies from whole response texts, robust to paraphrase.
+    """``diversity.semantic``: strategies from whole response texts; a split only on strong evidence.
 
     Each response's final answer is removed (``polyepo_plugin.diversity.final_answer``); the rest
     is embedded whole (``encoder=static``, the default: the model's per-word-piece vectors
     averaged with idf weights, fast enough for a paper-scale step on CPU; ``contextual``: the
-    model run over units of at most ``unit_tokens`` word pieces, ~80x slower), what a group's
-    responses all share is discounted, and four channels are compared within the group: the
-    embedding (weight ``1 - numbers_weight - words_weight - steps_weight``), the rationale's
-    numbers, its words and its worked-step shapes (``strategy_terms``); the responses are
-    clustered by average linkage at ``threshold`` on the weighted within-group standardised
-    similarities (``polyepo_plugin.diversity.text_clusters``). Defaults chosen on the
-    development families of ``benchmarks/data/strategy_sets``. model/device/batch_size as for
-    ``embedding``.
+    model run over units of at most ``unit_tokens`` word pieces, ~80x slower) and the model's
+    generic-text direction is removed. Two responses share a method unless the evidence says
+    otherwise: the numbers they compute (not the prompt's, not the final answer's), weighted by
+    how rare they are in the step, once both compute enough of them (``numbers_evidence``);
+    else their embeddings. Clusters are merged by average linkage while the mean evidence
+    ``e = a (J - numbers_threshold) + (1 - a) (cosine - embedding_threshold)`` over their cross
+    pairs is at least 0 (``polyepo_plugin.diversity.text_clusters``). Higher thresholds split
+    more. Defaults chosen on the development families of ``benchmarks/data/strategy_sets``
+    (at least 90% of one-strategy groups labelled one strategy, then the best ARI, near-ties
+    to the lower ``embedding_threshold``).
+    model/device/batch_size as for ``embedding``.
     """
 
     model: str = "all-MiniLM-L6-v2"
@@ -185,25 +188,31 @@ class SemanticOptions:
     batch_size: int = 64
     encoder: str = "static"
     unit_tokens: int = 128
-    threshold: float = 0.0
-    numbers_weight: float = 0.33
-    words_weight: float = 0.17
-    steps_weight: float = 0.33
+    embedding_threshold: float = 0.3
+    numbers_threshold: float = 0.2
+    numbers_evidence: float = 5.0
 
     def __post_init__(self):
         _require(self.encoder in SEMANTIC_ENCODERS, "diversity.semantic.encoder", self.encoder, _one_of(SEMANTIC_ENCODERS))
         _require(self.unit_tokens >= 8, "diversity.semantic.unit_tokens", self.unit_tokens, "an integer >= 8")
         _require(self.batch_size >= 1, "diversity.semantic.batch_size", self.batch_size, "an integer >= 1")
-        _require(math.isfinite(self.threshold), "diversity.semantic.threshold", self.threshold, "a finite number")
-        for name in ("numbers_weight", "words_weight", "steps_weight"):
-            value = getattr(self, name)
-            _require(0.0 <= value <= 1.0, f"diversity.semantic.{name}", value, "a number in [0, 1]")
-        channels = self.numbers_weight + self.words_weight + self.steps_weight
         _require(
-            channels <= 1.0 + 1e-9,
-            "diversity.semantic.numbers_weight + words_weight + steps_weight",
-            round(channels, 6),
-            "at most 1 (the embedding channel takes the rest)",
+            -1.0 <= self.embedding_threshold <= 1.0,
+            "diversity.semantic.embedding_threshold",
+            self.embedding_threshold,
+            "a number in [-1, 1] (a cosine)",
+        )
+        _require(
+            0.0 <= self.numbers_threshold <= 1.0,
+            "diversity.semantic.numbers_threshold",
+            self.numbers_threshold,
+            "a number in [0, 1] (a weighted Jaccard overlap)",
+        )
+        _require(
+            math.isfinite(self.numbers_evidence) and self.numbers_evidence >= 0,
+            "diversity.semantic.numbers_evidence",
+            self.numbers_evidence,
+            "a number >= 0 (0: any shared evidence lets numbers decide)",
         )
 
 

@@ -277,7 +277,7 @@ def test_labels_missing_or_of_wrong_length():
         ({"diversity": {"judge": {"temperature": -1.0}}}, r"diversity.judge.temperature=-1.0: expected a number >= 0"),
         ({"diversity": {"judge": {"temperature": float("nan")}}}, r"diversity.judge.temperature=nan"),
         ({"diversity": {"judge": {"max_failed_steps": 0}}}, r"judge.max_failed_steps=0: expected an integer >= 1"),
-        ({"diversity": {"semantic": {"threshold": float("inf")}}}, r"semantic.threshold=inf: expected a finite"),
+        ({"diversity": {"semantic": {"numbers_evidence": float("inf")}}}, r"semantic.numbers_evidence=inf: expected a number >= 0"),
         ({"correct_threshold": float("nan")}, r"correct_threshold=nan: expected a finite number"),
         ({"diversity_bonus_weight": -0.5}, r"diversity_bonus_weight=-0.5: expected a number >= 0"),
         ({"diversity_bonus_weight": float("inf")}, r"diversity_bonus_weight=inf"),

@@ -60,61 +60,160 @@ def model():
     return load_model("all-MiniLM-L6-v2", "cpu")
 
 
-def assert_recovered(labels, truth, minimum_ari):
-    found = len(set(labels))
-    assert 1 < found < len(labels), f"degenerate labels {labels}"
-    assert adjusted_rand_score(truth, labels) >= minimum_ari, (labels, truth)
+DATA = Path(__file__).parents[1] / "benchmarks/data/strategy_sets/strategy_sets.json"
+
+
+@pytest.fixture(scope="module")
+def sets():
+    data = json.loads(DATA.read_text())
+    return {
+        "texts": {r["id"]: r["short"] for r in data["responses"]},
+        "prompts": {p["id"]: p["prompt"] for p in data["problems"]},
+        "data": data,
+    }
+
+
+def in_a_batch(sets, groups, prompts, model, encoder="static"):
+    """Labels of ``groups`` labelled as a training step labels them: among other groups (six dev
+    groups of strategy_sets), so that the step's number weights exist."""
+    filler = [g for g in sets["data"]["groups"] if g["part"] == "dev"][:6]
+    batch = [*groups, *([sets["texts"][r] for r in g["responses"]] for g in filler)]
+    batch_prompts = [*prompts, *(sets["prompts"][g["problem"]] for g in filler)]
+    return tc.label_texts(batch, model, prompts=batch_prompts, encoder=encoder)[: len(groups)]
+
+
+COUNTING_PROMPT = "How many of the integers 1, 2, ..., 100 are divisible by 3 or by 5?"
 
 
 @pytest.mark.parametrize("encoder", ["contextual", "static"])
-def test_recovers_known_strategies(model, encoder):
-    counting, code = tc.label_texts([COUNTING_GROUP, CODE_GROUP], model, encoder=encoder)
-    assert_recovered(code, CODE_TRUTH, 0.6)
-    assert_recovered(counting, COUNTING_TRUTH, 0.3)
+def test_methods_that_compute_different_quantities_are_told_apart(sets, model, encoder):
+    """Inclusion-exclusion (33, 20, 6), periods of 15 (7, 42, 93, ...) and listing (33, 14): each
+    method's paraphrases compute its own quantities in other words."""
+    (counting,) = in_a_batch(sets, [COUNTING_GROUP], [COUNTING_PROMPT], model, encoder)
+    assert adjusted_rand_score(COUNTING_TRUTH, counting) == 1.0, counting
 
 
-def test_committed_dev_groups(model):
-    """Short responses of committed dev groups with 2-4 strategies, the backend's default encoder:
-    never all-one or all-distinct, mean ARI well above the ``embedding`` backend's (0.39 on the
-    whole dev part)."""
-    data = json.loads((Path(__file__).parents[1] / "benchmarks/data/strategy_sets/strategy_sets.json").read_text())
-    texts = {r["id"]: r["short"] for r in data["responses"]}
-    groups = [g for g in data["groups"] if g["part"] == "dev" and len(set(g["strategies"])) >= 2][::3]
-    labelled = tc.label_texts([[texts[r] for r in g["responses"]] for g in groups], model, encoder="static")
-    aris = []
-    for labels, group in zip(labelled, groups):
-        assert 1 < len(set(labels)) < 8, (group["id"], labels)
-        aris.append(adjusted_rand_score(group["strategies"], labels))
-    assert np.mean(aris) >= 0.5, aris
+def test_one_method_in_paraphrases_is_one_strategy(sets, model):
+    """8 responses of one strategy (3 paraphrases sharing little wording, x 3 renderings with other
+    answer lines) are one strategy: a split would pay the policy for rewording. Before this design
+    (within-group standardised similarities, threshold 0) no such group was labelled one strategy."""
+    by_strategy = {}
+    for r in sets["data"]["responses"]:
+        if r["problem"].startswith(("power_remainder/", "triangle_area/")):
+            by_strategy.setdefault((r["problem"], r["strategy"]), []).append(r["id"])
+    keys = sorted(by_strategy)[::2]
+    groups = [[sets["texts"][r] for r in by_strategy[key][:8]] for key in keys]
+    labelled = in_a_batch(sets, groups, [sets["prompts"][problem] for problem, _ in keys], model)
+    one = [len(set(labels)) == 1 for labels in labelled]
+    assert sum(one) >= 0.85 * len(one), labelled
+
+
+def test_one_worked_body_with_its_answer_written_eight_ways_is_one_strategy(sets, model):
+    """The same rationale ending in ', so X', a bare last line, \\boxed{X}, ' which gives X.', a
+    value alone, and statements in Chinese, Spanish, French and German, X drawn per response."""
+    body = "Pair the first term with the last: 1 + 40 = 41, then 2 + 39 = 41, and so on. There are 20 such couples"
+    endings = [
+        "{b}, so {x}", "{b}\n{x}", "{b}\n\\boxed{{{x}}}", "{b} which gives {x}.", "{b}\n\n{x}.",
+        "{b}\n所以答案是 {x}。", "{b}\nPor lo tanto, la respuesta es {x}.", "{b}\nDonc la réponse est {x}.",
+    ]
+    group = [e.format(b=body, x=x) for e, x in zip(endings, [820, 821, 700, 820, 17, 820, 3, 999])]
+    (labels,) = in_a_batch(sets, [group], ["Compute 1 + 2 + 3 + ... + 40."], model)
+    assert labels == [0] * 8
+
+
+def test_the_demo_methods_apart_and_their_wordings_together(model):
+    """The demo's task (no number to read: the embedding decides): each method's three wordings are
+    one strategy in most groups (measured: 9 of 12; "alternating signs" is split by its verbs);
+    methods named in their own words are told apart only in part (measured mean ARI 0.26): the
+    default merges what it cannot tell apart."""
+    from polyepo_plugin.demo import task
+
+    rng = np.random.default_rng(5)
+    groups, truths = [], []
+    for _ in range(12):
+        primes = [int(p) for p in rng.choice(task.STRATEGY_PRIMES, 4, replace=False)]
+        groups.append([task.response(primes[0], w % 3) for w in range(8)])
+        truths.append(None)
+        members = [primes[k % 4] for k in range(8)]
+        groups.append([task.response(p, int(rng.integers(3))) for p in members])
+        truths.append(members)
+    labelled = tc.label_texts(groups, model, prompts=[task.question(15015)] * len(groups), encoder="static")
+    one = [labels == [0] * 8 for labels, truth in zip(labelled, truths) if truth is None]
+    assert sum(one) >= 8, labelled
+    aris = [adjusted_rand_score(t, labels) for labels, t in zip(labelled, truths) if t is not None]
+    assert np.mean(aris) >= 0.2, aris
 
 
 def test_blank_responses_are_degenerate(model):
     texts = [COUNTING_GROUP[0], "   ", COUNTING_GROUP[1], "", COUNTING_GROUP[3], COUNTING_GROUP[4]]
     vectors = tc.embed_responses(texts, model)
     assert not vectors[1].any() and not vectors[3].any()
-    labels = tc.cluster_group(vectors, texts)
+    labels = tc.cluster_group(vectors)
     assert labels[1] == labels[3] == -1
     assert min(label for label in labels if label >= 0) == 0
+    assert tc.cluster_group(vectors, blank=[True] + [False] * 5)[0] == -1
     assert tc.cluster_group(np.zeros((3, 4))) == [-1, -1, -1]
-    assert tc.cluster_group(vectors[:1], texts[:1]) == [0]
+    assert tc.cluster_group(vectors[:1]) == [0]
+    assert tc.label_texts([["", "  ", COUNTING_GROUP[0]]], model, encoder="static") == [[-1, -1, 0]]
 
 
 def test_cluster_group_on_plain_vectors():
-    """Three well separated directions plus small noise: exactly three clusters; copies merged."""
+    """Three orthogonal directions plus small noise: three clusters; a cosine above the embedding
+    threshold merges; copies are merged first whatever the threshold."""
     rng = np.random.default_rng(0)
-    centres = rng.normal(size=(3, 32))
+    centres = np.linalg.qr(rng.normal(size=(32, 3)))[0].T
     truth = [0, 1, 2, 0, 1, 2, 0, 0]
-    vectors = centres[truth] + 0.1 * rng.normal(size=(8, 32))
+    vectors = centres[truth] + 0.05 * rng.normal(size=(8, 32))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    labels = tc.cluster_group(vectors)
+    labels = tc.cluster_group(vectors, embedding_threshold=0.5)
     assert adjusted_rand_score(truth, labels) == 1.0
     assert labels[0] == 0  # numbered in order of first appearance
-    two = tc.cluster_group(np.stack([vectors[0], vectors[0]]))
-    assert two == [0, 0]
-    assert tc.cluster_group(np.stack([vectors[0], vectors[1]])) == [0, 1]
-    assert tc.cluster_group(np.tile(vectors[:1], (5, 1))) == [0] * 5  # identical responses: one strategy
-    copies = np.concatenate([vectors, vectors[:2]])  # copies always share a label, whatever the threshold
-    assert tc.cluster_group(copies, threshold=10.0) == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1]
+    assert tc.cluster_group(vectors, embedding_threshold=-0.5) == [0] * 8  # no clear difference: one strategy
+    assert tc.cluster_group(np.tile(vectors[:1], (5, 1)), embedding_threshold=1.0) == [0] * 5
+    copies = np.concatenate([vectors, vectors[:2]])
+    assert tc.cluster_group(copies, embedding_threshold=1.0) == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1]
+
+
+def test_the_evidence_is_the_formula():
+    """e_ij = a (J - t_num) + (1 - a) (cos - t_emb), a = min(1, min(w(N_i), w(N_j)) / evidence), by hand."""
+    x = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    numbers = [{"41", "820"}, {"41", "7"}, set()]
+    weights = {"41": 1.0, "820": 2.0, "7": 3.0}
+    e = tc.evidence_matrix(x, numbers, weights, embedding_threshold=0.1, numbers_threshold=0.2, numbers_evidence=5.0)
+    a = min(3.0, 4.0) / 5.0
+    j = 1.0 / (1.0 + 2.0 + 3.0)
+    assert e[0, 1] == pytest.approx(a * (j - 0.2) + (1 - a) * (0.6 - 0.1))
+    assert e[1, 0] == e[0, 1]
+    assert e[0, 2] == pytest.approx(0.0 - 0.1)  # no numbers in response 2: the embedding alone
+    assert e[1, 2] == pytest.approx(0.8 - 0.1)
+    full = tc.evidence_matrix(x, numbers, weights, embedding_threshold=0.1, numbers_threshold=0.2, numbers_evidence=1.0)
+    assert full[0, 1] == pytest.approx(j - 0.2)  # enough numbers on both sides: they decide
+
+
+def test_computed_numbers_leave_out_the_prompt_and_the_final_answer():
+    text = "Pair 1 with 40: 1 + 40 = 41; twenty couples of forty-one give 20 x 41 = 820.\nThe answer is 820."
+    assert tc.computed_numbers(text, "Compute 1 + 2 + ... + 40.") == {"41", "20"}
+    assert tc.computed_numbers(text) == {"1", "40", "41", "20"}
+    assert tc.words_to_numbers("forty-five, one hundred twenty and three thousand") == ["45", "120", "3000"]
+    assert tc.computed_numbers("Six people shake hands: fifteen pairs, so fifteen handshakes.", "six people") == set()
+    weights = tc.number_weights([{"1", "2"}, {"1"}, {"1", "3"}, {"1"}])
+    assert weights["1"] == 0.0 and weights["2"] == pytest.approx(np.log(4))
+
+
+def test_the_generic_text_direction_is_removed_whatever_the_batch(model):
+    """``g`` is the unit mean of the whole one-word-piece table; removing it leaves unit vectors
+    orthogonal to it, blank rows blank, and a row's result does not depend on the other rows (a
+    batch collapsed onto one strategy changes nothing, as a direction taken from the batch did)."""
+    g = tc.generic_direction(model)
+    assert g is tc.generic_direction(model)  # once per model object
+    table = tc.static_table(model, range(len(model.tokenizer)))
+    mean = np.mean(np.stack(list(table.values())), axis=0)
+    assert np.allclose(g, mean / np.linalg.norm(mean))
+    vectors = tc.embed_responses(["perfect squares subtract to it", "", "a digit sum test passes"], model, "static")
+    out = tc.without_generic_direction(vectors, g)
+    assert not out[1].any()
+    assert np.allclose(np.linalg.norm(out[[0, 2]], axis=1), 1.0) and np.abs(out @ g).max() < 1e-9
+    assert np.allclose(tc.without_generic_direction(vectors[:1], g), out[:1])
 
 
 def test_reads_long_responses_beyond_the_first_256_word_pieces(model):
@@ -141,7 +240,7 @@ def test_reads_long_responses_beyond_the_first_256_word_pieces(model):
     for encoder in tc.ENCODERS:
         vectors = tc.embed_responses(texts, model, encoder=encoder)
         assert (vectors @ vectors.T)[np.triu_indices(6, 1)].max() < 0.9995, encoder
-        labels = tc.cluster_group(vectors, texts)
+        labels = tc.cluster_group(vectors - vectors.mean(0), embedding_threshold=0.0)
         assert not set(labels[:3]) & set(labels[3:]), (encoder, labels)  # the endings keep them apart
         assert len(set(labels)) < 6, (encoder, labels)
 
@@ -190,11 +289,11 @@ def test_labels_are_the_same_in_every_process(model):
 
 def test_module_stands_alone():
     """The clustering imports neither verl nor the plugin's config or registry: its own imports are
-    numpy, torch, the standard library and the two pure helpers, which import nothing of the plugin."""
+    numpy, torch, the standard library and the pure final-answer helper, which imports nothing of the plugin."""
     import ast
 
-    allowed = {"numpy", "torch", "polyepo_plugin.diversity.final_answer", "polyepo_plugin.diversity.strategy_terms"}
-    for path in (MODULE, MODULE.with_name("final_answer.py"), MODULE.with_name("strategy_terms.py")):
+    allowed = {"numpy", "torch", "polyepo_plugin.diversity.final_answer"}
+    for path in (MODULE, MODULE.with_name("final_answer.py")):
         imported = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
@@ -211,40 +310,34 @@ def test_module_stands_alone():
     assert result.stdout.strip() == "False"
 
 
-def test_the_semantic_backend_is_the_default_and_labels_through_label_strategies():
-    """The backend wraps these functions: a group of two strategies, paraphrased, is neither one
-    strategy nor eight."""
+def test_the_semantic_backend_is_the_default_and_labels_through_label_strategies(sets):
+    """The backend wraps these functions: in a step of several groups, the counting group's three
+    methods are told apart as ``label_texts`` tells them; the same group labelled alone, with no
+    step to weigh its numbers and embeddings against, is one strategy (nothing is paid)."""
     from polyepo_plugin.config import DiversityConfig
     from polyepo_plugin.diversity.strategies import label_strategies
 
     assert DiversityConfig().backend == "semantic"
-    group = [
-        "Factor the quadratic: x^2 - 5x + 6 = (x - 2)(x - 3), so the roots are 2 and 3.",
-        "Split the middle term, -5x = -2x - 3x, and group: (x - 2)(x - 3) = 0; x is 2 or 3.",
-        "We look for two numbers with product 6 and sum 5; they are 2 and 3, so (x-2)(x-3).",
-        "Write it as a product of two linear factors: (x - 2)(x - 3). Roots 2, 3.",
-        "Apply the formula x = (5 +- sqrt(25 - 24)) / 2 = (5 +- 1) / 2, which gives 3 and 2.",
-        "The discriminant is 25 - 24 = 1; x = (5 + 1)/2 = 3 or (5 - 1)/2 = 2.",
-        "By the quadratic formula with a = 1, b = -5, c = 6: sqrt(1) = 1, x = 6/2 or 4/2.",
-        "Using x = (-b +- sqrt(b^2 - 4ac)) / 2a: b^2 - 4ac = 1, so x = 3 or 2.",
-    ]
-    labels = label_strategies([group], backend="semantic")[0]
-    assert 2 <= len(set(labels)) <= 4
+    filler = [g for g in sets["data"]["groups"] if g["part"] == "dev"][:6]
+    others = [[sets["texts"][r] for r in g["responses"]] for g in filler]
+    prompts = [COUNTING_PROMPT, *(sets["prompts"][g["problem"]] for g in filler)]
+    labels = label_strategies([COUNTING_GROUP, *others], prompts, backend="semantic")[0]
+    assert adjusted_rand_score(COUNTING_TRUTH, labels) == 1.0, labels
+    assert label_strategies([COUNTING_GROUP[:4]], [COUNTING_PROMPT]) == [[0, 0, 0, 0]]
 
 
-def test_channel_weights_are_validated_and_shared_with_the_clustering_defaults():
-    """``diversity.semantic.*_weight`` are checked where options are parsed, and ``cluster_group``'s
+def test_decision_options_are_validated_and_shared_with_the_clustering_defaults():
+    """``diversity.semantic`` thresholds are checked where options are parsed, and the clustering's
     defaults are the backend's, so the clustering called alone labels as training does."""
-    import inspect
-
     from polyepo_plugin.config import SemanticOptions, parse_config
 
-    with pytest.raises(ValueError, match=r"diversity.semantic.words_weight=1.5: expected a number in \[0, 1\]"):
-        parse_config({"poly_epo": {"diversity": {"semantic": {"words_weight": 1.5}}}})
-    with pytest.raises(ValueError, match=r"numbers_weight \+ words_weight \+ steps_weight=1.37: expected at most 1"):
-        parse_config({"poly_epo": {"diversity": {"semantic": {"numbers_weight": 0.6, "steps_weight": 0.6}}}})
-    options = parse_config({"poly_epo": {"diversity": {"semantic": {"steps_weight": 0.0}}}}).diversity.semantic
-    assert options.steps_weight == 0.0
-    defaults = inspect.signature(tc.cluster_group).parameters
-    for name in ("threshold", "numbers_weight", "words_weight", "steps_weight"):
-        assert defaults[name].default == getattr(SemanticOptions(), name), name
+    with pytest.raises(ValueError, match=r"diversity.semantic.numbers_threshold=1.5: expected a number in \[0, 1\]"):
+        parse_config({"poly_epo": {"diversity": {"semantic": {"numbers_threshold": 1.5}}}})
+    with pytest.raises(ValueError, match=r"diversity.semantic.embedding_threshold=2.0: expected a number in \[-1, 1\]"):
+        parse_config({"poly_epo": {"diversity": {"semantic": {"embedding_threshold": 2}}}})
+    with pytest.raises(ValueError, match=r"diversity.semantic.numbers_evidence=-1.0: expected a number >= 0"):
+        parse_config({"poly_epo": {"diversity": {"semantic": {"numbers_evidence": -1}}}})
+    with pytest.raises(ValueError, match=r"threshold"):  # the earlier option is gone, not silently ignored
+        parse_config({"poly_epo": {"diversity": {"semantic": {"threshold": 0.1}}}})
+    for name, value in tc.DEFAULT_EVIDENCE.items():
+        assert getattr(SemanticOptions(), name) == value, name

@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         progress=False,
     )
     rows, rollouts, failed = [], [], []
+    rollouts_by_arm: dict[str, list] = {}
     for arm in args.arms:
         for seed in seeds:
             row, per_step = _run(arm, seed, args, mode, steps, base, data, out)
@@ -156,14 +157,18 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 rows.append(row)
                 rollouts.append(per_step)
+                rollouts_by_arm.setdefault(arm, []).append(per_step)
 
-    agreement, scored = {}, []
+    agreement, scored, splits = {}, [], {}
     if rollouts:
         from transformers import AutoTokenizer
 
+        tokenizer = AutoTokenizer.from_pretrained(base)
         scored = agreement_groups(rollouts)
         log(f"[demo] scoring the strategy backends on {len(scored)} training groups")
-        agreement = report.backend_agreement(scored, tokenizer=AutoTokenizer.from_pretrained(base))
+        agreement = report.backend_agreement(scored, tokenizer=tokenizer)
+        by_arm = {arm: agreement_groups(per_arm) for arm, per_arm in rollouts_by_arm.items()}
+        splits = report.wording_splits(by_arm, tokenizer=tokenizer)
     memory.stop.set()
     wall = time.time() - start
     stats = report.across_seeds(rows)
@@ -201,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             "groups": len(scored),
             "responses": sum(len(g["responses"]) for g in scored),
             "backends": agreement,
+            "wording_splits": splits,
         },
         "failed": failed,
         "wall_s": round(wall, 1),
@@ -221,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     log(report.format_collapse(collapse))
     if agreement:
         log(report.format_agreement(agreement, len(scored), results["backend_agreement"]["responses"]))
+        log(report.format_wording_splits(splits))
     log(
         f"[demo] wall {wall:.0f}s, peak memory +{results['peak_memory_above_start_gib']} GiB; wrote {out}/results.json, "
         f"pass_at_k.png, strategies.png"

@@ -178,6 +178,38 @@ def backend_agreement(groups: Sequence[dict], tokenizer=None, backends: dict | N
     return out
 
 
+def wording_splits(groups_by_arm: dict[str, Sequence[dict]], tokenizer=None, backend: str = "semantic") -> dict:
+    """How often ``backend`` (the default) put two wordings of one method in different strategies,
+    on each arm's training groups: over the pairs of responses of a group with the same true
+    method and different wordings (``task.wording_of``), the share labelled apart. Such a split
+    pays the policy for rewording; with true labels (``poly_epo_labels``) it never happens."""
+    from polyepo_plugin.demo.task import wording_of
+    from polyepo_plugin.diversity.strategies import label_strategies
+
+    out = {}
+    for arm, groups in groups_by_arm.items():
+        labels = label_strategies([g["responses"] for g in groups], backend=backend, tokenizer=tokenizer)
+        pairs = split = 0
+        for g, found in zip(groups, labels):
+            wordings = [wording_of(text) for text in g["responses"]]
+            for i in range(len(found)):
+                for j in range(i + 1, len(found)):
+                    same_method = g["strategies"][i] == g["strategies"][j] >= 0
+                    if same_method and wordings[i] != wordings[j]:
+                        pairs += 1
+                        split += found[i] != found[j]
+        out[arm] = {"backend": backend, "pairs": pairs, "split_share": split / pairs if pairs else None}
+    return out
+
+
+def format_wording_splits(splits: dict) -> str:
+    lines = ["wordings of one method labelled as different strategies by the default backend (pays for rewording):"]
+    for arm, s in splits.items():
+        share = "n/a" if s["split_share"] is None else f"{s['split_share']:.1%}"
+        lines.append(f"  {arm:<16} {share} of {s['pairs']} same-method pairs in different wordings ({s['backend']})")
+    return "\n".join(lines)
+
+
 def format_runs(rows: Sequence[dict], stats: dict, n: int) -> str:
     """The per-seed table, then each arm's mean ± std across seeds."""
     head = f"{'arm':<16}{'seed':>6}{'pass@1':>9}{f'pass@{n}':>9}{'distinct correct':>18}{'distinct':>10}{'wall s':>8}"

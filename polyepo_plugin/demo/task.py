@@ -131,6 +131,14 @@ def parse_answer(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def wording_of(text: str) -> int:
+    """Which of its method's three wordings the reason uses (0, 1 or 2), or -1 as ``strategy_of``."""
+    match = _RESPONSE.match(_clean(text))
+    reason = match.group("reason").strip() if match else ""
+    prime = _PRIME_OF_REASON.get(reason)
+    return REASONS[prime].index(reason) if prime else -1
+
+
 def strategy_of(text: str) -> int:
     """The prime of the method the reason states word for word (case too), or -1 (degenerate): a
     reason the verifier cannot read, or no ``", so 0"`` / ``", so 1"`` ending."""

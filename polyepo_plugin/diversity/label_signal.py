@@ -30,13 +30,17 @@ ADVICE = {
     "all_distinct": (
         "nearly every response of a group gets a strategy of its own, so every subset has the same diversity and "
         "poly_epo trains like GRPO with a smaller step. The labels see wording, not strategy: raise the backend's "
-        "similarity tolerance (a lower diversity.semantic.threshold or diversity.ngram.threshold), or use the "
+        "similarity tolerance (a lower diversity.ngram.threshold or diversity.semantic.embedding_threshold), or use the "
         "semantic or judge backend."
     ),
     "all_one": (
-        "nearly every group gets a single strategy, so diversity is never rewarded. The labels merge different "
-        "strategies (e.g. a long shared restatement or verification, or answers compared instead of methods): use "
-        "a stricter setting or another backend (the judge reads methods)."
+        "nearly every group gets a single strategy, so diversity is never rewarded. The default semantic backend "
+        "splits a group only on strong evidence (different computed numbers, clearly different text), so that it "
+        "never pays for rewording; where it cannot tell methods apart it pays nothing. To reward strategies, label "
+        "them with an LLM judge, as the paper did (diversity.backend=judge), or with your reward's labels "
+        "(diversity.backend=labels); a higher diversity.semantic.embedding_threshold splits more, some of it by "
+        "wording. Other backends: the labels merge different strategies (e.g. a long shared restatement, or answers "
+        "compared instead of methods): use a stricter setting or the judge."
     ),
 }
 

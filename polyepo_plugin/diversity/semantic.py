@@ -1,13 +1,11 @@
-"""``semantic`` backend: strategies recovered from whole response texts, robust to paraphrase.
+"""``semantic`` backend: strategies from whole response texts, split only on strong evidence.
 
-Decodes each response, removes its final answer (``final_answer``), embeds the rest whole with
-the sentence model (the shipped MiniLM by default, offline), and clusters each group with
-``text_clusters.label_texts``: what the group's responses all share is discounted, the
-rationale's numbers, words and worked-step shapes are compared as further channels
-(``strategy_terms``), and clusters are merged by average linkage on within-group standardised
-similarities.
+Decodes each response and its prompt, removes the final answer (``final_answer``), embeds the
+rest whole with the sentence model (the shipped MiniLM by default, offline), and labels each
+group with ``text_clusters.label_texts``: responses are one strategy unless the numbers they
+compute, or their embeddings once the generic-text direction is removed, differ clearly.
 A blank response is degenerate. See ``polyepo_plugin.diversity.text_clusters`` for the formulas.
-A cancelled labelling stops at the next model batch or group.
+A cancelled labelling stops at the next response, model batch or group.
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from polyepo_plugin.diversity.embedding import check_model_ready, load_model
-from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
+from polyepo_plugin.diversity.groups import Labelling, MissingInputError, ResponseGroups
 from polyepo_plugin.diversity.text_clusters import label_texts
 from polyepo_plugin.grouping import DEGENERATE
 
@@ -34,16 +32,26 @@ class SemanticClusters:
         per_group = label_texts(
             [[texts[row] for row in rows] for rows in members],
             load_model(options.model, options.device),
+            prompts=_group_prompts(groups, members),
             encoder=options.encoder,
             unit_tokens=options.unit_tokens,
             batch_size=options.batch_size,
             checkpoint=groups.stop_if_cancelled,
-            threshold=options.threshold,
-            numbers_weight=options.numbers_weight,
-            words_weight=options.words_weight,
-            steps_weight=options.steps_weight,
+            embedding_threshold=options.embedding_threshold,
+            numbers_threshold=options.numbers_threshold,
+            numbers_evidence=options.numbers_evidence,
         )
         labels = np.full(groups.layout.num_rows, DEGENERATE, dtype=np.int64)
         for rows, group_labels in zip(members, per_group):
             labels[rows] = group_labels
         return Labelling.complete(labels, groups.layout.num_groups)
+
+
+def _group_prompts(groups: ResponseGroups, members: list[list[int]]) -> list[str] | None:
+    """Each group's prompt (its first row's), so that the problem's own numbers are not read as
+    computed; None where the batch has no prompts (then every stated number counts)."""
+    try:
+        prompts = groups.prompt_texts("semantic")
+    except MissingInputError:
+        return None
+    return [prompts[rows[0]] if rows else "" for rows in members]

@@ -1,71 +1,64 @@
-"""Strategy clusters from response texts, robust to paraphrase: pure functions, no verl.
+"""Strategy clusters from response texts: a split only where the evidence of another method is strong.
 
-Two steps, each a plain function so that a backend, a benchmark or a notebook can call them:
+Whatever the labeller calls a new strategy is what Poly-EPO pays for, so the two errors are not
+alike: splitting one method's paraphrases pays the policy for rewording; merging two methods
+only loses signal. Responses are therefore one strategy unless what they compute, or what they
+say once wording is discounted, differs clearly, on an absolute scale (no standardisation within
+the group, which would split every group whose responses differ at all). Pure functions, no verl.
 
 1. ``embed_responses(texts, model, ...) -> (n, D)``: one unit vector per response that reads the
    WHOLE text, however long (the sentence model itself sees at most ``max_seq_length`` = 256
    word pieces at a time):
 
+   - ``encoder="static"`` (default): every word piece of the text is looked up in a table
+     holding, for each word piece t of the model's vocabulary, the model's embedding of the
+     one-token text ``[CLS] t [SEP]`` (computed lazily, in fixed blocks of ids, kept per model
+     object); the response vector is the mean of its word pieces' vectors weighted by the
+     inverse document frequency over the texts of the call, ``idf_t = log((N + 1) / df_t)``,
+     normalised. About 30 times cheaper than ``contextual`` once the table rows exist.
    - ``encoder="contextual"``: the text is cut at sentence ends into units of at most
-     ``unit_tokens`` word pieces (a longer sentence is cut into windows of ``unit_tokens``); every
-     unit is embedded by the model; the response vector is the mean of its units' vectors,
-     weighted by their word-piece counts, normalised to unit length. Cost: one model pass over
-     every word piece of every response.
-   - ``encoder="static"``: every word piece of the text is looked up in a table holding, for each
-     word piece t of the model's vocabulary, the model's embedding of the one-token text
-     ``[CLS] t [SEP]`` (computed lazily, in fixed blocks of ids, and kept per model object); the
-     response vector is the mean of its word pieces' vectors weighted by the inverse document
-     frequency over the texts of the call, ``idf_t = log((N + 1) / df_t)`` (N texts, df_t of
-     them contain t), normalised. No attention across the text: about 30 times cheaper than
-     ``contextual`` once the table rows exist (on 2 CPU cores, about 200,000 word pieces/s
-     against 6,000), and somewhat less accurate.
+     ``unit_tokens`` word pieces; every unit is embedded by the model; the response vector is the
+     mean of its units' vectors weighted by their word-piece counts, normalised.
 
    A blank text gets the zero vector.
 
-2. ``cluster_group(vectors, texts=None, ...) -> list[int]``: strategy labels for one group,
-   from the vectors and texts of its responses WITHOUT their final answers (``reasoning_text``:
-   ``final_answer.without_final_answer``; correct responses share their answer whatever their
-   strategy, so it must weigh nothing). With ``x_i`` the unit vectors of the m present
-   (non-blank) responses:
+2. ``without_generic_direction(vectors, model)``: the vectors stripped of the model's generic-text
+   direction ``g`` (the mean of its one-word-piece table over the whole vocabulary, unit length,
+   computed once per model object), ``x - (x . g) g``, renormalised: what any text shares weighs
+   nothing, so cosines spread out. ``g`` does not depend on the batch: a direction estimated
+   from the step itself (its first principal component) is the dominant strategy's once the
+   policy has collapsed onto one, and removing it split that strategy's wordings.
 
-   - the embedding channel discounts what the group shares: with density weights
-     ``w_i = 1 / sum_j exp((x_i . x_j - 1) / bandwidth)`` (a response in a crowd of near-copies
-     counts less, so a majority strategy does not define the common part), the common vector is
-     ``c = sum_i w_i x_i / sum_i w_i`` and ``u_i = (x_i - c) / |x_i - c|``;
-     ``S_sem[i, j] = u_i . u_j``;
-   - the numbers channel: the numbers of each text are weighted by ``log(m / df)`` over the
-     group, keeping numbers found in 2..m-1 responses (a number every response states, e.g. the
-     problem's data, says nothing about the strategy); with ``p_i`` these weight vectors,
-     ``S_num[i, j] = p_i . p_j / sqrt((|p_i|^2 + s)(|p_j|^2 + s))``, a cosine damped by
-     ``s = numbers_smoothing`` for responses with little numeric evidence;
-   - the words and steps channels (``strategy_terms``): cosines of within-group TF-IDF weights
-     of stemmed words and word pairs (``S_words``), and of the worked steps' shapes, numbers
-     replaced by ``N`` (``S_steps``);
-   - ``S = sum_c w_c z(S_c) / sum_c w_c`` with ``w = (1 - numbers_weight - words_weight -
-     steps_weight, numbers_weight, words_weight, steps_weight)``, where ``z`` standardises the
-     off-diagonal entries of a matrix within the group (standard deviation floored at ``0.05``);
-     a channel whose pairs are all alike (no informative number, no weighted term) leaves the
-     sum, and so do the text channels when no texts are given;
-   - average linkage: repeatedly merge the two clusters with the largest mean ``S`` over their
-     cross pairs while it is at least ``threshold`` (0.0: the group's average pair); copies
-     (``x_i . x_j >= duplicate_cosine``, by default only texts embedded identically) are merged
-     first whatever ``S`` says.
+3. ``computed_numbers(text, prompt)``: the numbers a response computes: every number it states,
+   in digits or in English words ("forty-five" -> 45), less the numbers of the prompt (the
+   problem's data) and the values of its final-answer statements (shared by every correct
+   response whatever its method). Paraphrases of one method compute the same quantities in any
+   words; two methods usually compute different ones.
 
-   Labels are 0, 1, ... in order of first appearance; ``-1`` marks a blank response (zero vector
-   or blank text). A group of two present responses is one strategy iff ``x_1 . x_2 >=
-   pair_cosine`` (a raw cosine, so its scale depends on the encoder: the default 0.98 links only
-   near-copies); one present response is strategy 0. Standardising within the group makes the
-   threshold relative: a group whose responses all share one strategy is still split where its
-   paraphrases differ most, while groups with 2-4 strategies are neither merged into one nor
-   shattered. Defaults were chosen on the development families of
-   ``benchmarks/data/strategy_sets`` (``benchmarks/bench_strategy_detection.py``).
+4. ``cluster_group(vectors, numbers, weights, ...) -> labels``: with ``x_i`` the vectors of step
+   2 and ``w`` the batch IDF weights of the numbers (``number_weights``: ``log(M / df)`` over the
+   M responses of the call), the evidence that i and j share a method is
 
-``label_texts(groups, model, ...)`` removes the final answers and does both for many groups with
-one embedding pass. The functions that loop take ``checkpoint``, a function called between
-model batches and between groups that may raise to stop the work (a cancelled labelling).
-Deterministic: no sampling, ties broken by index, the same texts give the same labels in every
-process (same library versions and threads). Nothing here imports verl or the plugin's config;
-the only plugin modules used are the pure ``final_answer`` and ``strategy_terms``.
+       e_ij = a_ij (J_ij - numbers_threshold) + (1 - a_ij) (x_i . x_j - embedding_threshold)
+
+   where ``J_ij = w(N_i & N_j) / w(N_i | N_j)`` is the weighted Jaccard overlap of their computed
+   numbers and ``a_ij = min(1, min(w(N_i), w(N_j)) / numbers_evidence)``: numbers decide once
+   both responses compute enough of them (what they compute outweighs how they say it), the
+   embedding decides where neither does. Clusters are merged by average linkage while the
+   mean ``e`` over their cross pairs is at least 0, so two clusters stay apart only when they
+   differ on average, clearly; exact copies are merged first. Labels are 0, 1, ... in order of
+   first appearance, ``-1`` for a blank response.
+
+``label_texts(groups, model, prompts=None, ...)`` removes the final answers
+(``final_answer.without_final_answer``; a response that states nothing else reads as
+``ANSWER_ONLY``, and bare answers share one strategy) and does all four steps for many groups
+with one embedding pass. ``checkpoint`` is called between model batches and between groups and
+may raise to stop the work (a cancelled labelling). Deterministic: no sampling, ties broken by
+index. Defaults (``DEFAULT_EVIDENCE``) were chosen on the development families of
+``benchmarks/data/strategy_sets`` only (every form, digits masked too: at least 90% of their
+one-strategy groups labelled one strategy; then the best mean ARI, where settings within 0.05
+of it go to the lowest ``embedding_threshold``, since a split is the harmful error), and are
+reported on every other source by ``benchmarks/bench_strategy_detection.py``.
 """
 
 from __future__ import annotations
@@ -80,17 +73,30 @@ from typing import Any
 import numpy as np
 import torch
 
-from polyepo_plugin.diversity.final_answer import without_final_answer
-from polyepo_plugin.diversity.strategy_terms import step_terms, term_similarity, word_terms
+from polyepo_plugin.diversity.final_answer import answer_values, without_final_answer
 
 ENCODERS = ("contextual", "static")
 STATIC_BLOCK = 32  # static table rows are computed in fixed blocks of word-piece ids (same batches, same bits)
-Z_FLOOR = 0.05
 ANSWER_ONLY = "(a final answer only)"
+# The decision's defaults (``SemanticOptions`` repeats them; a test keeps the two equal).
+DEFAULT_EVIDENCE = {"embedding_threshold": 0.3, "numbers_threshold": 0.2, "numbers_evidence": 5.0}
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_DIGITS = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?!\w)")
+_UNIT_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen"
+).split()
+_TENS_WORDS = {w: 10 * k for k, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), 2)}
+_SCALE_WORDS = {"hundred": 100, "thousand": 1000, "million": 10**6}
+_ANY_NUMBER_WORD = "|".join([*_UNIT_WORDS, *_TENS_WORDS, *_SCALE_WORDS])
+_VALUE_OF_WORD = {**{w: k for k, w in enumerate(_UNIT_WORDS)}, **_TENS_WORDS}
+_NUMBER_WORDS = re.compile(
+    rf"\b(?:{_ANY_NUMBER_WORD})(?:[\s-]+(?:{_ANY_NUMBER_WORD}))*\b",
+    re.IGNORECASE,
+)
 _static_tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_generic_directions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _carry_on() -> None:
@@ -244,56 +250,91 @@ def embed_responses(
 
 
 # ---------------------------------------------------------------------------------------------
-# Clustering one group
+# Deciding one group
 # ---------------------------------------------------------------------------------------------
 
 
-def number_profiles(texts: Sequence[str]) -> np.ndarray:
-    """``(m, V)`` weights of the numbers stated in 2..m-1 of the texts: ``log(m / df)`` where present.
-
-    Give texts without their final answer (``final_answer.without_final_answer``); a row is zero
-    when its text has none of these numbers.
-    """
-    bags = [set(_NUMBER.findall(text)) for text in texts]
-    m = len(bags)
-    df = Counter(x for bag in bags for x in bag)
-    vocabulary = sorted(x for x, count in df.items() if 2 <= count < m)
-    profiles = np.zeros((m, len(vocabulary)))
-    for col, x in enumerate(vocabulary):
-        weight = math.log(m / df[x])
-        for row, bag in enumerate(bags):
-            if x in bag:
-                profiles[row, col] = weight
-    return profiles
+def generic_direction(model: Any, checkpoint: Callable[[], None] = _carry_on) -> np.ndarray:
+    """``(D,)`` unit mean of the model's one-word-piece table over its whole vocabulary: the
+    direction of text in general. Built once per model object (the whole table: about 25 s on
+    2 CPU cores, kept for the static encoder too)."""
+    if model not in _generic_directions:
+        table = static_table(model, range(len(model.tokenizer)), checkpoint)
+        mean = np.mean(np.stack(list(table.values())), axis=0).astype(np.float64)
+        _generic_directions[model] = mean / np.linalg.norm(mean)
+    return _generic_directions[model]
 
 
-def number_similarity(texts: Sequence[str], smoothing: float = 0.1) -> np.ndarray:
-    """``S_num[i, j] = p_i . p_j / sqrt((p_i . p_i + smoothing) (p_j . p_j + smoothing))``, p = ``number_profiles``.
-
-    A cosine damped for responses with little numeric evidence: two responses that share only
-    one number of small weight (found in most of the group) do not look alike.
-    """
-    profiles = number_profiles(texts)
-    gram = profiles @ profiles.T
-    scale = np.sqrt(np.maximum(np.diag(gram) + smoothing, 1e-12))
-    return gram / scale[:, None] / scale[None, :]
-
-
-def centred_similarity(vectors: np.ndarray, bandwidth: float = 0.05) -> np.ndarray:
-    """``S_sem``: cosine similarity after removing the density-weighted common vector (docstring)."""
+def without_generic_direction(vectors: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    """``x - (x . g) g`` renormalised for each row (``g`` = ``direction``, unit); zero rows stay zero."""
     x = np.asarray(vectors, dtype=np.float64)
-    cosine = x @ x.T
-    weights = 1.0 / np.exp((cosine - 1.0) / bandwidth).sum(1)
-    common = (weights[:, None] * x).sum(0) / weights.sum()
-    u = x - common
-    u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-12)
-    return u @ u.T
+    g = np.asarray(direction, dtype=np.float64)
+    kept = x - np.outer(x @ g, g)
+    norms = np.linalg.norm(kept, axis=1, keepdims=True)
+    present = np.linalg.norm(x, axis=1, keepdims=True) > 0
+    return np.where(present, kept / np.maximum(norms, 1e-12), 0.0)
 
 
-def standardise(similarity: np.ndarray) -> np.ndarray:
-    """``(S - mean) / max(std, Z_FLOOR)`` with mean and std over the off-diagonal pairs."""
-    upper = similarity[np.triu_indices(len(similarity), 1)]
-    return (similarity - upper.mean()) / max(float(upper.std()), Z_FLOOR)
+def words_to_numbers(text: str) -> list[str]:
+    """The English number phrases of ``text`` as digits: "forty-five" -> "45", "one hundred and
+    twenty" -> "120", "three thousand" -> "3000"."""
+    out = []
+    for match in _NUMBER_WORDS.finditer(text):
+        total = current = 0
+        for word in re.findall(r"[a-z]+", match.group(0).lower()):
+            if word in _VALUE_OF_WORD:
+                current += _VALUE_OF_WORD[word]
+            elif word == "hundred":
+                current = max(current, 1) * 100
+            elif word in _SCALE_WORDS:
+                total += max(current, 1) * _SCALE_WORDS[word]
+                current = 0
+        out.append(str(total + current))
+    return out
+
+
+def stated_numbers(text: str) -> set[str]:
+    """Every number ``text`` states, in digits or in English words, as digits."""
+    return set(_DIGITS.findall(text)) | set(words_to_numbers(text))
+
+
+def computed_numbers(text: str, prompt: str = "") -> set[str]:
+    """What ``text`` computes: its stated numbers less the prompt's and less its final answers' values."""
+    return stated_numbers(text) - stated_numbers(prompt) - stated_numbers(" ".join(answer_values(text)))
+
+
+def number_weights(number_sets: Sequence[set[str]]) -> dict[str, float]:
+    """``log(M / df)`` of each number over the M responses of the call (a number every response
+    states weighs 0)."""
+    df = Counter(x for numbers in number_sets for x in numbers)
+    return {x: math.log(len(number_sets) / count) for x, count in df.items()}
+
+
+def evidence_matrix(
+    vectors: np.ndarray,
+    numbers: Sequence[set[str]] | None = None,
+    weights: dict[str, float] | None = None,
+    embedding_threshold: float = DEFAULT_EVIDENCE["embedding_threshold"],
+    numbers_threshold: float = DEFAULT_EVIDENCE["numbers_threshold"],
+    numbers_evidence: float = DEFAULT_EVIDENCE["numbers_evidence"],
+) -> np.ndarray:
+    """``(m, m)`` evidence ``e_ij`` that responses i and j share a method (module docstring):
+    above 0 alike, below 0 different. ``vectors``: unit vectors (``without_generic_direction``);
+    ``numbers``/``weights``: ``computed_numbers`` and ``number_weights`` (None: embedding only)."""
+    x = np.asarray(vectors, dtype=np.float64)
+    evidence = x @ x.T - embedding_threshold
+    if numbers is None:
+        return evidence
+    weights = weights if weights is not None else number_weights(numbers)
+    mass = np.array([sum(weights.get(v, 0.0) for v in n) for n in numbers])
+    for i, j in zip(*np.triu_indices(len(x), 1)):
+        share = min(1.0, min(mass[i], mass[j]) / numbers_evidence) if numbers_evidence > 0 else 1.0
+        if share <= 0:
+            continue
+        union = sum(weights.get(v, 0.0) for v in numbers[i] | numbers[j])
+        overlap = sum(weights.get(v, 0.0) for v in numbers[i] & numbers[j]) / union
+        evidence[i, j] = evidence[j, i] = share * (overlap - numbers_threshold) + (1 - share) * evidence[i, j]
+    return evidence
 
 
 def average_linkage(similarity: np.ndarray, threshold: float, must_link: np.ndarray | None = None) -> list[int]:
@@ -345,86 +386,70 @@ def reasoning_text(text: str) -> str:
 
 def cluster_group(
     vectors: np.ndarray,
-    texts: Sequence[str] | None = None,
-    threshold: float = 0.0,
-    numbers_weight: float = 0.33,
-    words_weight: float = 0.17,
-    steps_weight: float = 0.33,
-    numbers_smoothing: float = 0.1,
-    bandwidth: float = 0.05,
+    numbers: Sequence[set[str]] | None = None,
+    weights: dict[str, float] | None = None,
+    blank: Sequence[bool] | None = None,
     duplicate_cosine: float = 0.9999,
-    pair_cosine: float = 0.98,
+    **evidence_options: float,
 ) -> list[int]:
-    """Strategy labels of one group: ``vectors`` ``(n, D)`` from ``embed_responses``, ``texts`` its n texts.
+    """Strategy labels of one group of n responses (module docstring, step 4).
 
-    Give ``vectors`` and ``texts`` of the texts without their final answers (``label_texts``
-    does). Formula in the module docstring. Labels are 0..C-1 in order of first appearance,
-    ``-1`` for a blank response (zero vector, or blank text when ``texts`` is given). Without
-    ``texts`` only the embeddings are used (the text channels' weights are ignored).
+    ``vectors``: ``(n, D)`` (``without_generic_direction``; zero rows are blank); ``numbers``: the
+    n ``computed_numbers`` sets, ``weights`` their ``number_weights`` over the call (None: the
+    embedding alone decides); ``blank``: extra blank rows; ``evidence_options``: the thresholds of
+    ``evidence_matrix``. Returns 0..C-1 in order of first appearance, ``-1`` for blank rows.
     """
     x = np.asarray(vectors, dtype=np.float64)
     present = np.linalg.norm(x, axis=1) > 0
-    if texts is not None:
-        if len(texts) != len(x):
-            raise ValueError(f"cluster_group: {len(texts)} texts for {len(x)} vectors")
-        present &= np.array([bool(str(t).strip()) for t in texts], dtype=bool)
+    if blank is not None:
+        present &= ~np.asarray(blank, dtype=bool)
     rows = np.flatnonzero(present)
     labels = [-1] * len(x)
     if rows.size == 0:
         return labels
     units = x[rows] / np.linalg.norm(x[rows], axis=1, keepdims=True)
-    if rows.size <= 2:
-        same = rows.size == 1 or float(units[0] @ units[1]) >= pair_cosine
-        for k, row in enumerate(rows):
-            labels[row] = 0 if same or k == 0 else 1
-        return labels
-    channels = [(1.0 - numbers_weight - words_weight - steps_weight, centred_similarity(units, bandwidth))]
-    if texts is not None:
-        kept = [str(texts[row]) for row in rows]
-        if numbers_weight > 0:
-            channels.append((numbers_weight, number_similarity(kept, numbers_smoothing)))
-        if words_weight > 0:
-            channels.append((words_weight, term_similarity([word_terms(t) for t in kept])))
-        if steps_weight > 0:
-            channels.append((steps_weight, term_similarity([step_terms(t) for t in kept])))
-    combined = combine_channels(channels)
-    found = average_linkage(combined, threshold, must_link=units @ units.T >= duplicate_cosine)
+    kept = [numbers[r] for r in rows] if numbers is not None else None
+    evidence = evidence_matrix(units, kept, weights, **evidence_options)
+    found = average_linkage(evidence, 0.0, must_link=units @ units.T >= duplicate_cosine)
     for row, label in zip(rows, found):
         labels[row] = label
     return labels
 
 
-def combine_channels(channels: Sequence[tuple[float, np.ndarray]]) -> np.ndarray:
-    """``sum_c w_c z(S_c) / sum_c w_c`` over the channels whose off-diagonal entries vary.
-
-    A channel with nothing to compare (no informative number, no weighted term: all its pairs
-    alike) leaves the sum, and the other channels' weights are renormalised.
-    """
-    upper = np.triu_indices(len(channels[0][1]), 1)
-    used = [(w, s) for w, s in channels if w > 0 and np.ptp(s[upper]) > 0]
-    if not used:
-        return np.zeros_like(channels[0][1])
-    total = sum(w for w, _ in used)
-    return sum(w * standardise(s) for w, s in used) / total
-
-
 def label_texts(
     groups: Sequence[Sequence[str]],
     model: Any,
-    encoder: str = "contextual",
+    prompts: Sequence[str] | None = None,
+    encoder: str = "static",
     unit_tokens: int = 128,
     batch_size: int = 64,
     checkpoint: Callable[[], None] = _carry_on,
-    **cluster_options: Any,
+    **evidence_options: float,
 ) -> list[list[int]]:
-    """Labels for many groups: final answers removed (``reasoning_text``), one ``embed_responses``
-    call over all texts, one ``cluster_group`` per group."""
-    texts = [reasoning_text(str(text)) for group in groups for text in group]
-    vectors = embed_responses(texts, model, encoder, unit_tokens, batch_size, checkpoint)
+    """Labels for many groups (``groups[g]`` the responses to ``prompts[g]``; None: no prompt
+    numbers to leave out): final answers removed (``reasoning_text``), one ``embed_responses``
+    call over all texts, the generic direction removed and the number weights taken over the
+    call, then one ``cluster_group`` per group."""
+    if prompts is not None and len(prompts) != len(groups):
+        raise ValueError(f"label_texts: {len(prompts)} prompts for {len(groups)} groups")
+    originals = [str(text) for group in groups for text in group]
+    texts = []
+    for text in originals:
+        checkpoint()
+        texts.append(reasoning_text(text))
+    vectors = without_generic_direction(
+        embed_responses(texts, model, encoder, unit_tokens, batch_size, checkpoint), generic_direction(model, checkpoint)
+    )
+    group_prompts = [str(p) for p in prompts] if prompts is not None else [""] * len(groups)
+    numbers = [
+        computed_numbers(text, prompt) for group, prompt in zip(groups, group_prompts) for text in map(str, group)
+    ]
+    weights = number_weights(numbers)
     out, start = [], 0
     for group in groups:
         checkpoint()
         stop = start + len(group)
-        out.append(cluster_group(vectors[start:stop], texts[start:stop], **cluster_options))
+        blank = [not t.strip() for t in texts[start:stop]]
+        out.append(cluster_group(vectors[start:stop], numbers[start:stop], weights, blank, **evidence_options))
         start = stop
     return out
