@@ -1,13 +1,14 @@
 """The recipes under examples/, checked on a CPU without launching anything.
 
-Each run script is run with POLYEPO_DRY_RUN=1, which makes it print the trainer's hydra
-overrides instead of exec'ing verl. Those overrides are composed with verl's own
+Each run script is run with POLYEPO_DRY_RUN=1, which makes it check the run (polyepo-check)
+and print the launch command instead of exec'ing verl. Those overrides are composed with verl's own
 ppo_trainer.yaml, as verl's main_ppo would, and the result goes through verl's config
 validation and polyepo's start-up validation; the paper's settings are read back from the
 composed config. The data-preparation scripts run on tiny local files (no hub, no network)
 and their parquet files are read by verl's RLHFDataset with the recipe's data settings.
 """
 
+import functools
 import json
 import logging
 import os
@@ -45,27 +46,44 @@ def judge():
         yield server
 
 
-def script_env(judge=None, **extra) -> dict:
+def script_env(judge_url: str | None = None, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYEPO_", "JUDGE_"))}
-    if judge is not None:
-        host_port = judge.base_url.split("//", 1)[1].split("/", 1)[0]
+    env["PYTHON"] = sys.executable  # the dry run's check runs in this environment
+    if judge_url is not None:
+        host_port = judge_url.split("//", 1)[1].split("/", 1)[0]
         env["JUDGE_HOST"], env["JUDGE_PORT"] = host_port.split(":")
     env.update(extra)
     return env
 
 
-def dry_run(recipe: str, arm: str, *extra: str, judge=None) -> list[str]:
-    script = EXAMPLES / recipe / f"run_{arm}.sh"
-    result = subprocess.run(
-        ["bash", str(script), *extra],
-        env=script_env(judge, POLYEPO_DRY_RUN="1"),
+def run_script(recipe: str, arm: str, *extra: str, judge_url: str | None = None, **env):
+    return subprocess.run(
+        ["bash", str(EXAMPLES / recipe / f"run_{arm}.sh"), *extra],
+        env=script_env(judge_url, POLYEPO_DRY_RUN="1", **env),
         check=False,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
+
+
+def launch_words(command: str) -> list[str]:
+    """The words of the printed launch command, as bash reads them (line continuations joined)."""
+    return shlex.split(command.replace("\\\n", " "))
+
+
+def dry_run(recipe: str, arm: str, *extra: str, judge=None) -> list[str]:
+    """The overrides a recipe's dry run checked and would launch with."""
+    return list(_dry_run(recipe, arm, extra, judge.base_url if judge is not None else None))
+
+
+@functools.cache
+def _dry_run(recipe: str, arm: str, extra: tuple[str, ...], judge_url: str | None) -> tuple[str, ...]:
+    result = run_script(recipe, arm, *extra, judge_url=judge_url)
     assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
+    words = launch_words(result.stdout)
+    assert words[:3] == [sys.executable, "-m", "verl.trainer.main_ppo"], result.stdout
+    return tuple(words[3:])
 
 
 def verl_config(overrides: list[str]):
@@ -85,7 +103,7 @@ def test_every_recipe_has_the_three_arms_and_valid_bash():
         assert result.returncode == 0, f"{script}: {result.stderr}"
     for recipe, arm in SCRIPTS:
         text = (EXAMPLES / recipe / f"run_{arm}.sh").read_text()
-        assert "set -xeuo pipefail" in text and '"$@"' in text
+        assert "set -euo pipefail" in text and '"$@"' in text
         assert f"bash examples/{recipe}/run_{arm}.sh" in text  # the header shows the exact command
 
 
@@ -133,15 +151,31 @@ def test_readmes_dry_run_commands_print_the_full_override_list(judge):
 
 
 def test_settings_come_from_the_environment():
-    env = script_env(POLYEPO_DRY_RUN="1", MODEL_PATH="/models/mine", N_GPUS="2", DIVERSITY_BONUS_WEIGHT="0.25")
-    result = subprocess.run(
-        ["bash", str(EXAMPLES / GSM8K / "run_grpo_div.sh")], env=env, check=False, capture_output=True, text=True
-    )
+    result = run_script(GSM8K, "grpo_div", MODEL_PATH="/models/mine", N_GPUS="2", DIVERSITY_BONUS_WEIGHT="0.25")
     assert result.returncode == 0, result.stderr
-    overrides = result.stdout.splitlines()
+    overrides = launch_words(result.stdout)
     assert "actor_rollout_ref.model.path=/models/mine" in overrides
     assert "trainer.n_gpus_per_node=2" in overrides
     assert "++algorithm.poly_epo.diversity_bonus_weight=0.25" in overrides
+
+
+def test_dry_run_stops_a_typo_with_the_runs_own_message_and_no_trace():
+    """The typo is found before any cluster: the dry run composes verl's config, runs the
+    trainer's start-up checks, prints the error the trainer's constructor would raise, exits 1
+    and prints no launch command; a passing dry run prints one command and no shell trace."""
+    typo = "++algorithm.poly_epo.sett_size=3"
+    result = run_script(GSM8K, "poly_epo", typo)
+    assert result.returncode == 1 and result.stdout == ""
+    with pytest.raises(ValueError) as raised:
+        validate_run(verl_config([*dry_run(GSM8K, "poly_epo"), typo]))
+    assert "algorithm.poly_epo.sett_size" in str(raised.value)
+    assert f"polyepo-check: FAILED: {raised.value}" in result.stderr
+
+    passed = run_script(GSM8K, "poly_epo")
+    assert passed.returncode == 0, passed.stderr
+    assert not [line for line in passed.stderr.splitlines() if line.startswith("+ ")]  # no set -x trace
+    assert "polyepo-check: ok" in passed.stderr and "set size k=4" in passed.stderr
+    assert passed.stdout.startswith(f"{sys.executable} -m verl.trainer.main_ppo \\\n")
 
 
 @pytest.mark.parametrize(("recipe", "arm"), [(r, a) for r, a in SCRIPTS if a != "grpo"], ids=lambda x: x)
