@@ -191,7 +191,7 @@ def _math_verify():
         if not _MISSING_WARNED:
             _MISSING_WARNED.append(True)
             print(
-                "[eval] math-verify is not installed (pip install 'polyepo[diversity]'): majority@k uses only "
+                "[eval] math-verify is not installed (pip install 'math-verify>=0.7'): majority@k uses only "
                 "the answers the reward returns as 'pred'",
                 flush=True,
             )
