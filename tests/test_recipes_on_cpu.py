@@ -292,6 +292,31 @@ def test_verl_judge_recipe_is_the_paper_recipe_with_the_judge_served_by_verl(arm
     assert caplog.text == ""
 
 
+def sourced_array(script: Path, array: str, judge_url: str | None = None) -> list[str]:
+    command = f'source {shlex.quote(str(script))} && printf "%s\\n" "${{{array}[@]}}"'
+    result = subprocess.run(["bash", "-c", command], env=script_env(judge_url), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_the_judge_overrides_alone_are_the_paper_recipes_judge_setting(judge):
+    """A user adding judge_overrides.sh to a script of their own gets the paper recipe's judge
+    (prompt, temperature, response length, ...), and so does the recipe with verl's judge."""
+    alone = sourced_array(EXAMPLES / "judge" / "judge_overrides.sh", "JUDGE_OVERRIDES", judge.base_url)
+    paper = composed(PAPER, "poly_epo", judge)
+    own = verl_config(["algorithm.adv_estimator=poly_epo", *alone]).algorithm.poly_epo.diversity
+    assert OmegaConf.to_container(own) == OmegaConf.to_container(paper.algorithm.poly_epo.diversity)
+    options = own.judge
+    assert options.max_response_chars == 16000 >= 3.5 * paper.data.max_response_length  # ~4 characters a token
+    assert options.temperature == 0 and "prompt_template" not in options  # the shipped prompt
+    served = verl_config(dry_run(VERL_JUDGE, "poly_epo")).algorithm.poly_epo.diversity
+    assert {**OmegaConf.to_container(served.judge), "base_url": None, "model": None} == {
+        **OmegaConf.to_container(options),
+        "base_url": None,
+        "model": None,
+    }
+
+
 # ----------------------------------------------------------------------------- data preparation
 
 
