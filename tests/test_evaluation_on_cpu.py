@@ -612,3 +612,18 @@ def test_help_loads_no_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "--correct-threshold" in result.stdout and "--tensor-parallel-size" in result.stdout
     assert result.stdout.strip().endswith("False"), "polyepo-eval --help imported torch"
+
+
+def test_pass_at_k_plot_has_whole_k_ticks_and_curves_told_apart():
+    """Few samples (k = 1..3) put matplotlib's default ticks at 1.5; identical curves (two
+    checkpoints both at pass@k 1.0) must still be told apart by marker and line style."""
+    from polyepo_plugin.evaluation.plots import draw_pass_at_k, new_figure
+
+    same = {"n": 3, "pass_at_k": [{"mean": 1.0, "se": 0.0}] * 3}
+    fig, ax = new_figure()
+    draw_pass_at_k(ax, {"base": same, "step_400": same, "step_850": same})
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    styles = {(line.get_marker(), line.get_linestyle()) for line in ax.get_lines()}
+    assert len(styles) == 3
