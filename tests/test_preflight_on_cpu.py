@@ -123,3 +123,18 @@ def test_polyepo_check_is_a_console_script_and_a_module():
         [sys.executable, "-m", "polyepo_plugin.integration.preflight", "--help"], capture_output=True, text=True
     )
     assert result.returncode == 0 and "--reach-judge" in result.stdout
+
+
+def test_the_readme_gives_the_second_day_in_order():
+    """Check (polyepo-check, the dry run), launch, then evaluate the base model and checkpoints."""
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Check, launch, evaluate") :]
+    section = section[: section.index("\n## ", 1)]
+    steps = ["polyepo-check", "POLYEPO_DRY_RUN=1 bash", "**Launch**", "evaluate.sh BASE CKPT1", "--model base="]
+    positions = [section.index(step) for step in steps]
+    assert positions == sorted(positions)
+    # the failure the section shows is the one the check prints
+    typo = ["++algorithm.poly_epo.sett_size=3"]
+    with pytest.raises(ValueError) as raised:
+        validate_run(preflight.compose_run_config([*RUN, *typo]))
+    assert str(raised.value).split(";")[0] in section
