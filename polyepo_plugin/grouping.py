@@ -2,8 +2,9 @@
 
 A group is the set of rows sharing a uid. Rows a host marks as padding (added only to even out a
 batch) belong to no group; any uid, ``"pad thai"`` included, is a group id like another.
-``verl_padding_rows`` finds the rows verl's v1 trainer pads a batch with by their uid. Strategy labels arrive per row as anything hashable; they are
-turned into small integers that are only compared within a group (``-1`` = degenerate).
+``verl_padding_rows`` finds the rows verl's v1 trainer pads a batch with by their uid. Strategy
+labels arrive per row as anything hashable; they are turned into small integers that are only
+compared within a group (``-1`` = degenerate).
 
 verl hands uids and labels over as numpy arrays, usually of Python strings (``dtype=object``) or
 fixed-width strings (``dtype='<U..'``). Those, and integer, float, bool and mixed arrays of plain

@@ -15,7 +15,9 @@ from functools import cache
 
 
 @cache
-def load_function(path: str, name: str, key: str, path_option: str | None = None, name_option: str | None = None) -> Callable:
+def load_function(
+    path: str, name: str, key: str, path_option: str | None = None, name_option: str | None = None
+) -> Callable:
     """Function ``name`` of the Python file ``path``, loaded once per process.
 
     ``key`` is the option that named the file (e.g. ``algorithm.poly_epo.custom_objective``);

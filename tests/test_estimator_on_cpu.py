@@ -331,11 +331,8 @@ def test_group_ids_starting_with_pad_are_groups_like_any_other():
     rewards = [1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0]
     names = ["pad thai"] * 4 + ["padding"] * 4
     texts = ["alpha one", "beta two", "gamma three", "delta four"] * 2
-    advantages, metrics = set_advantages(
-        rewards, names, {"set_size": 2, "diversity": {"backend": "ngram"}}, inputs=StepInputs.from_texts(texts)
-    )
-    renamed, _ = set_advantages(
-        rewards, ["a"] * 4 + ["b"] * 4, {"set_size": 2, "diversity": {"backend": "ngram"}}, inputs=StepInputs.from_texts(texts)
-    )
+    options = {"set_size": 2, "diversity": {"backend": "ngram"}}
+    advantages, metrics = set_advantages(rewards, names, options, inputs=StepInputs.from_texts(texts))
+    renamed, _ = set_advantages(rewards, ["a"] * 4 + ["b"] * 4, options, inputs=StepInputs.from_texts(texts))
     assert metrics["poly_epo/groups"] == 2 and metrics["poly_epo/padding_rows"] == 0
     assert torch.equal(advantages, renamed) and advantages.abs().sum() > 0

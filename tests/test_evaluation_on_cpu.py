@@ -441,12 +441,17 @@ def test_cli_checks_the_backend_and_the_reward_before_sampling(tiny, tmp_path, c
         (["--backend", "ngram", "--backend-option", "size=3", "--reward-path", task.__file__], "ngram.size"),
     ]
     for flags, message in cases:
-        with pytest.raises(SystemExit) as exit_info:
-            evaluation.main(common + flags)
-        captured = capsys.readouterr()
-        assert exit_info.value.code == 2 and message in captured.err, captured.err
-        assert "[eval]" not in captured.out and "Loading weights" not in captured.err  # nothing sampled
-        assert not (tmp_path / "o").exists()
+        assert_stops_before_sampling(capsys, common + flags, message, tmp_path / "o")
+
+
+def assert_stops_before_sampling(capsys, argv: list[str], message: str, out: Path) -> None:
+    """polyepo-eval exits 2 with ``message`` (no traceback) before loading or sampling any model."""
+    with pytest.raises(SystemExit) as exit_info:
+        evaluation.main(argv)
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and message in captured.err, captured.err
+    assert "Traceback" not in captured.err and "[eval]" not in captured.out  # nothing sampled
+    assert "Loading weights" not in captured.err and not out.exists()
 
 
 def test_evaluate_checks_before_sampling_too(tiny):
@@ -562,16 +567,9 @@ def test_every_model_path_and_the_data_are_checked_before_sampling(tiny, tmp_pat
         (["--data", data, *reward, "--reward-name", "score"], "--reward-name='score'"),
     ]
     for flags, message in cases:
-        with pytest.raises(SystemExit) as exit_info:
-            evaluation.main(good + flags)
-        captured = capsys.readouterr()
-        assert exit_info.value.code == 2 and message in captured.err, captured.err
-        assert "Traceback" not in captured.err and "[eval]" not in captured.out  # nothing sampled
-        assert not out.exists()
+        assert_stops_before_sampling(capsys, good + flags, message, out)
     # verl's default reward has no rule for this data source: the error says what to pass
-    with pytest.raises(SystemExit):
-        evaluation.main(good + ["--data", str(unknown_source)])
-    assert "pass --reward-path FILE" in capsys.readouterr().err
+    assert_stops_before_sampling(capsys, good + ["--data", str(unknown_source)], "pass --reward-path FILE", out)
 
 
 def partial_credit(data_source, solution, ground_truth, extra_info=None):
@@ -581,15 +579,14 @@ def partial_credit(data_source, solution, ground_truth, extra_info=None):
 
 def test_the_correct_threshold_is_an_option_and_warns_when_nothing_reaches_it(tiny, capsys):
     model, data = tiny
-    default = evaluation.evaluate(model, data, n=2, reward=partial_credit, backend="ngram", max_new_tokens=3, progress=False)
+    settings = {"n": 2, "reward": partial_credit, "backend": "ngram", "max_new_tokens": 3, "progress": False}
+    default = evaluation.evaluate(model, data, **settings)
     assert default["summary"]["pass_at_k"][-1]["mean"] == 0.0
     assert default["settings"]["correct_threshold"] == 0.5 and default["summary"]["max_score"] == 0.45
     warning = capsys.readouterr().err
     assert "no response of" in warning and "--correct-threshold 0.5" in warning and "0.45" in warning
     assert default["warnings"] and "--correct-threshold" in default["warnings"][-1]
-    lowered = evaluation.evaluate(
-        model, data, n=2, reward=partial_credit, backend="ngram", max_new_tokens=3, progress=False, correct_threshold=0.4
-    )
+    lowered = evaluation.evaluate(model, data, **settings, correct_threshold=0.4)
     per_prompt = [p["correct"] for p in lowered["per_prompt"]]
     expected = [sum(r.strip() != "" for r in s["responses"]) for s in lowered["samples"]]
     assert per_prompt[: len(expected)] == expected and lowered["settings"]["correct_threshold"] == 0.4

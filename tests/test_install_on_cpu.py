@@ -27,7 +27,12 @@ EXTRAS = ("trainer", "diversity", "demo", "trl")
 # What each extra promises: importable modules and the distributions that must bring them.
 PROMISES = {
     None: {"polyepo_plugin.estimator": None, "sentence_transformers": "sentence-transformers", "verl": "verl"},
-    "trainer": {"fastapi": "fastapi", "uvicorn": "uvicorn", "cachetools": "cachetools", "transfer_queue": "TransferQueue"},
+    "trainer": {
+        "fastapi": "fastapi",
+        "uvicorn": "uvicorn",
+        "cachetools": "cachetools",
+        "transfer_queue": "TransferQueue",
+    },
     "diversity": {"httpx": "httpx", "math_verify": "math-verify", "polyepo_plugin.diversity.judge": None},
     "demo": {"matplotlib": "matplotlib", "tqdm": "tqdm", "polyepo_plugin.demo.cli": None},
     "trl": {"trl": "trl", "polyepo_plugin.trl": None},
@@ -73,14 +78,14 @@ def test_every_install_line_names_a_path_a_wheel_or_a_real_requirement():
             target, _, extra = word.partition("[")
             if target == "." or target.endswith("polyepo"):
                 assert target.endswith("/polyepo") or target == ".", (
-                    f"{where}: `pip install {line}`: polyepo is on no package index; give a path (your clone) or a wheel"
+                    f"{where}: `pip install {line}`: polyepo is on no package index; "
+                    "give a path (your clone) or a wheel"
                 )
                 for name in filter(None, extra.rstrip("]").split(",")):
                     assert name in extras, f"{where}: `pip install {line}`: no extra {name!r}"
             else:
-                assert declared.get(requirement_name(word)) == word, (
-                    f"{where}: `pip install {line}`: {word!r} is not pyproject's {declared.get(requirement_name(word))!r}"
-                )
+                ours = declared.get(requirement_name(word))
+                assert ours == word, f"{where}: `pip install {line}`: {word!r} is not pyproject's {ours!r}"
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +104,8 @@ def built(tmp_path_factory):
         archive.extractall(out / "src", filter="data")
     (source,) = (out / "src").iterdir()
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-index", "--no-build-isolation", str(source), "-w", str(out)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-index", "--no-build-isolation", str(source)]
+        + ["-w", str(out)],
         check=True,
         capture_output=True,
     )

@@ -84,7 +84,11 @@ def test_the_judge_is_asked_only_when_reach_judge_is_given(capsys):
     code, _, err = check(capsys, "--reach-judge", *unreachable)
     assert code == 1 and "the judge endpoint is unreachable" in err
     with FakeJudge() as judge:
-        reachable = [*RUN, "++algorithm.poly_epo.diversity.backend=judge", f"++algorithm.poly_epo.diversity.judge.base_url={judge.base_url}"]
+        reachable = [
+            *RUN,
+            "++algorithm.poly_epo.diversity.backend=judge",
+            f"++algorithm.poly_epo.diversity.judge.base_url={judge.base_url}",
+        ]
         code, _, err = check(capsys, "--reach-judge", *reachable)
         assert code == 0, err
         assert judge.requests  # it was asked

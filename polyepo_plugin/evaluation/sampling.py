@@ -47,7 +47,9 @@ def generate(
     texts = [tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
     if torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None:
         engine = {"tensor_parallel_size": tensor_parallel_size, "gpu_memory_utilization": gpu_memory_utilization}
-        return _generate_vllm(model_path, texts, n, max_new_tokens, temperature, top_p, top_k, seed, progress, tok, engine)
+        return _generate_vllm(
+            model_path, texts, n, max_new_tokens, temperature, top_p, top_k, seed, progress, tok, engine
+        )
     return _generate_hf(
         model_path, texts, n, max_new_tokens, temperature, top_p, top_k, seed, batch_prompts, progress, tok
     )
