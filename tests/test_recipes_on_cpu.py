@@ -582,3 +582,26 @@ def test_evaluate_runs_base_and_checkpoints_into_one_report_and_plot(tmp_path):
         assert summary["prompts"] == 4 and len(summary["pass_at_k"]) == 2, name
     assert results["step_2"]["settings"]["model"] == f"{checkpoints[1]}/merged_hf"
     assert (out / "pass_at_k.png").stat().st_size > 0
+
+
+def test_evaluate_goes_on_after_a_set_where_a_model_failed(tmp_path):
+    """polyepo-eval exits 1 when a model failed (the others' results kept): evaluate.sh evaluates
+    the remaining sets and exits 1; any other failure (2: a usage error) stops it at once."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin" / "polyepo-eval"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/usr/bin/env bash\necho "$*" >> {calls}\n[[ "$*" == *aime24* ]] && exit $FAKE_STATUS\nexit 0\n')
+    fake.chmod(0o755)
+    env = script_env(DATA_DIR=str(tmp_path), PATH=f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    for status, expected_sets in (("1", 3), ("2", 1)):
+        calls.write_text("")
+        result = subprocess.run(
+            ["bash", str(EXAMPLES / PAPER / "evaluate.sh"), "m"],
+            env={**env, "FAKE_STATUS": status},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == int(status)
+        assert len(calls.read_text().splitlines()) == expected_sets
+        assert ("a model failed on: aime24" in result.stderr) == (status == "1")
