@@ -32,7 +32,7 @@ JUDGE_SETTINGS=(
   ++algorithm.poly_epo.diversity.judge.temperature="${JUDGE_TEMPERATURE:-0}"
   ++algorithm.poly_epo.diversity.judge.max_tokens="${JUDGE_MAX_TOKENS:-1024}"
   ++algorithm.poly_epo.diversity.judge.max_concurrency="${JUDGE_MAX_CONCURRENCY:-64}"
-  ++algorithm.poly_epo.diversity.judge.fallback="${JUDGE_FALLBACK:-ngram}"
+  ++algorithm.poly_epo.diversity.judge.fallback="${JUDGE_FALLBACK:-one_strategy}"
 )
 JUDGE_OVERRIDES=(
   "${JUDGE_SETTINGS[@]}"
