@@ -32,7 +32,7 @@ from polyepo_plugin.config import AUTO, CONFIG_ROOT, MIN_AUTO_SET_SIZE, PolyEpoC
 from polyepo_plugin.diversity import label_groups
 from polyepo_plugin.diversity.groups import TIMED_OUT_METRIC, Labelling, ResponseGroups
 from polyepo_plugin.diversity.early_labelling import PendingLabelling, starts_early
-from polyepo_plugin.grouping import GroupLayout, distinct_per_group
+from polyepo_plugin.grouping import GroupLayout, distinct_per_group, verl_padding_rows
 from polyepo_plugin.diversity.label_signal import LabelSignalMonitor
 from polyepo_plugin.set_advantage import (
     custom_conditional_means,
@@ -67,7 +67,8 @@ class StepInputs:
     ``prompts``, ``attention_mask``; reward extra info per key). ``tokenizer``: to decode text.
     ``metrics``: a dict that receives the ``poly_epo/*`` statistics. ``padding``: ``(B,)`` bool,
     rows a trainer added only to even out the batch (verl's v1 tags them ``is_padding``); they
-    join no group. Rows whose uid starts with ``pad`` are padding in any case. ``early``: a
+    join no group (verl's estimators add the rows with verl's padding uid,
+    ``grouping.verl_padding_rows``); a uid is never padding by its text alone. ``early``: a
     labelling started earlier in the step, and ``row_ids`` the identities of this call's rows in
     the same terms (``polyepo_plugin.diversity.early_labelling``). ``text_mask``: ``(B, L)`` like
     ``batch["responses"]``, the tokens the model wrote as the rollout recorded them, which
@@ -163,6 +164,9 @@ def _verl_estimator(name: str):
         inputs = StepInputs(batch, non_tensor_batch, tokenizer, metrics).completed_by(_supplied.get())
         if inputs.text_mask is None:
             inputs = replace(inputs, text_mask=response_mask)
+        if index is not None:  # verl's padding rows, whether or not the trainer tagged them
+            untagged = verl_padding_rows(np.asarray(index, dtype=object))
+            inputs = replace(inputs, padding=untagged if inputs.padding is None else inputs.padding | untagged)
         # Summing with dtype=float64 is ~30x slower on CPU: sum, then set_advantages takes float64.
         per_row, step_metrics = set_advantages(
             token_level_rewards.sum(-1), index, parse_config(config), estimator=name, inputs=inputs

@@ -1,8 +1,10 @@
 """From verl's flat rows to the padded ``(G, N)`` group layout of ``set_advantage`` and back.
 
-A group is the set of rows sharing a uid. Rows verl adds only to even out a batch (uid starting
-with ``pad``) belong to no group. Strategy labels arrive per row as anything hashable; they are
-turned into small integers that are only compared within a group (``-1`` = degenerate).
+A group is the set of rows sharing a uid. Rows a host marks as padding (added only to even out a
+batch) belong to no group; any uid, ``"pad thai"`` included, is a group id like another.
+``verl_padding_rows`` finds the rows verl's v1 trainer pads a batch with by their uid. Strategy
+labels arrive per row as anything hashable; they are turned into small integers that are only
+compared within a group (``-1`` = degenerate).
 
 verl hands uids and labels over as numpy arrays, usually of Python strings (``dtype=object``) or
 fixed-width strings (``dtype='<U..'``). Those, and integer, float, bool and mixed arrays of plain
@@ -13,8 +15,8 @@ per-row Python path, whose rules the fast paths reproduce exactly.
 
 from __future__ import annotations
 
-import itertools
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,7 +25,8 @@ import pandas as pd
 import torch
 from pandas.api.types import infer_dtype
 
-PAD_UID_PREFIX = "pad"
+# verl 0.9.1's padding rows (trainer/ppo/padding_utils.py): uid f"pad{uuid.uuid4().hex}".
+VERL_PADDING_UID = re.compile(r"pad[0-9a-f]{32}")
 DEGENERATE = -1
 
 # Types whose equality agrees with the label rules below: two equal values of these types always
@@ -36,8 +39,16 @@ _PLAIN_LABEL_TYPES = frozenset(
 )
 
 
-def is_padding_uid(uid: object) -> bool:
-    return isinstance(uid, str) and uid.startswith(PAD_UID_PREFIX)
+def verl_padding_rows(index: np.ndarray) -> np.ndarray:
+    """``(B,)`` bool: the rows whose uid is verl's padding uid (``VERL_PADDING_UID``, the whole
+    uid), for a verl that does not tag them (a verl patched with ``patches/`` passes no tags)."""
+    codes, distinct = factorize(index)
+    is_padding = np.fromiter(
+        (isinstance(uid, str) and VERL_PADDING_UID.fullmatch(uid) is not None for uid in distinct),
+        dtype=bool,
+        count=len(distinct),
+    )
+    return is_padding[codes]
 
 
 def factorize(values: Sequence[object] | np.ndarray) -> tuple[np.ndarray, list]:
@@ -54,15 +65,6 @@ def factorize(values: Sequence[object] | np.ndarray) -> tuple[np.ndarray, list]:
     lookup: dict[object, int] = {}
     codes = np.fromiter((lookup.setdefault(v, len(lookup)) for v in items), dtype=np.int64, count=len(items))
     return codes, list(lookup)
-
-
-def padding_mask(uids: list) -> np.ndarray:
-    """``is_padding_uid`` of each of G distinct uids, ``(G,)`` bool (a loop over groups, not rows)."""
-    if set(map(type, uids)) <= {str}:
-        starts = map(str.startswith, uids, itertools.repeat(PAD_UID_PREFIX))
-    else:
-        starts = map(is_padding_uid, uids)
-    return np.fromiter(starts, dtype=bool, count=len(uids))
 
 
 def _factorizes_in_c(array: np.ndarray) -> bool:
@@ -99,25 +101,19 @@ class GroupLayout:
     def from_index(
         cls, index: np.ndarray, device: torch.device | str = "cpu", padding: np.ndarray | None = None
     ) -> GroupLayout:
-        """Group rows by their uid ``index[row]``; padding rows join no group: those with a
-        ``pad...`` uid, and those marked in ``padding`` (``(B,)`` bool, e.g. verl v1's tag)."""
-        if padding is not None and padding.any():
-            index = np.asarray(index, dtype=object).copy()
-            index[padding] = PAD_UID_PREFIX
-        codes, distinct = factorize(index)
-        is_padding = padding_mask(distinct)
-        group_of_uid = np.cumsum(~is_padding) - 1
-        padding = is_padding[codes]
+        """Group rows by their uid ``index[row]``, groups in order of first appearance; the rows
+        marked in ``padding`` (``(B,)`` bool, e.g. verl v1's tag) join no group."""
+        padding = np.zeros(len(index), dtype=bool) if padding is None else np.asarray(padding, dtype=bool)
         member_rows = np.flatnonzero(~padding)
-        codes = group_of_uid[codes[member_rows]]
-        num_groups = int((~is_padding).sum())
+        member_index = index[member_rows] if isinstance(index, np.ndarray) else [index[row] for row in member_rows]
+        codes, uids = factorize(member_index)
+        num_groups = len(uids)
         order = np.argsort(codes, kind="stable")
         sizes = np.bincount(codes, minlength=num_groups)
         starts = np.cumsum(sizes) - sizes
         position = np.arange(codes.size) - np.repeat(starts, sizes)
         rows = np.full((num_groups, int(sizes.max()) if num_groups else 0), -1, dtype=np.int64)
         rows[codes[order], position] = member_rows[order]
-        uids = [uid for uid, pad in zip(distinct, is_padding) if not pad]
         rows_t = torch.as_tensor(rows, device=device)
         return cls(rows_t, rows_t >= 0, torch.as_tensor(sizes, device=device), uids, padding, len(index))
 

@@ -92,7 +92,8 @@ def test_answer_backend_works_outside_the_main_thread():
 def test_missing_optional_dependency_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "math_verify", None)  # makes `import math_verify` fail
     make_backend.cache_clear()  # backends are built once per run; build this one anew
-    with pytest.raises(ImportError, match=r"backend=answer needs .*'math_verify'.*pip install 'polyepo\[diversity\]'"):
+    hint = r"backend=answer needs .*'math_verify'.*pip install 'math-verify>=0.7'.*'/path/to/polyepo\[diversity\]'"
+    with pytest.raises(ImportError, match=hint):
         make_backend(DiversityConfig(backend="answer"))
 
 

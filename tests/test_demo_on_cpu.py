@@ -320,6 +320,16 @@ def test_targets_are_checked_per_seed_and_on_the_mean():
     checks = report.target_checks(rows_for(twice))
     assert all(p["ratio_met"] for p in checks["per_seed"]) and not checks["mean"]["ratio_met"]
     assert not checks["all_met"] and "MISSED" in report.format_targets(checks)
+    # Two seeds cannot settle the targets on the mean: the run ends saying so, and how to check them.
+    assert "all targets: not settled by 2 seed(s)" in report.format_targets(checks)
+    closing = report.verdict(checks)
+    assert "on 2 of 2 seed(s)" in closing and "set for 6 seeds" in closing and report.FULL_RUN in closing
+    assert "MISSED" not in closing
+    six = {(arm, seed + 2 * copy): value for (arm, seed), value in twice.items() for copy in range(3)}
+    checks_six = report.target_checks(rows_for(six))
+    assert len(checks_six["seeds"]) == 6 and "targets MISSED" in report.verdict(checks_six)
+    assert "all targets: MISSED" in report.format_targets(checks_six)
+    assert report.verdict(report.target_checks(rows_for(good))) == "[demo] verdict: every target met on 2 seed(s)."
     # ...and 3x on the mean is not enough with one seed under 2x.
     one_seed_short = dict(good)
     one_seed_short["grpo", 0] = ([0.60, 0.70], 1.30, 1.0)  # 1.85x on seed 0

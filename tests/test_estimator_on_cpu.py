@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 
 from polyepo_plugin.diversity import backend_names
-from polyepo_plugin.estimator import SUM_SCALE_WARN_FACTOR, compute_poly_epo_advantage
+from polyepo_plugin.estimator import SUM_SCALE_WARN_FACTOR, StepInputs, compute_poly_epo_advantage, set_advantages
 
 
 def make_batch(groups, response_length=6, seed=0):
@@ -165,7 +165,8 @@ def test_padding_rows_get_zero_and_stay_out_of_groups():
     plain, _ = estimate(token_rewards, mask, index, strategies, labels_config(set_size=2))
     pad_rewards = torch.cat([token_rewards, torch.ones(2, mask.shape[1])])
     pad_mask = torch.cat([mask, torch.zeros(2, mask.shape[1])])
-    pad_index = np.concatenate([index, np.array(["pad_0", "pad_1"], dtype=object)])
+    verl_pad_uid = "pad" + uuid.UUID(int=7).hex  # verl v1's padding uid; an untagged verl passes only this
+    pad_index = np.concatenate([index, np.array([verl_pad_uid, verl_pad_uid], dtype=object)])
     pad_strategies = np.concatenate([strategies, np.array([5, 5], dtype=object)])
     metrics = {}
     padded, _ = estimate(pad_rewards, pad_mask, pad_index, pad_strategies, labels_config(set_size=2), metrics=metrics)
@@ -323,3 +324,15 @@ def test_verl_uuid_uids_and_string_labels():
     advantages, _ = estimate(token_rewards, mask, index, strategies, labels_config(set_size=2))
     want = brute_marginal([1.0, 0.0, 1.0, 1.0], [0, 0, 1, -1], 2, poly_objective)
     assert advantages[:, 0].tolist() == pytest.approx(want * 3, abs=1e-6)
+
+
+def test_group_ids_starting_with_pad_are_groups_like_any_other():
+    """set_advantages with prompt texts as ids: "pad thai" and "padding" are two groups, not padding."""
+    rewards = [1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+    names = ["pad thai"] * 4 + ["padding"] * 4
+    texts = ["alpha one", "beta two", "gamma three", "delta four"] * 2
+    options = {"set_size": 2, "diversity": {"backend": "ngram"}}
+    advantages, metrics = set_advantages(rewards, names, options, inputs=StepInputs.from_texts(texts))
+    renamed, _ = set_advantages(rewards, ["a"] * 4 + ["b"] * 4, options, inputs=StepInputs.from_texts(texts))
+    assert metrics["poly_epo/groups"] == 2 and metrics["poly_epo/padding_rows"] == 0
+    assert torch.equal(advantages, renamed) and advantages.abs().sum() > 0

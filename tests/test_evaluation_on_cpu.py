@@ -258,9 +258,9 @@ def test_load_reward_uses_the_shared_loader_and_verls_default(tmp_path):
 
     assert scoring.load_reward(None) is default_compute_score
     assert scoring.load_reward(task.__file__)("", task.response(3, 0), "6")["score"] == 1.0
-    with pytest.raises(ValueError, match=r"--reward\.path"):
+    with pytest.raises(ValueError, match=r"--reward-path="):
         scoring.load_reward(str(tmp_path / "missing.py"))
-    with pytest.raises(ValueError, match=r"--reward\.name='nope'"):
+    with pytest.raises(ValueError, match=r"--reward-name='nope'"):
         scoring.load_reward(task.__file__, "nope")
 
 
@@ -344,7 +344,7 @@ def test_truncated_fraction_on_a_tiny_budget(tiny, tmp_path, capsys):
     AutoTokenizer.from_pretrained(model).save_pretrained(stopping)
     stopped = evaluation.evaluate(str(stopping), data, n=4, reward=task.compute_score, max_new_tokens=3, progress=False)
     assert stopped["summary"]["truncated_fraction"] == 0.0
-    assert "WARNING" not in capsys.readouterr().err
+    assert "-token budget" not in capsys.readouterr().err
 
 
 def test_max_new_tokens_is_required(tiny, capsys):
@@ -441,12 +441,17 @@ def test_cli_checks_the_backend_and_the_reward_before_sampling(tiny, tmp_path, c
         (["--backend", "ngram", "--backend-option", "size=3", "--reward-path", task.__file__], "ngram.size"),
     ]
     for flags, message in cases:
-        with pytest.raises(SystemExit) as exit_info:
-            evaluation.main(common + flags)
-        captured = capsys.readouterr()
-        assert exit_info.value.code == 2 and message in captured.err, captured.err
-        assert "[eval]" not in captured.out and "Loading weights" not in captured.err  # nothing sampled
-        assert not (tmp_path / "o").exists()
+        assert_stops_before_sampling(capsys, common + flags, message, tmp_path / "o")
+
+
+def assert_stops_before_sampling(capsys, argv: list[str], message: str, out: Path) -> None:
+    """polyepo-eval exits 2 with ``message`` (no traceback) before loading or sampling any model."""
+    with pytest.raises(SystemExit) as exit_info:
+        evaluation.main(argv)
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and message in captured.err, captured.err
+    assert "Traceback" not in captured.err and "[eval]" not in captured.out  # nothing sampled
+    assert "Loading weights" not in captured.err and not out.exists()
 
 
 def test_evaluate_checks_before_sampling_too(tiny):
@@ -500,3 +505,122 @@ def test_help_shows_defaults_and_every_backend():
     for default in ("(default: 16)", "(default: compute_score)", "(default: 1.0)", "(default: -1)", "(default: 0)"):
         assert default in text, default
     assert "majority@1" in text and "need not equal pass@1" in text
+
+
+# ----------------------------------------------------------------------------- results that are kept
+
+
+def copy_model_with_broken_weights(model: str, target: Path) -> str:
+    """A model directory that passes the path check (config.json) and fails when loaded."""
+    import shutil
+
+    shutil.copytree(model, target)
+    for weights in target.glob("*.safetensors"):
+        weights.write_bytes(b"not a safetensors file")
+    return str(target)
+
+
+def test_a_failed_model_is_recorded_and_the_others_are_kept(tiny, tmp_path, capsys):
+    """Each model runs in its own process: the broken checkpoint in the middle fails there, its
+    error goes into eval.json, and the models before and after it keep their results."""
+    import os
+
+    model, data = tiny
+    broken = copy_model_with_broken_weights(model, tmp_path / "global_step_9")
+    out = tmp_path / "eval"
+    common = ["--data", data, "--n", "2", "--max-new-tokens", "3", "--reward-path", task.__file__, "--out", str(out)]
+    rc = evaluation.main(["--model", f"base={model}", "--model", broken, "--model", f"again={model}", *common])
+    assert rc == 1
+    results = json.loads((out / "eval.json").read_text())
+    assert list(results) == ["base", "step_9", "again"]
+    assert "error" in results["step_9"] and "summary" not in results["step_9"]
+    for name in ("base", "again"):
+        assert results[name]["summary"]["prompts"] == 6 and results[name]["settings"]["correct_threshold"] == 0.5
+    assert (out / "pass_at_k.png").stat().st_size > 0
+    captured = capsys.readouterr()
+    assert "[eval] step_9: FAILED" in captured.err and "failed: step_9" in captured.err
+    assert sorted(os.listdir(out)) == ["eval.json", "pass_at_k.png"]  # no partial file left
+
+
+def test_every_model_path_and_the_data_are_checked_before_sampling(tiny, tmp_path, capsys):
+    model, data = tiny
+    not_merged = tmp_path / "global_step_5" / "actor"
+    not_merged.mkdir(parents=True)
+    (not_merged / "model_world_size_1_rank_0.pt").touch()
+    not_parquet = tmp_path / "test.parquet"
+    not_parquet.write_text("prompt,answer\n")
+    unknown_source = tmp_path / "unknown.parquet"
+    import pandas as pd
+
+    frame = pd.read_parquet(data)
+    frame["data_source"] = "my_own_task"
+    frame.to_parquet(unknown_source)
+    out = tmp_path / "o"
+    good = ["--model", f"base={model}", "--n", "2", "--max-new-tokens", "3", "--out", str(out)]
+    reward = ["--reward-path", task.__file__]
+    cases = [
+        (["--model", "step_9=BAD", "--data", data, *reward], "--model step_9=BAD: no such directory"),
+        (["--model", str(not_merged), "--data", data, *reward], "no config.json"),
+        (["--data", str(tmp_path / "missing.parquet"), *reward], "--data: '" + str(tmp_path / "missing.parquet")),
+        (["--data", str(not_parquet), *reward], "is not a readable parquet file"),
+        (["--data", str(unknown_source)], "data_source 'my_own_task'"),
+        (["--data", data, *reward, "--reward-name", "score"], "--reward-name='score'"),
+    ]
+    for flags, message in cases:
+        assert_stops_before_sampling(capsys, good + flags, message, out)
+    # verl's default reward has no rule for this data source: the error says what to pass
+    assert_stops_before_sampling(capsys, good + ["--data", str(unknown_source)], "pass --reward-path FILE", out)
+
+
+def partial_credit(data_source, solution, ground_truth, extra_info=None):
+    """A reward that never gives more than 0.45 (and 0.1 to an empty response)."""
+    return 0.45 if solution.strip() else 0.1
+
+
+def test_the_correct_threshold_is_an_option_and_warns_when_nothing_reaches_it(tiny, capsys):
+    model, data = tiny
+    settings = {"n": 2, "reward": partial_credit, "backend": "ngram", "max_new_tokens": 3, "progress": False}
+    default = evaluation.evaluate(model, data, **settings)
+    assert default["summary"]["pass_at_k"][-1]["mean"] == 0.0
+    assert default["settings"]["correct_threshold"] == 0.5 and default["summary"]["max_score"] == 0.45
+    warning = capsys.readouterr().err
+    assert "no response of" in warning and "--correct-threshold 0.5" in warning and "0.45" in warning
+    assert default["warnings"] and "--correct-threshold" in default["warnings"][-1]
+    lowered = evaluation.evaluate(model, data, **settings, correct_threshold=0.4)
+    per_prompt = [p["correct"] for p in lowered["per_prompt"]]
+    expected = [sum(r.strip() != "" for r in s["responses"]) for s in lowered["samples"]]
+    assert per_prompt[: len(expected)] == expected and lowered["settings"]["correct_threshold"] == 0.4
+    assert "--correct-threshold" not in capsys.readouterr().err
+    args = cli.build_parser().parse_args(["--model", "m", "--data", "d", "--max-new-tokens", "4"])
+    assert args.correct_threshold == stats.DEFAULT_CORRECT_THRESHOLD == 0.5
+    assert (args.tensor_parallel_size, args.gpu_memory_utilization) == (1, 0.9)
+
+
+def test_help_loads_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from polyepo_plugin.evaluation.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('torch' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "--correct-threshold" in result.stdout and "--tensor-parallel-size" in result.stdout
+    assert result.stdout.strip().endswith("False"), "polyepo-eval --help imported torch"
+
+
+def test_pass_at_k_plot_has_whole_k_ticks_and_curves_told_apart():
+    """Few samples (k = 1..3) put matplotlib's default ticks at 1.5; identical curves (two
+    checkpoints both at pass@k 1.0) must still be told apart by marker and line style."""
+    from polyepo_plugin.evaluation.plots import draw_pass_at_k, new_figure
+
+    same = {"n": 3, "pass_at_k": [{"mean": 1.0, "se": 0.0}] * 3}
+    fig, ax = new_figure()
+    draw_pass_at_k(ax, {"base": same, "step_400": same, "step_850": same})
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+    styles = {(line.get_marker(), line.get_linestyle()) for line in ax.get_lines()}
+    assert len(styles) == 3

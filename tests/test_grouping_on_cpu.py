@@ -18,13 +18,11 @@ import pytest
 import torch
 from brute_force import same_partition
 
-from polyepo_plugin.grouping import GroupLayout, factorize, strategy_codes
+from polyepo_plugin.grouping import GroupLayout, factorize, strategy_codes, verl_padding_rows
+
+VERL_PAD_UID = "pad" + uuid.UUID(int=12345).hex  # as verl's padding_utils writes it: f"pad{uuid4().hex}"
 
 # ---- oracle: the per-row Python implementation, as it was --------------------------------------
-
-
-def oracle_is_padding_uid(uid):
-    return isinstance(uid, str) and uid.startswith("pad")
 
 
 def oracle_factorize(values):
@@ -56,22 +54,18 @@ def oracle_strategy_codes(labels):
     return np.where(is_degenerate, -1, oracle_factorize(normalised)[0])
 
 
-def oracle_layout(index):
-    """(rows, sizes, uids, padding) of GroupLayout.from_index, computed the old way."""
-    codes, distinct = oracle_factorize(index.tolist())
-    is_padding = np.fromiter((oracle_is_padding_uid(u) for u in distinct), dtype=bool, count=len(distinct))
-    group_of_uid = np.cumsum(~is_padding) - 1
-    padding = is_padding[codes]
+def oracle_layout(index, padding):
+    """(rows, sizes, uids, padding) of GroupLayout.from_index, row by row: the rows not marked
+    as padding, grouped by uid in order of first appearance."""
     member_rows = np.flatnonzero(~padding)
-    codes = group_of_uid[codes[member_rows]]
-    num_groups = int((~is_padding).sum())
+    codes, uids = oracle_factorize([index[row] for row in member_rows])
+    num_groups = len(uids)
     order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes, minlength=num_groups)
     starts = np.cumsum(sizes) - sizes
     position = np.arange(codes.size) - np.repeat(starts, sizes)
     rows = np.full((num_groups, int(sizes.max()) if num_groups else 0), -1, dtype=np.int64)
     rows[codes[order], position] = member_rows[order]
-    uids = [u for u, pad in zip(distinct, is_padding) if not pad]
     return rows, sizes, uids, padding
 
 
@@ -208,8 +202,12 @@ def test_uid_factorize_and_layout_equal_the_python_version(mixed, seed):
             assert distinct == want_distinct and list(map(type, distinct)) == list(map(type, want_distinct))
             if size == 0:
                 continue
-            layout = GroupLayout.from_index(index)
-            rows, sizes, uids, padding = oracle_layout(index)
+            padding = np.array([rng.random() < 0.1 for _ in range(size)], dtype=bool)
+            given = padding if rng.random() < 0.8 else None  # None: no row is padding
+            if given is None:
+                padding[:] = False
+            layout = GroupLayout.from_index(index, padding=given)
+            rows, sizes, uids, padding = oracle_layout(index, padding)
             assert torch.equal(layout.rows, torch.as_tensor(rows)) and layout.sizes.tolist() == sizes.tolist()
             assert layout.uids == uids and layout.padding.tolist() == padding.tolist()
             assert torch.equal(layout.valid, layout.rows >= 0) and layout.num_rows == size
@@ -219,14 +217,24 @@ def test_verl_batch_coding_matches_per_group_partition():
     """The estimator's path: uuid uids and string labels, compacted within each group."""
     rng = random.Random(7)
     uids = [str(uuid.UUID(int=rng.getrandbits(128))) for _ in range(40)]
-    index = object_array([u for u in uids for _ in range(8)] + ["pad_0"] * 3)
+    index = object_array([u for u in uids for _ in range(8)] + [VERL_PAD_UID] * 3)
     labels = object_array([rng.choice([f"strategy-{rng.randrange(4)}", None]) for _ in range(len(index))])
     order = list(range(len(index)))
     rng.shuffle(order)
     index, labels = index[order], labels[order]
-    layout = GroupLayout.from_index(index)
+    layout = GroupLayout.from_index(index, padding=verl_padding_rows(index))
+    assert len(layout.uids) == len(uids) and layout.padding.sum() == 3
     compact = layout.compact_strategies(strategy_codes(labels))
     reference = oracle_strategy_codes(labels)
     for g in range(len(uids)):
         rows = layout.rows[g][layout.valid[g]].numpy()
         assert same_partition(compact[g][layout.valid[g]].tolist(), reference[rows].tolist())
+
+
+def test_only_verls_own_padding_uid_marks_padding():
+    """A notebook or TRL caller may use prompt text as ids: "pad thai", "padding" and "pad_0" are
+    groups; only verl's exact padding uid (pad + 32 hex digits) is padding."""
+    index = object_array(["pad thai", "padding", "pad_0", "pad", VERL_PAD_UID, VERL_PAD_UID + "0", "x" + VERL_PAD_UID])
+    assert verl_padding_rows(index).tolist() == [False, False, False, False, True, False, False]
+    layout = GroupLayout.from_index(index)
+    assert layout.uids == index.tolist() and not layout.padding.any()

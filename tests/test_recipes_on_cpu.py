@@ -1,13 +1,14 @@
 """The recipes under examples/, checked on a CPU without launching anything.
 
-Each run script is run with POLYEPO_DRY_RUN=1, which makes it print the trainer's hydra
-overrides instead of exec'ing verl. Those overrides are composed with verl's own
+Each run script is run with POLYEPO_DRY_RUN=1, which makes it check the run (polyepo-check)
+and print the launch command instead of exec'ing verl. Those overrides are composed with verl's own
 ppo_trainer.yaml, as verl's main_ppo would, and the result goes through verl's config
 validation and polyepo's start-up validation; the paper's settings are read back from the
 composed config. The data-preparation scripts run on tiny local files (no hub, no network)
 and their parquet files are read by verl's RLHFDataset with the recipe's data settings.
 """
 
+import functools
 import json
 import logging
 import os
@@ -45,27 +46,44 @@ def judge():
         yield server
 
 
-def script_env(judge=None, **extra) -> dict:
+def script_env(judge_url: str | None = None, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POLYEPO_", "JUDGE_"))}
-    if judge is not None:
-        host_port = judge.base_url.split("//", 1)[1].split("/", 1)[0]
+    env["PYTHON"] = sys.executable  # the dry run's check runs in this environment
+    if judge_url is not None:
+        host_port = judge_url.split("//", 1)[1].split("/", 1)[0]
         env["JUDGE_HOST"], env["JUDGE_PORT"] = host_port.split(":")
     env.update(extra)
     return env
 
 
-def dry_run(recipe: str, arm: str, *extra: str, judge=None) -> list[str]:
-    script = EXAMPLES / recipe / f"run_{arm}.sh"
-    result = subprocess.run(
-        ["bash", str(script), *extra],
-        env=script_env(judge, POLYEPO_DRY_RUN="1"),
+def run_script(recipe: str, arm: str, *extra: str, judge_url: str | None = None, **env):
+    return subprocess.run(
+        ["bash", str(EXAMPLES / recipe / f"run_{arm}.sh"), *extra],
+        env=script_env(judge_url, POLYEPO_DRY_RUN="1", **env),
         check=False,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
+
+
+def launch_words(command: str) -> list[str]:
+    """The words of the printed launch command, as bash reads them (line continuations joined)."""
+    return shlex.split(command.replace("\\\n", " "))
+
+
+def dry_run(recipe: str, arm: str, *extra: str, judge=None) -> list[str]:
+    """The overrides a recipe's dry run checked and would launch with."""
+    return list(_dry_run(recipe, arm, extra, judge.base_url if judge is not None else None))
+
+
+@functools.cache
+def _dry_run(recipe: str, arm: str, extra: tuple[str, ...], judge_url: str | None) -> tuple[str, ...]:
+    result = run_script(recipe, arm, *extra, judge_url=judge_url)
     assert result.returncode == 0, result.stderr
-    return result.stdout.splitlines()
+    words = launch_words(result.stdout)
+    assert words[:3] == [sys.executable, "-m", "verl.trainer.main_ppo"], result.stdout
+    return tuple(words[3:])
 
 
 def verl_config(overrides: list[str]):
@@ -85,7 +103,7 @@ def test_every_recipe_has_the_three_arms_and_valid_bash():
         assert result.returncode == 0, f"{script}: {result.stderr}"
     for recipe, arm in SCRIPTS:
         text = (EXAMPLES / recipe / f"run_{arm}.sh").read_text()
-        assert "set -xeuo pipefail" in text and '"$@"' in text
+        assert "set -euo pipefail" in text and '"$@"' in text
         assert f"bash examples/{recipe}/run_{arm}.sh" in text  # the header shows the exact command
 
 
@@ -133,15 +151,31 @@ def test_readmes_dry_run_commands_print_the_full_override_list(judge):
 
 
 def test_settings_come_from_the_environment():
-    env = script_env(POLYEPO_DRY_RUN="1", MODEL_PATH="/models/mine", N_GPUS="2", DIVERSITY_BONUS_WEIGHT="0.25")
-    result = subprocess.run(
-        ["bash", str(EXAMPLES / GSM8K / "run_grpo_div.sh")], env=env, check=False, capture_output=True, text=True
-    )
+    result = run_script(GSM8K, "grpo_div", MODEL_PATH="/models/mine", N_GPUS="2", DIVERSITY_BONUS_WEIGHT="0.25")
     assert result.returncode == 0, result.stderr
-    overrides = result.stdout.splitlines()
+    overrides = launch_words(result.stdout)
     assert "actor_rollout_ref.model.path=/models/mine" in overrides
     assert "trainer.n_gpus_per_node=2" in overrides
     assert "++algorithm.poly_epo.diversity_bonus_weight=0.25" in overrides
+
+
+def test_dry_run_stops_a_typo_with_the_runs_own_message_and_no_trace():
+    """The typo is found before any cluster: the dry run composes verl's config, runs the
+    trainer's start-up checks, prints the error the trainer's constructor would raise, exits 1
+    and prints no launch command; a passing dry run prints one command and no shell trace."""
+    typo = "++algorithm.poly_epo.sett_size=3"
+    result = run_script(GSM8K, "poly_epo", typo)
+    assert result.returncode == 1 and result.stdout == ""
+    with pytest.raises(ValueError) as raised:
+        validate_run(verl_config([*dry_run(GSM8K, "poly_epo"), typo]))
+    assert "algorithm.poly_epo.sett_size" in str(raised.value)
+    assert f"polyepo-check: FAILED: {raised.value}" in result.stderr
+
+    passed = run_script(GSM8K, "poly_epo")
+    assert passed.returncode == 0, passed.stderr
+    assert not [line for line in passed.stderr.splitlines() if line.startswith("+ ")]  # no set -x trace
+    assert "polyepo-check: ok" in passed.stderr and "set size k=4" in passed.stderr
+    assert passed.stdout.startswith(f"{sys.executable} -m verl.trainer.main_ppo \\\n")
 
 
 @pytest.mark.parametrize(("recipe", "arm"), [(r, a) for r, a in SCRIPTS if a != "grpo"], ids=lambda x: x)
@@ -256,6 +290,31 @@ def test_verl_judge_recipe_is_the_paper_recipe_with_the_judge_served_by_verl(arm
     with caplog.at_level(logging.WARNING):
         validate_run(config)  # the served-judge checks, context length included
     assert caplog.text == ""
+
+
+def sourced_array(script: Path, array: str, judge_url: str | None = None) -> list[str]:
+    command = f'source {shlex.quote(str(script))} && printf "%s\\n" "${{{array}[@]}}"'
+    result = subprocess.run(["bash", "-c", command], env=script_env(judge_url), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_the_judge_overrides_alone_are_the_paper_recipes_judge_setting(judge):
+    """A user adding judge_overrides.sh to a script of their own gets the paper recipe's judge
+    (prompt, temperature, response length, ...), and so does the recipe with verl's judge."""
+    alone = sourced_array(EXAMPLES / "judge" / "judge_overrides.sh", "JUDGE_OVERRIDES", judge.base_url)
+    paper = composed(PAPER, "poly_epo", judge)
+    own = verl_config(["algorithm.adv_estimator=poly_epo", *alone]).algorithm.poly_epo.diversity
+    assert OmegaConf.to_container(own) == OmegaConf.to_container(paper.algorithm.poly_epo.diversity)
+    options = own.judge
+    assert options.max_response_chars == 16000 >= 3.5 * paper.data.max_response_length  # ~4 characters a token
+    assert options.temperature == 0 and "prompt_template" not in options  # the shipped prompt
+    served = verl_config(dry_run(VERL_JUDGE, "poly_epo")).algorithm.poly_epo.diversity
+    assert {**OmegaConf.to_container(served.judge), "base_url": None, "model": None} == {
+        **OmegaConf.to_container(options),
+        "base_url": None,
+        "model": None,
+    }
 
 
 # ----------------------------------------------------------------------------- data preparation
@@ -523,3 +582,26 @@ def test_evaluate_runs_base_and_checkpoints_into_one_report_and_plot(tmp_path):
         assert summary["prompts"] == 4 and len(summary["pass_at_k"]) == 2, name
     assert results["step_2"]["settings"]["model"] == f"{checkpoints[1]}/merged_hf"
     assert (out / "pass_at_k.png").stat().st_size > 0
+
+
+def test_evaluate_goes_on_after_a_set_where_a_model_failed(tmp_path):
+    """polyepo-eval exits 1 when a model failed (the others' results kept): evaluate.sh evaluates
+    the remaining sets and exits 1; any other failure (2: a usage error) stops it at once."""
+    calls = tmp_path / "calls"
+    fake = tmp_path / "bin" / "polyepo-eval"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/usr/bin/env bash\necho "$*" >> {calls}\n[[ "$*" == *aime24* ]] && exit $FAKE_STATUS\nexit 0\n')
+    fake.chmod(0o755)
+    env = script_env(DATA_DIR=str(tmp_path), PATH=f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    for status, expected_sets in (("1", 3), ("2", 1)):
+        calls.write_text("")
+        result = subprocess.run(
+            ["bash", str(EXAMPLES / PAPER / "evaluate.sh"), "m"],
+            env={**env, "FAKE_STATUS": status},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == int(status)
+        assert len(calls.read_text().splitlines()) == expected_sets
+        assert ("a model failed on: aime24" in result.stderr) == (status == "1")

@@ -105,7 +105,7 @@ def test_two_processes_label_each_group_once_and_whole(model_dir, tmp_path):
 
 def test_bad_options_fail_before_the_model_loads(tmp_path):
     missing_model = str(tmp_path / "no-such-model")  # loading it would be an OSError
-    with pytest.raises(ValueError, match=r"unknown option\(s\) algorithm.poly_epo.set_sise; valid options"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) PolyEpoGRPOConfig.poly_epo.set_sise; valid options"):
         PolyEpoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, poly_epo={"set_sise": 2})
     with pytest.raises(ValueError, match=r"advantage_estimator='grpo': expected one of 'poly_epo', 'grpo_div'"):
         PolyEpoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, advantage_estimator="grpo")
@@ -152,3 +152,25 @@ def test_the_trl_room_runs_without_verl():
     advantages, distinct = result.stdout.strip().rsplit(" ", 1)
     assert float(distinct) == 2.0
     assert torch.tensor(json.loads(advantages)).abs().sum() > 0
+
+
+def test_option_errors_name_trls_field_and_scale_rewards_gets_a_note(tmp_path, caplog):
+    """A TRL user reads TRL's names: the bad option is PolyEpoGRPOConfig.poly_epo's, never verl's
+    algorithm.poly_epo key path; asking TRL to scale rewards gets a word that Poly-EPO ignores it."""
+    from polyepo_plugin.trl import trainer as trl_trainer
+
+    for options, named in [
+        ({"set_sise": 2}, "PolyEpoGRPOConfig.poly_epo.set_sise"),
+        ({"objective": "maxx"}, "PolyEpoGRPOConfig.poly_epo.objective='maxx'"),
+        ({"diversity": {"backend": "ngram", "ngram": {"n": 0}}}, "PolyEpoGRPOConfig.poly_epo.diversity.ngram.n"),
+    ]:
+        with pytest.raises(ValueError) as raised:
+            PolyEpoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, poly_epo=options)
+        assert named in str(raised.value) and "algorithm.poly_epo" not in str(raised.value)
+    trl_trainer._noted_scale_rewards.clear()
+    with caplog.at_level("WARNING", logger="polyepo_plugin.trl.trainer"):
+        PolyEpoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, scale_rewards="none")
+        assert "scale_rewards" not in caplog.text
+        PolyEpoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, scale_rewards="batch")
+        PolyEpoGRPOConfig(output_dir=str(tmp_path), use_cpu=True, scale_rewards="batch")
+    assert caplog.text.count("scale_rewards='batch' has no effect on poly_epo") == 1

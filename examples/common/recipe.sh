@@ -10,8 +10,9 @@
 # ${VAR:-default}, so each can be changed from the environment) and DIVERSITY_OVERRIDES (how
 # poly_epo and grpo_div label strategies), then a run script calls `run_arm ARM "$@"`.
 #
-# Dry run: POLYEPO_DRY_RUN=1 makes run_arm print the trainer's hydra overrides on stdout, one
-# per line, in the order the trainer would get them, and launch nothing:
+# Dry run: POLYEPO_DRY_RUN=1 makes run_arm check the run (polyepo-check: verl's config composed
+# on CPU, every start-up check) and print the command it would launch on stdout, one override a
+# line in the order the trainer gets them, ready to paste; it launches nothing:
 #
 #   POLYEPO_DRY_RUN=1 bash examples/gsm8k_one_gpu/run_poly_epo.sh trainer.total_epochs=1
 #
@@ -121,19 +122,18 @@ recipe_overrides() {
   fi
 }
 
-# Print the overrides (POLYEPO_DRY_RUN=1) or replace this shell with the trainer.
+# Check and print the launch command (POLYEPO_DRY_RUN=1), or replace this shell with the trainer.
+# The dry run composes verl's config and runs the run's start-up checks (polyepo-check, on CPU,
+# no Ray); POLYEPO_CHECK_JUDGE=1 also asks the judge's endpoint. It prints nothing when a check
+# fails (the error goes to stderr, exit 1).
 launch_trainer() {
   if [[ "${POLYEPO_DRY_RUN:-0}" == 1 ]]; then
-    local arg
-    for arg in "$@"; do
-      if [[ "$arg" == *$'\n'* ]]; then
-        echo "an override contains a newline; the dry run prints one per line: $arg" >&2
-        exit 2
-      fi
-    done
-    printf '%s\n' "$@"
-    exit 0
+    local reach_judge=()
+    [[ "${POLYEPO_CHECK_JUDGE:-0}" == 1 ]] && reach_judge=(--reach-judge)
+    exec "${PYTHON:-python3}" -m polyepo_plugin.integration.preflight "${reach_judge[@]}" \
+      --print-launch "${PYTHON:-python3}" -- "$@"
   fi
+  set -x
   exec "${PYTHON:-python3}" -m verl.trainer.main_ppo "$@"
 }
 

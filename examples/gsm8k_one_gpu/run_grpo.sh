@@ -7,7 +7,7 @@
 #   bash examples/gsm8k_one_gpu/run_grpo.sh [hydra overrides...]
 #
 # POLYEPO_DRY_RUN=1 prints the trainer's overrides instead of training.
-set -xeuo pipefail
+set -euo pipefail  # launch_trainer traces the launch command itself
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 run_arm grpo "$@"

@@ -16,13 +16,26 @@
 # of 15-20 k tokens: about 20-25 fit in an 80 GB GPU's KV cache at once, 40-50 in an H200's, so
 # 64 covers one or two 80 GB judge GPUs or one H200; with more, raise it, up to the groups a step
 # sends (data.train_batch_size, 128 in the paper).
+#
+# JUDGE_SETTINGS is the paper's judge setting, the one place it is written (the paper recipes and
+# verl_judge_overrides.sh use it): the shipped prompt (diversity.judge.prompt_template unset),
+# temperature 0, and responses sent nearly whole. JUDGE_MAX_RESPONSE_CHARS (16000 characters,
+# about 4k tokens at ~4 characters a token) suits the paper's 4096-token responses; with another
+# data.max_response_length, set it to about 4x that, within the judge's context (40k tokens in
+# serve_judge.sh holds 8 responses of 4096 tokens). The plugin's own default, 6000 characters,
+# would send the judge only the first ~1.5k tokens of each such response.
 JUDGE_HOST=${JUDGE_HOST:-127.0.0.1}
 JUDGE_PORT=${JUDGE_PORT:-8000}
-JUDGE_OVERRIDES=(
+JUDGE_SETTINGS=(
   ++algorithm.poly_epo.diversity.backend=judge
+  ++algorithm.poly_epo.diversity.judge.max_response_chars="${JUDGE_MAX_RESPONSE_CHARS:-16000}"
+  ++algorithm.poly_epo.diversity.judge.temperature="${JUDGE_TEMPERATURE:-0}"
+  ++algorithm.poly_epo.diversity.judge.max_tokens="${JUDGE_MAX_TOKENS:-1024}"
+  ++algorithm.poly_epo.diversity.judge.max_concurrency="${JUDGE_MAX_CONCURRENCY:-64}"
+  ++algorithm.poly_epo.diversity.judge.fallback="${JUDGE_FALLBACK:-one_strategy}"
+)
+JUDGE_OVERRIDES=(
+  "${JUDGE_SETTINGS[@]}"
   ++algorithm.poly_epo.diversity.judge.base_url="http://${JUDGE_HOST}:${JUDGE_PORT}/v1"
   ++algorithm.poly_epo.diversity.judge.model="${JUDGE_SERVED_NAME:-judge}"
-  ++algorithm.poly_epo.diversity.judge.max_concurrency="${JUDGE_MAX_CONCURRENCY:-64}"
-  ++algorithm.poly_epo.diversity.judge.max_tokens="${JUDGE_MAX_TOKENS:-1024}"
-  ++algorithm.poly_epo.diversity.judge.fallback="${JUDGE_FALLBACK:-one_strategy}"
 )

@@ -10,13 +10,12 @@
 # function (reward.custom_reward_function.path): without one verl would score with the judge.
 # JUDGE_MAX_MODEL_LEN must hold one group's request (rollout.n responses of
 # data.max_response_length, the prompt and the instructions); polyepo checks it at start-up.
-# JUDGE_MAX_CONCURRENCY: see judge_overrides.sh (the same estimate holds for verl's judge servers).
+# The judge's settings (prompt, temperature, response length, concurrency) are judge_overrides.sh's
+# JUDGE_SETTINGS, the paper's; JUDGE_MAX_CONCURRENCY's estimate there holds for verl's servers too.
+source "$(dirname "${BASH_SOURCE[0]}")/judge_overrides.sh"
 VERL_JUDGE_OVERRIDES=(
-  ++algorithm.poly_epo.diversity.backend=judge
+  "${JUDGE_SETTINGS[@]}"
   ++algorithm.poly_epo.diversity.judge.base_url=verl
-  ++algorithm.poly_epo.diversity.judge.max_concurrency="${JUDGE_MAX_CONCURRENCY:-64}"
-  ++algorithm.poly_epo.diversity.judge.max_tokens="${JUDGE_MAX_TOKENS:-1024}"
-  ++algorithm.poly_epo.diversity.judge.fallback="${JUDGE_FALLBACK:-one_strategy}"
   reward.reward_model.enable=True
   reward.reward_model.model_path="${JUDGE_MODEL:-Qwen/Qwen3-4B-Instruct-2507}"
   reward.reward_model.enable_resource_pool=True

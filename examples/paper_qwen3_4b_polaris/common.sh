@@ -43,11 +43,7 @@ PROJECT_NAME=${PROJECT_NAME:-polyepo}
 EXPERIMENT_PREFIX=${EXPERIMENT_PREFIX:-qwen3_4b_polaris}
 LOGGER=${LOGGER:-[console,wandb]}
 
-# Strategy labels for poly_epo and grpo_div: the judge (JUDGE_HOST, JUDGE_PORT; see
-# examples/judge/judge_overrides.sh). Its context (40k tokens in serve_judge.sh) holds 8
-# responses of 4096 tokens, so responses are sent nearly whole.
+# Strategy labels for poly_epo and grpo_div: the judge with the paper's settings (JUDGE_HOST,
+# JUDGE_PORT and the rest: examples/judge/judge_overrides.sh, their one home).
 source "$REPO_ROOT/examples/judge/judge_overrides.sh"
-DIVERSITY_OVERRIDES=(
-  "${JUDGE_OVERRIDES[@]}"
-  ++algorithm.poly_epo.diversity.judge.max_response_chars="${JUDGE_MAX_RESPONSE_CHARS:-16000}"
-)
+DIVERSITY_OVERRIDES=("${JUDGE_OVERRIDES[@]}")

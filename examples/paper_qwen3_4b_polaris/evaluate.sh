@@ -85,7 +85,11 @@ if [[ -n "${EVAL_BACKEND:-}" ]]; then
   backend_args=(--backend "$EVAL_BACKEND")
 fi
 
+# polyepo-eval exits 1 when a model failed (its error is in eval.json, the other models'
+# results stay): go on with the next set and exit 1 at the end. Any other failure stops here.
+sets_with_a_failed_model=()
 for name in $EVAL_SETS; do
+  status=0
   run polyepo-eval \
     "${model_args[@]}" \
     --data "$DATA_DIR/$name.parquet" \
@@ -98,5 +102,14 @@ for name in $EVAL_SETS; do
     --reward-name "$REWARD_NAME" \
     "${backend_args[@]}" \
     --out "$OUT_DIR/$name" \
-    "$@"
+    "$@" || status=$?
+  if [[ $status == 1 ]]; then
+    sets_with_a_failed_model+=("$name")
+  elif [[ $status != 0 ]]; then
+    exit "$status"
+  fi
 done
+if [[ ${#sets_with_a_failed_model[@]} -gt 0 ]]; then
+  echo "a model failed on: ${sets_with_a_failed_model[*]} (its error: $OUT_DIR/<set>/eval.json)" >&2
+  exit 1
+fi

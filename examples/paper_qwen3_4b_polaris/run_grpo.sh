@@ -7,7 +7,7 @@
 #   CUDA_VISIBLE_DEVICES=0,1,2,3 bash examples/paper_qwen3_4b_polaris/run_grpo.sh [hydra overrides...]
 #
 # POLYEPO_DRY_RUN=1 prints the trainer's overrides instead of training.
-set -xeuo pipefail
+set -euo pipefail  # launch_trainer traces the launch command itself
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 run_arm grpo "$@"

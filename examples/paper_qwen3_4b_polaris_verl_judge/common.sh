@@ -5,7 +5,4 @@
 EXPERIMENT_PREFIX=${EXPERIMENT_PREFIX:-qwen3_4b_polaris_verl_judge}
 source "$(dirname "${BASH_SOURCE[0]}")/../paper_qwen3_4b_polaris/common.sh"
 source "$REPO_ROOT/examples/judge/verl_judge_overrides.sh"
-DIVERSITY_OVERRIDES=(
-  "${VERL_JUDGE_OVERRIDES[@]}"
-  ++algorithm.poly_epo.diversity.judge.max_response_chars="${JUDGE_MAX_RESPONSE_CHARS:-16000}"
-)
+DIVERSITY_OVERRIDES=("${VERL_JUDGE_OVERRIDES[@]}")

@@ -5,7 +5,7 @@
 #   CUDA_VISIBLE_DEVICES=0,1,2,3,4 bash examples/paper_qwen3_4b_polaris_verl_judge/run_grpo_div.sh [hydra overrides...]
 #
 # POLYEPO_DRY_RUN=1 prints the trainer's overrides instead of training.
-set -xeuo pipefail
+set -euo pipefail  # launch_trainer traces the launch command itself
 
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 run_arm grpo_div "$@"

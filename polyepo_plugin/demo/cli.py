@@ -234,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if failed:
         log(f"[demo] FAILED runs: {failed}")
+    log(report.verdict(checks))
     return 1 if failed else 0
 
 

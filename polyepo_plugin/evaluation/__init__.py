@@ -7,36 +7,43 @@ Modules, from pure numbers to the command line:
 - ``scoring``: the reward function, final answers for majority@k, strategy labels;
 - ``plots``: the pass@k figure;
 - ``pipeline``: ``evaluate``, one model on one dataset;
+- ``worker``: one model's ``evaluate`` in a process of its own;
 - ``cli``: ``main``, the ``polyepo-eval`` command.
 
 The names below are re-exported, so ``from polyepo_plugin import evaluation`` then
 ``evaluation.pass_at_k(...)`` / ``evaluation.evaluate(...)`` works as before. Importing this
-package loads no model library; ``evaluate`` imports torch and transformers when it runs.
+package loads no model library (not even torch); ``evaluate`` imports torch and transformers
+when it runs.
 """
 
-from polyepo_plugin.evaluation.cli import main
-from polyepo_plugin.evaluation.pipeline import TRUNCATION_WARNING, evaluate, truncation_warning
-from polyepo_plugin.evaluation.plots import plot_pass_at_k, save_figure
-from polyepo_plugin.evaluation.sampling import Samples, generate
-from polyepo_plugin.evaluation.scoring import answer_classes, extract_answers, load_reward, score_groups
-from polyepo_plugin.evaluation.stats import CORRECT, majority_at_k, mean_se, pass_at_k, summarize_groups
+import importlib
 
-__all__ = [
-    "CORRECT",
-    "TRUNCATION_WARNING",
-    "Samples",
-    "answer_classes",
-    "evaluate",
-    "extract_answers",
-    "generate",
-    "load_reward",
-    "main",
-    "majority_at_k",
-    "mean_se",
-    "pass_at_k",
-    "plot_pass_at_k",
-    "save_figure",
-    "score_groups",
-    "summarize_groups",
-    "truncation_warning",
-]
+# name -> the module defining it; loaded on first use (PEP 562), so that ``polyepo-eval --help``
+# and ``import polyepo_plugin.evaluation.cli`` load no torch.
+_EXPORTS = {
+    "main": "cli",
+    "TRUNCATION_WARNING": "pipeline",
+    "evaluate": "pipeline",
+    "truncation_warning": "pipeline",
+    "plot_pass_at_k": "plots",
+    "save_figure": "plots",
+    "Samples": "sampling",
+    "generate": "sampling",
+    "answer_classes": "scoring",
+    "extract_answers": "scoring",
+    "load_reward": "scoring",
+    "score_groups": "scoring",
+    "DEFAULT_CORRECT_THRESHOLD": "stats",
+    "majority_at_k": "stats",
+    "mean_se": "stats",
+    "pass_at_k": "stats",
+    "summarize_groups": "stats",
+    "threshold_warning": "stats",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

@@ -4,12 +4,17 @@
         --reward-path my_reward.py --reward-name compute_score --n 16 --max-new-tokens 4096 --out eval_out/
 
 samples N responses per prompt (vLLM when installed and a GPU is present, else HF generate)
-with at most --max-new-tokens new tokens each, scores them with a verl reward function, and
-reports for k = 1..N the unbiased pass@k (Chen et al. 2021), majority@k over the responses'
-final answers, distinct (correct) strategies per prompt, labelled by --backend (the same
-backends as training, with the same default), and the fraction of responses cut by the token
-budget. The reward and the backend are checked before any sampling. Writes ``eval.json`` and
-``pass_at_k.png`` with every --model in one report and one figure (one curve per model).
+with at most --max-new-tokens new tokens each, scores them with a verl reward function (a
+response is correct when its score exceeds --correct-threshold), and reports for k = 1..N the
+unbiased pass@k (Chen et al. 2021), majority@k over the responses' final answers, distinct
+(correct) strategies per prompt, labelled by --backend (the same backends as training, with the
+same default), and the fraction of responses cut by the token budget.
+
+Every model path, the data file, the reward and the backend are checked before any sampling.
+Each model runs in a process of its own (vLLM frees its GPU memory only when its process ends);
+``eval.json`` and ``pass_at_k.png`` (one curve per model) are rewritten as each model finishes,
+and a model that fails is recorded in ``eval.json`` with its error while the others go on (exit
+status 1 at the end).
 
 majority@k: the answer given most often among k samples wins; it counts as correct when more
 than half of ALL the samples giving that answer scored correct. So majority@1 (the fraction of
@@ -22,16 +27,17 @@ import argparse
 import json
 import os
 import re
+import sys
 from collections.abc import Sequence
 
 from polyepo_plugin.config import DiversityConfig
-from polyepo_plugin.diversity import backend_names
-from polyepo_plugin.evaluation.pipeline import evaluate, load_rows
-from polyepo_plugin.evaluation.plots import plot_pass_at_k
-from polyepo_plugin.evaluation.scoring import LABELS, check_scoring, load_reward
-from polyepo_plugin.evaluation.stats import MAJORITY_AT_K_MEANS
+from polyepo_plugin.evaluation.stats import DEFAULT_CORRECT_THRESHOLD
 
-# What each backend reads; --help lists them all (backends registered by a user read as "yours").
+# diversity, pipeline and scoring load torch: main imports them once the arguments parse, so
+# --help needs none of it.
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name on the Hugging Face hub
+
+# What each built-in backend reads, for --help.
 BACKEND_HELP = {
     "semantic": "whole-text meaning, robust to paraphrase, offline MiniLM",
     "ngram": "token n-gram overlap",
@@ -39,7 +45,7 @@ BACKEND_HELP = {
     "embedding": "plain sentence embeddings",
     "judge": "an LLM judge, --backend-option base_url=http://HOST:PORT/v1",
     "custom": "your function, --backend-option path=FILE name=FUNCTION",
-    LABELS: "the 'strategy' the reward function returns with each score",
+    "labels": "the 'strategy' the reward function returns with each score",
 }
 CHECKPOINT_STEP = re.compile(r"global_step_(\d+)")
 
@@ -69,12 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reward-path", help="file with the reward function (default: verl's by data_source)")
     parser.add_argument("--reward-name", default="compute_score", help="the reward function's name in --reward-path")
     parser.add_argument(
+        "--correct-threshold",
+        type=float,
+        default=DEFAULT_CORRECT_THRESHOLD,
+        help="a response counts as correct (pass@k, majority@k, correct strategies) when its reward exceeds this, "
+        "as training's algorithm.poly_epo.correct_threshold; lower it for partial-credit rewards",
+    )
+    parser.add_argument(
         "--backend",
         default=DiversityConfig.backend,
-        choices=backend_names(),
         metavar="BACKEND",
         help="how strategies are labelled, as in training (algorithm.poly_epo.diversity.backend): "
-        + ", ".join(f"{name} ({BACKEND_HELP.get(name, 'yours')})" for name in backend_names()),
+        + ", ".join(f"{name} ({what})" for name, what in BACKEND_HELP.items())
+        + ", or one you registered",
     )
     parser.add_argument(
         "--backend-option",
@@ -95,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top-k", type=int, default=-1, help="-1 (or 0): off")
     parser.add_argument("--max-prompts", type=int, help="evaluate only the first this many prompts (default: all)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+    parser.add_argument(
+        "--tensor-parallel-size", type=int, default=1, help="vLLM: GPUs per model (HF generate ignores it)"
+    )
+    parser.add_argument(
+        "--gpu-memory-utilization",
+        type=float,
+        default=0.9,
+        help="vLLM: the share of each GPU's memory its engine may take (HF generate ignores it)",
+    )
     parser.add_argument("--out", default="polyepo_eval", help="directory for eval.json and pass_at_k.png")
     return parser
 
@@ -102,40 +124,101 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from polyepo_plugin.diversity import backend_names
+    from polyepo_plugin.evaluation.pipeline import load_rows
+    from polyepo_plugin.evaluation.scoring import check_scoring, load_reward
+
+    if args.backend not in backend_names():
+        parser.error(f"argument --backend: invalid choice: {args.backend!r} (choose from {', '.join(backend_names())})")
     # Everything that can be wrong before the first model loads fails here, not after sampling.
     try:
         models = named_models(args.model)
+        for name, path in models:
+            check_model_path(name, path)
         options = dict(_backend_option(o) for o in args.backend_option)
-        reward = load_reward(args.reward_path, args.reward_name)
-        check_scoring(load_rows(args.data, 1)[0], reward, args.backend, **options)
+        try:
+            rows = load_rows(args.data, args.max_prompts)
+        except ValueError as error:
+            raise ValueError(f"--data: {error}") from None
+        check_scoring(rows, load_reward(args.reward_path, args.reward_name), args.backend, **options)
     except ValueError as error:
         parser.error(str(error))
     os.makedirs(args.out, exist_ok=True)
-    results = {}
+    results: dict[str, dict] = {}
     for name, path in models:
         print(f"[eval] {name}: {path}", flush=True)
-        results[name] = evaluate(
-            path,
-            args.data,
-            max_new_tokens=args.max_new_tokens,
-            n=args.n,
-            reward=reward,
-            backend=args.backend,
-            temperature=args.temperature,
-            top_p=args.top_p,
-            top_k=args.top_k,
-            max_prompts=args.max_prompts,
-            seed=args.seed,
-            **options,
-        )
-        print(format_summary(name, results[name]["summary"], args.max_new_tokens), flush=True)
-    if any(r["summary"]["majority_at_k"] is not None for r in results.values()):
+        results[name] = evaluate_model(args, path, options)
+        if "error" in results[name]:
+            print(f"[eval] {name}: FAILED: {results[name]['error']}", file=sys.stderr, flush=True)
+        else:
+            print(format_summary(name, results[name]["summary"], args.max_new_tokens), flush=True)
+        write_report(args.out, results)  # what is measured is kept, whatever the next model does
+    if any(r.get("summary", {}).get("majority_at_k") is not None for r in results.values()):
+        from polyepo_plugin.evaluation.stats import MAJORITY_AT_K_MEANS
+
         print(f"[eval] {MAJORITY_AT_K_MEANS}", flush=True)
-    with open(os.path.join(args.out, "eval.json"), "w") as f:
+    failed = [name for name, result in results.items() if "error" in result]
+    print(f"[eval] wrote {args.out}/eval.json and {args.out}/pass_at_k.png", flush=True)
+    if failed:
+        print(f"[eval] failed: {', '.join(failed)} (their errors are in eval.json)", file=sys.stderr, flush=True)
+    return 1 if failed else 0
+
+
+def evaluate_model(args: argparse.Namespace, path: str, backend_options: dict) -> dict:
+    """One model's result, from a process of its own (``worker``), or ``{"error": ...}``."""
+    from polyepo_plugin.evaluation.worker import evaluate_in_own_process
+
+    job = {
+        "model_path": path,
+        "data_path": args.data,
+        "reward_path": args.reward_path,
+        "reward_name": args.reward_name,
+        "max_new_tokens": args.max_new_tokens,
+        "n": args.n,
+        "backend": args.backend,
+        "backend_options": backend_options,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "top_k": args.top_k,
+        "max_prompts": args.max_prompts,
+        "seed": args.seed,
+        "correct_threshold": args.correct_threshold,
+        "tensor_parallel_size": args.tensor_parallel_size,
+        "gpu_memory_utilization": args.gpu_memory_utilization,
+    }
+    return evaluate_in_own_process(job)
+
+
+def write_report(out: str, results: dict[str, dict]) -> None:
+    """``eval.json`` with every model so far (a failed one as ``{"error": ...}``) and the pass@k
+    plot of those that succeeded; each file replaced whole."""
+    from polyepo_plugin.evaluation.plots import plot_pass_at_k
+
+    partial = os.path.join(out, "eval.json.partial")
+    with open(partial, "w") as f:
         json.dump(results, f, indent=1)
-    plot_pass_at_k({name: r["summary"] for name, r in results.items()}, os.path.join(args.out, "pass_at_k.png"))
-    print(f"[eval] wrote {args.out}/eval.json and {args.out}/pass_at_k.png")
-    return 0
+    os.replace(partial, os.path.join(out, "eval.json"))
+    measured = {name: r["summary"] for name, r in results.items() if "summary" in r}
+    if measured:
+        plot_pass_at_k(measured, os.path.join(out, "pass_at_k.png"))
+
+
+def check_model_path(name: str, path: str) -> None:
+    """A local model must be a Hugging Face model directory (``config.json``); a path that does
+    not exist here may only be a hub id (``org/name``), which its own process downloads."""
+    where = f"--model {name}={path}"
+    if os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "config.json")):
+            raise ValueError(
+                f"{where}: the directory has no config.json, so it is not a Hugging Face model. A verl FSDP "
+                "checkpoint (global_step_N/actor) must be merged first: python -m verl.model_merger merge --backend "
+                "fsdp --local_dir CHECKPOINT --target_dir CHECKPOINT/merged_hf (examples/paper_qwen3_4b_polaris/"
+                "evaluate.sh does it)"
+            )
+    elif os.path.exists(path):
+        raise ValueError(f"{where}: not a directory; expected a Hugging Face model directory or hub id")
+    elif path.startswith(("/", ".", "~")) or not HUB_ID.match(path):
+        raise ValueError(f"{where}: no such directory (and not a hub id of the form org/name)")
 
 
 def format_summary(name: str, s: dict, max_new_tokens: int) -> str:

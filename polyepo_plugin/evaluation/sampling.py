@@ -30,9 +30,14 @@ def generate(
     top_k: int = -1,
     seed: int = 0,
     batch_prompts: int = 16,
+    tensor_parallel_size: int = 1,
+    gpu_memory_utilization: float = 0.9,
     progress: bool = True,
 ) -> Samples:
-    """N sampled responses per chat prompt. ``top_k`` <= 0 turns top-k off, ``top_p`` 1.0 top-p."""
+    """N sampled responses per chat prompt. ``top_k`` <= 0 turns top-k off, ``top_p`` 1.0 top-p.
+    ``tensor_parallel_size`` and ``gpu_memory_utilization`` go to vLLM's engine. vLLM does not
+    give its GPU memory back while the process lives: ``polyepo-eval`` runs each model in a
+    process of its own (``evaluation.worker``)."""
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be at least 1, got {max_new_tokens}")
     import torch
@@ -41,16 +46,21 @@ def generate(
     tok = AutoTokenizer.from_pretrained(model_path)
     texts = [tok.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
     if torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None:
-        return _generate_vllm(model_path, texts, n, max_new_tokens, temperature, top_p, top_k, seed, progress, tok)
+        engine = {"tensor_parallel_size": tensor_parallel_size, "gpu_memory_utilization": gpu_memory_utilization}
+        return _generate_vllm(
+            model_path, texts, n, max_new_tokens, temperature, top_p, top_k, seed, progress, tok, engine
+        )
     return _generate_hf(
         model_path, texts, n, max_new_tokens, temperature, top_p, top_k, seed, batch_prompts, progress, tok
     )
 
 
-def _generate_vllm(model_path, texts, n, max_new_tokens, temperature, top_p, top_k, seed, progress, tok) -> Samples:
+def _generate_vllm(
+    model_path, texts, n, max_new_tokens, temperature, top_p, top_k, seed, progress, tok, engine
+) -> Samples:
     from vllm import LLM, SamplingParams
 
-    llm = LLM(model=model_path, seed=seed)
+    llm = LLM(model=model_path, seed=seed, **engine)
     params = SamplingParams(
         n=n,
         temperature=temperature,

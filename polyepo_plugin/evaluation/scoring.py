@@ -27,7 +27,7 @@ from polyepo_plugin.integration import rewards
 from polyepo_plugin.diversity.strategies import check_backend, label_strategies
 from polyepo_plugin.user_code import load_function
 
-REWARD_OPTION = "--reward"  # how the loader's errors name the file: --reward.path / --reward.name
+REWARD_FLAGS = ("--reward-path", "--reward-name")  # how the loader's errors name the file and function
 NO_PRED = {"", "[INVALID]"}  # what some verl rewards put in ``pred`` when they found no answer
 MATH_VERIFY_TIMEOUT_S = 5  # math-verify's default; its alarm-based limit works in the main thread only
 
@@ -36,7 +36,7 @@ def load_reward(path: str | None, name: str = "compute_score") -> Callable:
     """A verl reward function: ``name`` from the file ``path``, or verl's default by data source."""
     if path is None:
         return rewards.default_compute_score()
-    return load_function(path, name, REWARD_OPTION)
+    return load_function(path, name, "reward", *REWARD_FLAGS)
 
 
 @dataclass(frozen=True)
@@ -48,22 +48,34 @@ class Answer:
 LABELS = "labels"  # the backend that takes each response's strategy from the reward's output
 
 
-def check_scoring(row: dict, reward: Callable, backend: str = DiversityConfig.backend, **backend_options) -> None:
+def check_scoring(
+    rows: Sequence[dict], reward: Callable, backend: str = DiversityConfig.backend, **backend_options
+) -> None:
     """Fail before any sampling when the responses could not be scored and labelled: ``reward``
-    scores a probe response to ``row`` (its ground truth) with a number or a dict with ``score``;
-    backend ``labels`` needs a ``strategy`` in that dict; any other backend must be ready
-    (``strategies.check_backend``: a known name and options, a judge that answers, a model that
-    loads). Raises ``ValueError`` saying what to change."""
-    out = _reward_output(reward, row, str(row["reward_model"]["ground_truth"]))
+    scores a probe response to the first row of each ``data_source`` in ``rows`` (its ground
+    truth) with a number or a dict with ``score`` (verl's default reward stops a data source it
+    has no rule for: the error says to pass ``--reward-path``); backend ``labels`` needs a
+    ``strategy`` in that dict; any other backend must be ready (``strategies.check_backend``: a
+    known name and options, a judge that answers, a model that loads). Raises ``ValueError``
+    saying what to change."""
+    first_of_source = {row["data_source"]: row for row in reversed(rows)}
+    for row in first_of_source.values():
+        try:
+            out = _reward_output(reward, row, str(row["reward_model"]["ground_truth"]))
+        except NotImplementedError as error:  # verl's default reward knows a fixed list of data sources
+            raise ValueError(
+                f"the reward has no rule for data_source {row['data_source']!r} ({error}); pass --reward-path FILE "
+                "(and --reward-name FUNCTION) with a reward function for this data"
+            ) from None
+        if backend == LABELS and "strategy" not in out:
+            raise ValueError(
+                f"backend {LABELS!r} takes each response's strategy from the reward's output, but the reward returned "
+                f"{out if len(out) > 1 else out['score']!r}, with no 'strategy' (a plain score, like the recipe's "
+                f"math_reward.py); pick a backend that reads the responses instead: {DiversityConfig.backend!r} "
+                "(training's default), 'ngram', 'answer', 'embedding' or 'judge'"
+            )
     if backend != LABELS:
         check_backend(backend, **backend_options)
-    elif "strategy" not in out:
-        raise ValueError(
-            f"backend {LABELS!r} takes each response's strategy from the reward's output, but the reward returned "
-            f"{out if len(out) > 1 else out['score']!r}, with no 'strategy' (a plain score, like the recipe's "
-            f"math_reward.py); pick a backend that reads the responses instead: {DiversityConfig.backend!r} "
-            "(training's default), 'ngram', 'answer', 'embedding' or 'judge'"
-        )
 
 
 def score_groups(
@@ -179,7 +191,7 @@ def _math_verify():
         if not _MISSING_WARNED:
             _MISSING_WARNED.append(True)
             print(
-                "[eval] math-verify is not installed (pip install 'polyepo[diversity]'): majority@k uses only "
+                "[eval] math-verify is not installed (pip install 'math-verify>=0.7'): majority@k uses only "
                 "the answers the reward returns as 'pred'",
                 flush=True,
             )

@@ -35,7 +35,9 @@ MAJORITY_AT_K_MEANS = (
     "one, not pass@1 (each sample's own score): they differ when the reward scores one answer differently across "
     "samples (e.g. a format check) or samples give no answer"
 )
-CORRECT = 0.5  # a response is correct when its score exceeds this (binary rewards: score 1)
+# A response is correct when its score exceeds this (binary rewards: score 1); --correct-threshold,
+# as training's algorithm.poly_epo.correct_threshold.
+DEFAULT_CORRECT_THRESHOLD = 0.5
 MAJORITY_DRAWS = 200  # majority@k is exact when C(N, k) <= this many subsets, else estimated from this many
 
 
@@ -103,10 +105,11 @@ def answer_keys(group: dict) -> list:
     return list(group["answers"])
 
 
-def summarize_groups(groups: Sequence[dict]) -> dict:
+def summarize_groups(groups: Sequence[dict], correct_threshold: float = DEFAULT_CORRECT_THRESHOLD) -> dict:
     """Per-prompt and mean (± standard error over prompts) metrics of scored groups.
 
-    Groups as in the module docstring, all with the same N. majority@k is ``None`` (unavailable)
+    Groups as in the module docstring, all with the same N; a response is correct when its score
+    exceeds ``correct_threshold``. majority@k is ``None`` (unavailable)
     everywhere when no response of any group has an answer. ``truncated_fraction`` is the
     fraction of all responses cut by the token budget, ``None`` when the groups do not say."""
     if not groups:
@@ -119,7 +122,7 @@ def summarize_groups(groups: Sequence[dict]) -> dict:
     answered = sum(a is not None for ks in keys for a in ks)
     per_prompt = []
     for g, ks in zip(groups, keys):
-        correct = [s > CORRECT for s in g["scores"]]
+        correct = [s > correct_threshold for s in g["scores"]]
         c = sum(correct)
         per_prompt.append(
             {
@@ -131,7 +134,8 @@ def summarize_groups(groups: Sequence[dict]) -> dict:
                 "distinct_correct_strategies": len({s for s, ok in zip(g["strategies"], correct) if s >= 0 and ok}),
             }
         )
-    summary = {"n": n, "prompts": len(per_prompt)}
+    summary = {"n": n, "prompts": len(per_prompt), "correct_threshold": correct_threshold}
+    summary["max_score"] = max(s for g in groups for s in g["scores"])
     summary["pass_at_k"] = [mean_se(col) for col in zip(*(p["pass_at_k"] for p in per_prompt))]
     summary["majority_at_k"] = (
         [mean_se(col) for col in zip(*(p["majority_at_k"] for p in per_prompt))] if answered else None
@@ -144,6 +148,18 @@ def summarize_groups(groups: Sequence[dict]) -> dict:
     else:
         summary["truncated_fraction"] = None
     return {"summary": summary, "per_prompt": per_prompt}
+
+
+def threshold_warning(summary: dict, model: str = "the model") -> str | None:
+    """The warning to print when no response scored above the correct threshold: pass@k is then 0
+    at every k, which partial-credit rewards (0.1, 0.45) cause at the default 0.5."""
+    if summary["max_score"] > summary["correct_threshold"]:
+        return None
+    return (
+        f"WARNING: no response of {model} scored above --correct-threshold {summary['correct_threshold']} (highest "
+        f"score {summary['max_score']:g}), so pass@k and majority@k are 0 at every k; if the reward gives partial "
+        "credit, set --correct-threshold below the score a correct response gets"
+    )
 
 
 def mean_se(values: Sequence[float]) -> dict:

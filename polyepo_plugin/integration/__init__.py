@@ -7,7 +7,8 @@ Modules, one concern each:
 - ``import_hook``: wraps the trainers' functions when verl imports them (``patching`` checks
   each target's shape first and records what does not fit).
 - ``checks``: start-up errors, before any model loads; ``notes``: one-time warnings where a run
-  differs from the paper's settings.
+  differs from the paper's settings; ``preflight``: ``polyepo-check``, the same checks on a
+  config composed from a run's overrides, before any cluster exists.
 - ``legacy``: the legacy and separation trainers, and the two built on the separation trainer
   with the rollout apart (one-step-off-policy, fully async); ``v1``: the v1 trainer and
   TransferQueue.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from polyepo_plugin.config import CONFIG_ROOT, MIN_AUTO_SET_SIZE, parse_config
+from polyepo_plugin.config import CONFIG_ROOT, MIN_AUTO_SET_SIZE, PolyEpoConfig
 
 logger = logging.getLogger("polyepo_plugin.integration")
 
@@ -22,7 +22,9 @@ def note_once(message: str) -> None:
         logger.warning(message)
 
 
-def note_run(config, name: str, verl_version: str, tested_versions: tuple[str, ...]) -> None:
+def note_run(
+    config, name: str, options: PolyEpoConfig, verl_version: str, tested_versions: tuple[str, ...]
+) -> None:
     if verl_version not in tested_versions:
         note_once(
             f"polyepo was tested with verl {', '.join(tested_versions)}; this is verl {verl_version}. "
@@ -49,12 +51,11 @@ def note_run(config, name: str, verl_version: str, tested_versions: tuple[str, .
             "signal (it prefers rarer strategies among correct answers)."
         )
     if name == "poly_epo":
-        _note_single_response_sets(config)
+        _note_single_response_sets(config, options)
         _note_other_loss_terms(config)
 
 
-def _note_single_response_sets(config) -> None:
-    options = parse_config(config.algorithm)
+def _note_single_response_sets(config, options: PolyEpoConfig) -> None:
     if options.set_size_for(int(config.actor_rollout_ref.rollout.n)) == 1:
         note_once(
             f"poly_epo: {CONFIG_ROOT}.set_size=1: every set holds one response, so a set's score is that response's "

@@ -20,14 +20,18 @@ in the generation batch gathered over processes, so row ``i`` belongs to group
 ``i // num_generations`` (the layout TRL's ``rewards.view(-1, num_generations)`` assumes).
 Completions whose reward functions all returned None get advantage 0 and join no group, as in
 TRL. The rewards are the weighted sum of the reward functions (``reward_weights``), never scaled
-by a standard deviation: ``scale_rewards`` is not applied.
+by a standard deviation: ``scale_rewards`` is not applied (a WARNING says so once when it asks
+for scaling). Option errors name TRL's field (``PolyEpoGRPOConfig.poly_epo.set_size``), not
+verl's key path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +57,9 @@ from polyepo_plugin.estimator import (
 from polyepo_plugin.grouping import GroupLayout
 
 TESTED_TRL = ">=1.16,<1.17"
+TRL_OPTIONS = "PolyEpoGRPOConfig.poly_epo"  # TRL's name for what verl calls algorithm.poly_epo
+logger = logging.getLogger(__name__)
+_noted_scale_rewards: list[bool] = []
 # The private steps overridden below, with the parameters this module passes on.
 _OVERRIDDEN = {
     "_calculate_rewards": ["self", "inputs", "prompts", "completions", "completion_ids_list"],
@@ -108,12 +115,15 @@ def checked_options(args: GRPOConfig | None) -> tuple[str, PolyEpoConfig]:
         raise ValueError(f"advantage_estimator={estimator!r}: expected one of {', '.join(map(repr, GROUP_ESTIMATORS))}")
     section = getattr(args, "poly_epo", None)
     if section is not None and not isinstance(section, Mapping):
-        raise ValueError(f"poly_epo must be a dict of options as under {CONFIG_ROOT}, got {section!r}")
-    options = parse_config({"poly_epo": section})
-    if options.objective == "custom":
-        load_custom_objective(options)
+        raise ValueError(f"poly_epo must be a dict of options as under verl's {CONFIG_ROOT}, got {section!r}")
+    with named_for_trl():
+        options = parse_config({"poly_epo": section})
+        if options.objective == "custom":
+            load_custom_objective(options)
+        if args is not None:
+            check_group_size(estimator, options, int(args.num_generations), "num_generations")
     if args is not None:
-        check_group_size(estimator, options, int(args.num_generations), "num_generations")
+        _note_scale_rewards(args.scale_rewards, estimator)
     if args is not None and args.multi_objective_aggregation != "sum_then_normalize":
         raise ValueError(
             f"multi_objective_aggregation={args.multi_objective_aggregation!r}: {estimator} reads the weighted sum "
@@ -121,6 +131,32 @@ def checked_options(args: GRPOConfig | None) -> tuple[str, PolyEpoConfig]:
             "use multi_objective_aggregation='sum_then_normalize' (the default)"
         )
     return estimator, options
+
+
+@contextlib.contextmanager
+def named_for_trl():
+    """Option errors raised inside name TRL's config field (``PolyEpoGRPOConfig.poly_epo.set_size``)
+    where the shared parser names verl's key (``algorithm.poly_epo.set_size``)."""
+    try:
+        yield
+    except ValueError as error:
+        if CONFIG_ROOT not in str(error):
+            raise
+        raise ValueError(str(error).replace(CONFIG_ROOT, TRL_OPTIONS)) from error
+
+
+def _note_scale_rewards(scale_rewards, estimator: str) -> None:
+    """Once a process: TRL's ``scale_rewards`` does nothing here (no advantage is divided by a
+    standard deviation), which a user who asked for scaling should hear."""
+    if scale_rewards in ("none", False) or _noted_scale_rewards:
+        return
+    _noted_scale_rewards.append(True)
+    logger.warning(
+        "scale_rewards=%r has no effect on %s: its set advantages are never divided by a standard deviation "
+        "(TRL's default is 'group'; set scale_rewards='none' to say so and silence this note).",
+        scale_rewards,
+        estimator,
+    )
 
 
 @dataclass
@@ -144,7 +180,8 @@ class PolyEpoGRPOTrainer(GRPOTrainer):
     def __init__(self, model, reward_funcs=None, args: GRPOConfig | None = None, *more, **kwargs):
         self.advantage_estimator, self.poly_epo = checked_options(args)
         if PartialState().is_main_process and reads_strategies(self.advantage_estimator, self.poly_epo):
-            check_backend_ready(self.poly_epo.diversity)  # the main process labels every group
+            with named_for_trl():
+                check_backend_ready(self.poly_epo.diversity)  # the main process labels every group
         self._poly_epo_step: _Step | None = None
         super().__init__(model, reward_funcs, args, *more, **kwargs)
 
