@@ -188,7 +188,7 @@ class SemanticOptions:
     batch_size: int = 64
     encoder: str = "static"
     unit_tokens: int = 128
-    embedding_threshold: float = 0.3
+    embedding_threshold: float = 0.2
     numbers_threshold: float = 0.2
     numbers_evidence: float = 5.0
 

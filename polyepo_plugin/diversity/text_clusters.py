@@ -79,7 +79,7 @@ ENCODERS = ("contextual", "static")
 STATIC_BLOCK = 32  # static table rows are computed in fixed blocks of word-piece ids (same batches, same bits)
 ANSWER_ONLY = "(a final answer only)"
 # The decision's defaults (``SemanticOptions`` repeats them; a test keeps the two equal).
-DEFAULT_EVIDENCE = {"embedding_threshold": 0.3, "numbers_threshold": 0.2, "numbers_evidence": 5.0}
+DEFAULT_EVIDENCE = {"embedding_threshold": 0.2, "numbers_threshold": 0.2, "numbers_evidence": 5.0}
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 _DIGITS = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?!\w)")
