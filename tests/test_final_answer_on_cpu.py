@@ -18,7 +18,7 @@ ESCAPING = [
     ("```python\nprint(digit_sum(4096))\n```\nOutput: 19", {"19"}),  # code's printed result
     ("Loop over the digits.\nCalling it on the input prints 19.", {"19"}),
     ("Each pass removes one digit.\nIt returns 19.", {"19"}),  # a short last line ending in a value
-    ("Sum the rates.\nThe count of hours reaches two.\ntwo hours.", {"two"}),  # the last step's result repeats it
+    ("Sum the rates.\nThe count of hours reaches 2.\n2 hours.", {"2"}),  # the last step's result repeats it
 ]
 
 
