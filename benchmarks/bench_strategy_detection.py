@@ -3,7 +3,7 @@
     python benchmarks/bench_strategy_detection.py [--part dev|test|both] [--forms short long]
         [--timing-groups 12] [--repeats 3] [--timing-only] [--quick] [--json FILE] [--markdown FILE]
 
-Three evaluation sets, scored per backend and setting:
+Four evaluation sets, scored per backend and setting:
 
 - ``strategy_sets`` (``benchmarks/data/strategy_sets/``): groups of 8 responses with known
   strategies, every response in a SHORT and a LONG (chain-of-thought) form, families split into
@@ -12,7 +12,10 @@ Three evaluation sets, scored per backend and setting:
 - ``strategy_steps`` (``benchmarks/data/strategy_steps/``): another set, written in another
   style (word problems with every number in words, short programs with varying names) and made
   another way (responses assembled from independently chosen step phrasings); test only, never
-  used to choose a setting.
+  used to choose a setting;
+- ``strategy_cot`` (``benchmarks/data/strategy_cot/``): written independently of both, as long chains of
+  thought (restarts, abandoned attempts, corrected slips) in five languages with eight answer forms; its
+  groups are one-strategy (``kind`` "one_strategy") or multi-strategy; test only.
 
 For each it prints
 
@@ -62,6 +65,7 @@ from polyepo_plugin.diversity.strategies import label_strategies
 
 DATA = Path(__file__).resolve().parent / "data" / "strategy_sets" / "strategy_sets.json"
 STEPS_DATA = Path(__file__).resolve().parent / "data" / "strategy_steps" / "strategy_steps.json"
+COT_DATA = Path(__file__).resolve().parent / "data" / "strategy_cot" / "strategy_cot.json"
 PAPER_RESPONSES, PAPER_TOKENS = 128 * 8, 4096
 EMBEDDING_WINDOW = 254  # word pieces the embedding backend reads (256 minus [CLS] and [SEP])
 CLUSTER_OPTIONS = ("threshold", "numbers_weight", "words_weight", "steps_weight")
@@ -121,6 +125,8 @@ def load_sets(parts: list[str], forms: list[str]) -> list[EvalSet]:
                 out.append(EvalSet(name, part, form, texts, groups))
     steps = json.loads(STEPS_DATA.read_text())
     out.append(EvalSet("strategy_steps", "test", "text", {r["id"]: r["text"] for r in steps["responses"]}, steps["groups"]))
+    cot = json.loads(COT_DATA.read_text(encoding="utf-8"))
+    out.append(EvalSet("strategy_cot", "test", "text", {r["id"]: r["text"] for r in cot["responses"]}, cot["groups"]))
     return out
 
 

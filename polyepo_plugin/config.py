@@ -42,9 +42,13 @@ class NgramOptions:
         _require(0.0 < self.threshold <= 1.0, "diversity.ngram.threshold", self.threshold, "a number in (0, 1]")
 
 
-JUDGE_FALLBACKS = ("ngram", "answer", "embedding", "zero", "error")
+# The neutral fallback: a group that could not be labelled is one strategy (its empty responses
+# degenerate), so its diversity term is the same in every subset and its advantage GRPO-shaped;
+# another labeller's guess would pay for whatever that labeller splits on.
+ONE_STRATEGY = "one_strategy"
+JUDGE_FALLBACKS = (ONE_STRATEGY, "ngram", "answer", "embedding", "zero", "error")
 # What groups not labelled in time get: only what cannot itself overrun (no model, no math-verify).
-TIMEOUT_FALLBACKS = ("ngram", "zero", "error")
+TIMEOUT_FALLBACKS = (ONE_STRATEGY, "ngram", "zero", "error")
 # ``diversity.judge.base_url`` value for a judge that verl serves as its reward model.
 SERVED_BY_VERL = "verl"
 
@@ -58,12 +62,18 @@ class JudgeOptions:
     ``retry_backoff_s`` doubled at each retry (at most 8 s). The API key is read from the
     environment variable named by ``api_key_env`` (never from the config, never logged). ``prompt_template``: a file path, or
     None for the shipped math-reasoning prompt. Responses longer than ``max_response_chars``
-    are truncated before sending. A group whose labelling still fails after ``max_retries``
-    gets ``fallback``: another backend's labels (default ``ngram``), ``zero`` (advantage 0 for
-    that group) or ``error`` (stop training). When every group of a step fails, for
-    ``max_failed_steps`` consecutive steps, training stops whatever the fallback: the judge is
-    down or misconfigured, and the run would otherwise train on the fallback alone. At start-up
-    the judge must list ``model`` among the models it serves and answer one small chat request.
+    are truncated before sending. A 429 or 503 answer's ``Retry-After`` (in seconds) is
+    honoured, waiting at most ``MAX_RETRY_AFTER_S`` and ``timeout_s``. A group whose labelling
+    still fails after ``max_retries`` gets ``fallback``: ``one_strategy`` (default: the group is
+    one strategy, a neutral, GRPO-shaped advantage), another backend's labels (``ngram``,
+    ``answer``, ``embedding``), ``zero`` (advantage 0 for that group) or ``error`` (stop
+    training). Stop rule: a step in which at least ``failed_step_fraction`` of the groups failed
+    is a failed step, and after ``max_failed_steps`` failed steps in a row training stops
+    whatever the fallback: the judge is down, overloaded or misconfigured, and the run would
+    otherwise train on the fallback. At start-up (``JudgeClient.check_ready``) a judge that is
+    still loading (no connection, a timeout, HTTP 429/502/503/504) is waited for up to
+    ``startup_wait_s`` seconds; then it must list ``model`` among the models it serves and label
+    a small test group (three responses, two methods) with parseable labels.
     ``consistency_fraction``: that fraction of each step's groups is asked a second time with
     its responses shuffled, and the agreement of the two labellings is reported as
     ``poly_epo/judge_consistency`` (off at 0).
@@ -84,8 +94,10 @@ class JudgeOptions:
     temperature: float = 0.0
     prompt_template: str | None = None
     max_response_chars: int = 6000
-    fallback: str = "ngram"
+    fallback: str = ONE_STRATEGY
     max_failed_steps: int = 3
+    failed_step_fraction: float = 0.5
+    startup_wait_s: float = 300.0
     consistency_fraction: float = 0.0
 
     def __post_init__(self):
@@ -109,6 +121,18 @@ class JudgeOptions:
         _require(self.fallback in JUDGE_FALLBACKS, "diversity.judge.fallback", self.fallback, _one_of(JUDGE_FALLBACKS))
         _require(
             self.max_failed_steps >= 1, "diversity.judge.max_failed_steps", self.max_failed_steps, "an integer >= 1"
+        )
+        _require(
+            0.0 < self.failed_step_fraction <= 1.0,
+            "diversity.judge.failed_step_fraction",
+            self.failed_step_fraction,
+            "a number in (0, 1] (1: only steps in which every group failed count)",
+        )
+        _require(
+            math.isfinite(self.startup_wait_s) and self.startup_wait_s >= 0,
+            "diversity.judge.startup_wait_s",
+            self.startup_wait_s,
+            "a number of seconds >= 0 (0: no wait)",
         )
         _require(
             0.0 <= self.consistency_fraction <= 1.0,
@@ -220,14 +244,15 @@ class DiversityConfig:
     ``polyepo_plugin.diversity.early_labelling``). label_timeout_s: such a labelling not finished this
     many seconds after it started is cancelled at the advantage stage. timeout_fallback: what
     groups not labelled in time get (the whole step's on ``label_timeout_s``, single groups on
-    ``answer.timeout_s``): ``ngram`` labels, ``zero`` (advantage 0) or ``error`` (stop training).
+    ``answer.timeout_s``): ``one_strategy`` (default: each group one strategy, a neutral,
+    GRPO-shaped advantage), ``ngram`` labels, ``zero`` (advantage 0) or ``error`` (stop training).
     """
 
     backend: str = "semantic"
     key: str = "strategy"
     early_start: bool = True
     label_timeout_s: float = 600.0
-    timeout_fallback: str = "ngram"
+    timeout_fallback: str = ONE_STRATEGY
     ngram: NgramOptions = field(default_factory=NgramOptions)
     judge: JudgeOptions = field(default_factory=JudgeOptions)
     embedding: EmbeddingOptions = field(default_factory=EmbeddingOptions)

@@ -2,7 +2,10 @@
 
 It reads the group out of the prompt it receives (the problem and the "### Attempt N" blocks)
 and answers according to a behaviour named in the problem text, e.g. ``behaviour: 5xx-once``
-(``random``: labels drawn at random; ``one-class``: every attempt in one class).
+(``random``: labels drawn at random; ``one-class``: every attempt in one class; ``429-once``:
+HTTP 429 with ``Retry-After: retry_after`` first), or ``default_behaviour`` when it names none
+(the start-up test group). For its first ``loading_s`` seconds it answers every request 503, as
+a judge that is still loading does behind a gateway.
 When it answers well, an attempt's strategy is its first word; the word ``gibberish`` is
 degenerate. It records what it saw, for the tests to check.
 
@@ -48,8 +51,16 @@ class FakeJudge:
         lists_models: bool = True,
         api_key: str | None = None,
         port: int = 0,
+        default_behaviour: str = "ok",
+        retry_after: str | None = None,
+        loading_s: float = 0.0,
     ):
         self.delay_s = delay_s
+        self.default_behaviour = default_behaviour
+        self.retry_after = retry_after
+        self.loading_s = loading_s
+        self.started: float | None = None
+        self.arrivals: list[tuple[str, float]] = []  # (behaviour, time.monotonic()) per chat request
         self.slow_timeout_s = slow_timeout_s
         self.models = models
         self.lists_models = lists_models
@@ -65,6 +76,7 @@ class FakeJudge:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> FakeJudge:
+        self.started = time.monotonic()
         self._thread.start()
         return self
 
@@ -73,17 +85,20 @@ class FakeJudge:
         self._server.server_close()
 
     def answer(self, prompt: str) -> tuple[int, dict | str]:
-        behaviour = (_BEHAVIOUR.search(prompt) or [None, "ok"])[1]
+        behaviour = (_BEHAVIOUR.search(prompt) or [None, self.default_behaviour])[1]
         attempts = [text for _, text in _ATTEMPT.findall(prompt)]
         with self._lock:
             self.requests[behaviour] += 1
             seen = self.requests[behaviour]
             self.prompts.append(prompt)
+            self.arrivals.append((behaviour, time.monotonic()))
         labels = good_labels(attempts)
         content = json.dumps({"labels": labels})
         finish = "stop"
         if behaviour == "5xx-once" and seen == 1 or behaviour == "5xx-always":
             return 503, "overloaded"
+        if behaviour == "429-once" and seen == 1:
+            return 429, {"error": {"message": "Too many requests", "code": 429}}
         if behaviour == "timeout-once" and seen == 1:
             time.sleep(self.slow_timeout_s)
         if behaviour == "malformed":
@@ -101,6 +116,8 @@ class FakeJudge:
         elif behaviour == "random":  # reads nothing: a label drawn per attempt, new draws per request
             rng = random.Random(seen)
             content = json.dumps({"labels": {k: rng.randrange(3) for k in labels}})
+        elif behaviour == "chatty":  # prose instead of JSON, longer than any error message should quote
+            content = "Let me compare the attempts one by one. " * 100
         elif behaviour == "one-class":
             content = json.dumps({"labels": {k: 0 for k in labels}})
         time.sleep(self.delay_s)
@@ -123,11 +140,17 @@ class FakeJudge:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
+                if status in (429, 503) and judge.retry_after is not None:
+                    self.send_header("Retry-After", judge.retry_after)
                 self.end_headers()
                 self.wfile.write(body)
 
             def _refused(self, model=None) -> bool:
-                """Answer as vLLM does to a wrong key or an unknown model; whether it did."""
+                """Answer as vLLM does to a wrong key or an unknown model, and 503 while loading;
+                whether it did."""
+                if time.monotonic() < judge.started + judge.loading_s:
+                    self._send(503, {"error": {"message": "the model is loading", "code": 503}})
+                    return True
                 if judge.api_key is not None and self.headers.get("Authorization") != f"Bearer {judge.api_key}":
                     self._send(401, {"error": {"message": "Unauthorized", "type": "invalid_request_error"}})
                     return True

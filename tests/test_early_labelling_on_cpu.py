@@ -365,11 +365,12 @@ def collected(data, config, pending, tokenizer):
     return out.batch["advantages"].sum(1) / data.batch["response_mask"].sum(1), inputs.metrics, took
 
 
-@pytest.mark.parametrize("fallback", ["ngram", "zero"])
+@pytest.mark.parametrize("fallback", [None, "ngram", "zero"])
 def test_a_labelling_past_label_timeout_s_is_cancelled_and_takes_the_timeout_fallback(
     tokenizer, fallback, slow_backend
 ):
-    config = diversity_config(backend=SLOW, label_timeout_s=0.5, timeout_fallback=fallback)
+    chosen = {} if fallback is None else {"timeout_fallback": fallback}
+    config = diversity_config(backend=SLOW, label_timeout_s=0.5, **chosen)
     data = step_batch(tokenizer)
     pending = started_early(data, config, tokenizer)
     got, metrics, took = collected(data, config, pending, tokenizer)
@@ -379,6 +380,12 @@ def test_a_labelling_past_label_timeout_s_is_cancelled_and_takes_the_timeout_fal
     assert metrics["poly_epo/diversity_timed_out_groups"] == metrics["poly_epo/diversity_failed_groups"] == 3
     if fallback == "zero":
         assert torch.all(got == 0)
+    elif fallback is None:  # one strategy a group, the neutral default: the mean objective's advantages / k
+        grpo_shaped = diversity_config()
+        OmegaConf.update(grpo_shaped, "algorithm.poly_epo.objective", "mean", force_add=True)
+        expected, _ = advantages_of(data, grpo_shaped)
+        assert torch.allclose(got, expected / 2) and got.abs().sum() > 0
+        assert metrics["poly_epo/distinct_strategies_mean"] == 1
     else:
         expected, expected_metrics = advantages_of(data, diversity_config(backend="ngram"))
         assert torch.allclose(got, expected) and got.abs().sum() > 0
@@ -434,5 +441,5 @@ def test_a_judge_that_always_times_out_stops_training_at_max_failed_steps(tokeni
             assert metrics["poly_epo/diversity_timed_out_groups"] == 3
             data = step_batch(tokenizer)
             ray_trainer.extract_reward(data)
-            with pytest.raises(RuntimeError, match="Every group has failed for 2 consecutive steps"):
+            with pytest.raises(RuntimeError, match="groups have failed in each of 2 consecutive steps"):
                 advantages_of(data, config)

@@ -2,6 +2,7 @@
 
 import logging
 import os
+import socket
 import threading
 import time
 
@@ -14,8 +15,9 @@ from verl.trainer.ppo.core_algos import get_adv_estimator_fn
 from polyepo_plugin.config import DiversityConfig, JudgeOptions, parse_config
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
 from polyepo_plugin.diversity import ResponseGroups, label_groups, make_backend
+from polyepo_plugin.diversity.groups import OccasionalWarning
 from polyepo_plugin.diversity.judge import (
-    READY_PROMPT,
+    TEST_GROUP,
     JudgeClient,
     JudgeOutputError,
     LlmJudge,
@@ -136,10 +138,42 @@ def test_well_behaved_judge_labels_every_group(tokenizer):
     assert judge.requests["5xx-once"] == 2 and judge.requests["timeout-once"] == 2 and judge.requests["ok"] == 1
 
 
-@pytest.mark.parametrize("behaviour", ["5xx-always", "malformed", "truncated", "missing-id", "extra-id", "non-integer"])
-def test_failed_groups_fall_back_to_ngram_by_default(tokenizer, behaviour, caplog):
+FAILURES = ["5xx-always", "malformed", "truncated", "missing-id", "extra-id", "non-integer"]
+
+
+@pytest.mark.parametrize("behaviour", FAILURES)
+def test_failed_groups_are_one_strategy_by_default_blank_responses_degenerate(tokenizer, behaviour, caplog):
+    """Neutral: the n-gram labeller used to split the failed group by wording."""
     with FakeJudge() as judge, caplog.at_level(logging.WARNING):
-        labelling, layout = assign(tokenizer, judge, ["ok", behaviour])
+        rewards, mask, index, batch = judge_batch(tokenizer, ["ok", behaviour], responses=[*RESPONSES, ""])
+        layout = GroupLayout.from_index(index)
+        diversity = parse_config(judge_config(judge)).diversity
+        labelling = label_groups(diversity, ResponseGroups(layout, mask, batch, None, tokenizer))
+    assert labelling.failed_groups.tolist() == [False, True] and not labelling.zero_advantage_groups.any()
+    assert layout.compact_strategies(labelling.labels).tolist() == [[0, 1, 0, -1, 2], [0, 0, 0, 0, -1]]
+    assert "labelling failed for 1 of 2 groups" in caplog.text and "fallback: one_strategy" in caplog.text
+
+
+def test_a_failed_group_gets_a_grpo_shaped_advantage(tokenizer):
+    """One strategy in every subset: Poly-EPO's objective is the set's mean reward / k, so the
+    failed group's advantages are the ``mean`` objective's (GRPO's shape) divided by k."""
+    with FakeJudge() as judge:
+        scalar, index, metrics = run_estimator(tokenizer, judge, ["ok", "malformed"])
+    rewards, mask, index, batch = judge_batch(tokenizer, ["ok", "malformed"])
+    config = {"poly_epo": {"set_size": 2, "objective": "mean"}}
+    grpo_shaped, _ = get_adv_estimator_fn("poly_epo")(
+        token_level_rewards=rewards, response_mask=mask, index=index, config=config
+    )
+    failed = index == "uid-1"
+    assert torch.allclose(scalar[failed], (grpo_shaped.sum(1) / mask.sum(1))[failed] / 2)
+    assert scalar[failed].abs().sum() > 0
+    assert metrics["poly_epo/diversity_failed_groups"] == 1
+
+
+@pytest.mark.parametrize("behaviour", FAILURES)
+def test_failed_groups_fall_back_to_ngram_by_name(tokenizer, behaviour, caplog):
+    with FakeJudge() as judge, caplog.at_level(logging.WARNING):
+        labelling, layout = assign(tokenizer, judge, ["ok", behaviour], fallback="ngram")
     assert labelling.failed_groups.tolist() == [False, True]
     assert not labelling.zero_advantage_groups.any()
     assert judge.requests[behaviour] == 2  # first try plus max_retries=1
@@ -165,7 +199,7 @@ def test_error_fallback_stops_training(tokenizer):
 
 def test_ngram_fallback_advantages_match_the_ngram_backend(tokenizer):
     with FakeJudge() as judge:
-        scalar, index, metrics = run_estimator(tokenizer, judge, ["ok", "malformed"])
+        scalar, index, metrics = run_estimator(tokenizer, judge, ["ok", "malformed"], fallback="ngram")
     rewards, mask, index, batch = judge_batch(tokenizer, ["ok", "malformed"])
     ngram_only, _ = get_adv_estimator_fn("poly_epo")(
         token_level_rewards=rewards, response_mask=mask, index=index, config={"poly_epo": {"set_size": 2, "diversity": {"backend": "ngram"}}}, batch=batch
@@ -231,17 +265,75 @@ def check_ready(base_url, **options):
     LlmJudge(DiversityConfig(backend="judge", judge=options)).check_ready()
 
 
-def test_start_up_check_sends_one_chat_request_to_the_model():
+TEST_GROUP_PROMPT = render_request(load_template(None), *TEST_GROUP, JudgeOptions.max_response_chars)
+
+
+def test_start_up_check_sends_one_labelling_request_for_a_test_group():
     with FakeJudge() as judge:
-        check_ready(judge.base_url)
-    assert judge.prompts == [READY_PROMPT]
+        labels = JudgeClient(JudgeOptions(base_url=judge.base_url)).check_ready()
+    assert judge.prompts == [TEST_GROUP_PROMPT] and "### Attempt 3\n" in TEST_GROUP_PROMPT
+    assert labels == [0, 1, 0]  # the fake judge reads methods (first words): 1 and 3 alike
+
+
+@pytest.mark.parametrize(
+    "behaviour,problem",
+    [
+        ("malformed", r"malformed JSON"),
+        ("truncated", r"output cut by max_tokens"),
+        ("missing-id", r"attempt ids wrong"),
+        ("chatty", r"malformed JSON"),
+    ],
+)
+def test_start_up_stops_a_judge_that_answers_a_test_group_without_labels(behaviour, problem):
+    """Before, a one-word chat request passed, and every group of the run failed the same way."""
+    with FakeJudge(default_behaviour=behaviour) as judge:
+        stops = f"test group of 3 short responses .* without parseable labels \\({problem}"
+        with pytest.raises(ValueError, match=stops) as error:
+            check_ready(judge.base_url, max_tokens=64)
+    message = str(error.value)
+    assert "it answered: " in message and len(message) < 1200  # what it said, cut
+    assert "diversity.judge.max_tokens=64" in message and "prompt_template" in message and "judge.model" in message
+
+
+def test_start_up_waits_for_a_judge_still_loading(caplog):
+    """vLLM behind a gateway answers 503 while the model loads: wait for it, and say so."""
+    with FakeJudge(loading_s=1.5) as judge, caplog.at_level(logging.WARNING):
+        started = time.monotonic()
+        check_ready(judge.base_url, startup_wait_s=30)
+    assert time.monotonic() - started >= 1.5
+    assert judge.prompts == [TEST_GROUP_PROMPT]
+    assert f"the judge at {judge.base_url} is not ready (HTTP 503); waiting for it up to " in caplog.text
+    assert "diversity.judge.startup_wait_s=30 s" in caplog.text
+
+
+def test_start_up_waits_for_a_judge_that_starts_listening_later():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    judge = FakeJudge(port=port)
+    threading.Timer(1.5, judge.__enter__).start()  # the model loads for 1.5 s, then the server listens
+    started = time.monotonic()
+    try:
+        check_ready(judge.base_url, startup_wait_s=30)
+    finally:
+        judge.__exit__()
+    assert time.monotonic() - started >= 1.5 and judge.prompts == [TEST_GROUP_PROMPT]
+
+
+def test_start_up_gives_up_at_startup_wait_s():
+    with FakeJudge(loading_s=600) as judge:
+        started = time.monotonic()
+        gives_up = r"is not ready \(HTTP 503 at .*\) after diversity\.judge\.startup_wait_s=1 s"
+        with pytest.raises(ValueError, match=gives_up):
+            check_ready(judge.base_url, startup_wait_s=1)
+    assert 1.0 <= time.monotonic() - started < 10
 
 
 def test_start_up_check_stops_when_nothing_answers():
     with FakeJudge() as judge:
         closed = judge.base_url
-    with pytest.raises(ValueError, match="judge endpoint is unreachable"):
-        check_ready(closed)
+    with pytest.raises(ValueError, match="judge endpoint is unreachable .* after diversity.judge.startup_wait_s=0 s"):
+        check_ready(closed, startup_wait_s=0)
 
 
 def test_start_up_check_stops_without_the_api_key(monkeypatch):
@@ -254,7 +346,7 @@ def test_start_up_check_stops_without_the_api_key(monkeypatch):
             check_ready(judge.base_url)
         monkeypatch.setenv("POLYEPO_JUDGE_API_KEY", "sk-judge")
         check_ready(judge.base_url)
-    assert judge.prompts == [READY_PROMPT]
+    assert judge.prompts == [TEST_GROUP_PROMPT]
 
 
 def test_start_up_check_stops_on_a_model_the_judge_does_not_list():
@@ -275,25 +367,79 @@ def test_start_up_check_stops_on_a_chat_request_the_judge_refuses():
 
 
 def test_every_group_failing_for_max_failed_steps_steps_stops_training(tokenizer, caplog):
-    """A partial failure restarts the count; the fallback's labels stand in until the limit."""
+    """A step below failed_step_fraction restarts the count; the fallback stands in until the limit."""
     with FakeJudge() as judge, caplog.at_level(logging.WARNING):
-        for behaviours in (["5xx-always"] * 2, ["ok", "5xx-always"], ["5xx-always"] * 2):
+        for behaviours in (["5xx-always"] * 2, ["ok", "ok", "5xx-always"], ["5xx-always"] * 2):
             labelling, _ = assign(tokenizer, judge, behaviours, max_failed_steps=2)
             assert labelling.failed_groups.any()
         with pytest.raises(RuntimeError, match=(
-            r"failed for 2 of 2 groups \(HTTP 503: 2\)\. Every group has failed for 2 consecutive steps "
-            r"\(algorithm\.poly_epo\.diversity\.judge\.max_failed_steps=2\): the run is training on the 'ngram' "
-            r"fallback alone.*raise diversity\.judge\.max_failed_steps"
+            r"failed for 2 of 2 groups \(HTTP 503: 2\)\. At least 50% of the groups have failed in each of 2 "
+            r"consecutive steps \(algorithm\.poly_epo\.diversity\.judge\.max_failed_steps=2, "
+            r"failed_step_fraction=0\.5\): the run is training on the 'one_strategy' fallback, not the judge.*"
+            r"raise diversity\.judge\.max_failed_steps"
         )):
             assign(tokenizer, judge, ["5xx-always"] * 2, max_failed_steps=2)
 
 
-def test_every_group_failing_stops_a_run_at_the_default_limit(tokenizer):
+NINE_OF_TEN = ["ok"] + ["5xx-always"] * 9
+
+
+def test_nine_of_ten_groups_failing_every_step_stops_the_run_at_max_failed_steps(tokenizer):
+    """Before, only steps in which every group failed counted: this run trained on the fallback for ever."""
     with FakeJudge() as judge:
         for _ in range(2):
-            run_estimator(tokenizer, judge, ["5xx-always"] * 2)
-        with pytest.raises(RuntimeError, match="Every group has failed for 3 consecutive steps"):
-            run_estimator(tokenizer, judge, ["5xx-always"] * 2)
+            _, _, metrics = run_estimator(tokenizer, judge, NINE_OF_TEN)
+            assert metrics["poly_epo/diversity_failed_groups"] == 9
+        with pytest.raises(RuntimeError, match="At least 50% of the groups have failed in each of 3 consecutive steps"):
+            run_estimator(tokenizer, judge, NINE_OF_TEN)
+
+
+def test_occasional_failures_never_stop_the_run(tokenizer):
+    with FakeJudge() as judge:
+        for step in range(6):
+            behaviours = ["ok"] * 10
+            behaviours[step] = "5xx-always"  # one group of ten fails, every step
+            _, _, metrics = run_estimator(tokenizer, judge, behaviours)
+            assert metrics["poly_epo/diversity_failed_groups"] == 1
+
+
+def test_failed_step_fraction_1_counts_only_steps_in_which_every_group_failed(tokenizer):
+    with FakeJudge() as judge:
+        for _ in range(4):
+            run_estimator(tokenizer, judge, NINE_OF_TEN, failed_step_fraction=1.0)
+        with pytest.raises(RuntimeError, match="At least 100% of the groups have failed in each of 3"):
+            for _ in range(3):
+                run_estimator(tokenizer, judge, ["5xx-always"] * 2, failed_step_fraction=1.0)
+
+
+def test_failure_warnings_are_rate_limited_the_metrics_count_every_step(tokenizer, caplog):
+    with FakeJudge() as judge, caplog.at_level(logging.WARNING):
+        for _ in range(2):
+            _, _, metrics = run_estimator(tokenizer, judge, ["ok", "ok", "5xx-always"])
+            assert metrics["poly_epo/diversity_failed_groups"] == 1
+    assert caplog.text.count("labelling failed for 1 of 3 groups") == 1
+
+
+def test_an_occasional_warning_says_how_many_it_held_back(caplog):
+    warning = OccasionalWarning(interval_s=0.5)
+    with caplog.at_level(logging.WARNING):
+        assert warning("first") and not warning("second") and not warning("third")
+        time.sleep(0.6)
+        assert warning("fourth")
+    assert [r.getMessage() for r in caplog.records] == [
+        "first",
+        "fourth (2 more such warning(s) since the last one were not logged)",
+    ]
+
+
+@pytest.mark.parametrize("retry_after,timeout_s,wait_s", [("1", 5.0, 1.0), ("3600", 1.5, 1.5)])
+def test_a_429_is_retried_after_its_retry_after_bounded_by_timeout_s(tokenizer, retry_after, timeout_s, wait_s):
+    with FakeJudge(retry_after=retry_after) as judge:
+        labelling, layout = assign(tokenizer, judge, ["429-once"], timeout_s=timeout_s, retry_backoff_s=0.01)
+    assert not labelling.failed_groups.any()
+    assert layout.compact_strategies(labelling.labels).tolist() == [[0, 1, 0, -1]]
+    (_, first), (_, second) = judge.arrivals
+    assert wait_s <= second - first < wait_s + 5.0  # not the 0.01 s backoff, nor an hour
 
 
 # ----------------------------------------------------------------------------- consistency probe

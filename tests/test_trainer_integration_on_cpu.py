@@ -271,7 +271,7 @@ def test_validation_stops_a_run_whose_judge_does_not_answer():
         validate_run(judge_run_config(judge.base_url))  # reachable: passes
         closed = judge.base_url
     with pytest.raises(ValueError, match="judge.base_url=.*the judge endpoint is unreachable"):
-        validate_run(judge_run_config(closed))
+        validate_run(judge_run_config(closed, "+algorithm.poly_epo.diversity.judge.startup_wait_s=0"))
 
 
 def test_validation_stops_a_run_whose_judge_model_is_misnamed():
@@ -400,7 +400,8 @@ def test_a_verl_served_judge_labels_through_the_router_it_is_given(monkeypatch):
         assert judge.endpoint(options.judge) == (server.base_url, "Qwen/Qwen3-4B-Instruct-2507")
         [outcome] = client.label_all([(prompt, 2)])
     assert outcome.labels == [0, 1]
-    assert server.prompts == [judge.READY_PROMPT, prompt]  # connect's chat request, then the labelling
+    test_group = judge.render_request(judge.load_template(None), *judge.TEST_GROUP, options.judge.max_response_chars)
+    assert server.prompts == [test_group, prompt]  # connect's start-up check, then the labelling
 
 
 def router_trainer(config, server):

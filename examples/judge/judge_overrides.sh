@@ -24,5 +24,5 @@ JUDGE_OVERRIDES=(
   ++algorithm.poly_epo.diversity.judge.model="${JUDGE_SERVED_NAME:-judge}"
   ++algorithm.poly_epo.diversity.judge.max_concurrency="${JUDGE_MAX_CONCURRENCY:-64}"
   ++algorithm.poly_epo.diversity.judge.max_tokens="${JUDGE_MAX_TOKENS:-1024}"
-  ++algorithm.poly_epo.diversity.judge.fallback="${JUDGE_FALLBACK:-ngram}"
+  ++algorithm.poly_epo.diversity.judge.fallback="${JUDGE_FALLBACK:-one_strategy}"
 )

@@ -7,7 +7,9 @@ model name it serves (the model path) and refuses a request longer than its cont
 (``rollout.max_model_len``, else the model's ``max_position_embeddings``). Generation is plain
 transformers on CPU, one request at a time. When ``POLYEPO_CPU_RM_LOG`` names a file (the
 environment reaches Ray's workers of a local cluster), each request appends a JSON line to it.
-TEST/DEMO only.
+When ``POLYEPO_CPU_RM_REPLY`` is set, every chat request that passes the server's checks is
+answered with that text instead of the model's (a judge whose answer a test knows: a tiny
+random model's never parses). TEST/DEMO only.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import torch
 
 LOG_ENV = "POLYEPO_CPU_RM_LOG"
+REPLY_ENV = "POLYEPO_CPU_RM_REPLY"
 
 
 class _Server(ThreadingHTTPServer):
@@ -60,6 +63,9 @@ class HFChatServer:
                 f"{len(prompt_ids)} prompt tokens + {max_tokens} max_tokens exceed max_model_len {self.max_model_len}"
             )
             return 400, {"error": {"message": message}}
+        reply = os.environ.get(REPLY_ENV)
+        if reply is not None:
+            return 200, self._completion(reply, "stop")
         temperature = float(body.get("temperature") or 0.0)
         with self._generate_lock, torch.no_grad():
             output = self.model.generate(
@@ -74,12 +80,12 @@ class HFChatServer:
             )[0, len(prompt_ids) :].tolist()
         eos = self.model.generation_config.eos_token_id
         stopped = any(token in (eos if isinstance(eos, list) else [eos]) for token in output)
-        choice = {
-            "index": 0,
-            "message": {"role": "assistant", "content": self.tokenizer.decode(output, skip_special_tokens=True)},
-            "finish_reason": "stop" if stopped else "length",
-        }
-        return 200, {"object": "chat.completion", "model": self.model_name, "choices": [choice]}
+        content = self.tokenizer.decode(output, skip_special_tokens=True)
+        return 200, self._completion(content, "stop" if stopped else "length")
+
+    def _completion(self, content: str, finish_reason: str) -> dict:
+        choice = {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish_reason}
+        return {"object": "chat.completion", "model": self.model_name, "choices": [choice]}
 
     def _log(self, path: str, status: int, body: dict) -> None:
         log_path = os.environ.get(LOG_ENV)

@@ -24,8 +24,11 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Protocol
 
-from polyepo_plugin.config import CONFIG_ROOT, DiversityConfig
+import numpy as np
+
+from polyepo_plugin.config import CONFIG_ROOT, ONE_STRATEGY, DiversityConfig
 from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
+from polyepo_plugin.grouping import DEGENERATE
 
 BUILTIN_BACKENDS = {
     "ngram": "polyepo_plugin.diversity.ngram:NgramOverlap",
@@ -100,14 +103,19 @@ def label_groups(diversity_config: DiversityConfig, groups: ResponseGroups) -> L
 
 
 def with_fallback_labels(diversity_config: DiversityConfig, groups: ResponseGroups, labelling: Labelling) -> Labelling:
-    """``labelling`` where the groups it failed on and hands to a fallback backend
-    (``Labelling.fallback``) take that backend's labels, computed on the same groups."""
+    """``labelling`` where the groups it failed on take their fallback's labels
+    (``Labelling.fallback``): ``one_strategy``, every response of the group strategy 0 and a
+    blank one degenerate, so the group's diversity term is the same in every subset (a neutral,
+    GRPO-shaped advantage); else that backend's labels, computed on the same groups."""
     if labelling.fallback is None or not labelling.failed_groups.any():
         return labelling
-    fallback = make_backend(dataclasses.replace(diversity_config, backend=labelling.fallback)).assign(groups)
     rows = [row for members, failed in zip(groups.member_rows, labelling.failed_groups) if failed for row in members]
     labels = labelling.labels.copy()
-    labels[rows] = fallback.labels[rows]  # a failed group is labelled by the fallback alone
+    if labelling.fallback == ONE_STRATEGY:
+        labels[rows] = np.where(groups.blank_rows()[rows], DEGENERATE, 0)
+    else:
+        fallback = make_backend(dataclasses.replace(diversity_config, backend=labelling.fallback)).assign(groups)
+        labels[rows] = fallback.labels[rows]  # a failed group is labelled by the fallback alone
     return dataclasses.replace(labelling, labels=labels)
 
 

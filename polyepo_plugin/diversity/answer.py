@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from polyepo_plugin.config import CONFIG_ROOT
-from polyepo_plugin.diversity.groups import LabellingCancelled, Labelling, ResponseGroups
+from polyepo_plugin.diversity.groups import LabellingCancelled, Labelling, OccasionalWarning, ResponseGroups
 from polyepo_plugin.diversity.optional import import_optional
 from polyepo_plugin.grouping import DEGENERATE
 
@@ -153,6 +153,7 @@ class AnswerEquivalence:
         self.timeout_s = diversity_config.answer.timeout_s
         self.fallback = diversity_config.timeout_fallback
         self.worker = AnswerWorker()
+        self.timeout_warning = OccasionalWarning()
 
     def check_ready(self) -> None:
         self.worker.start()  # at start-up: the first step does not wait for math-verify to import
@@ -179,7 +180,7 @@ class AnswerEquivalence:
             f"{CONFIG_ROOT}.diversity.backend=answer: {len(uids)} of {len(timed_out)} groups were not classified "
             f"within diversity.answer.timeout_s={self.timeout_s:g} s (uids {uids[:5]})"
         )
-        return Labelling.with_timeouts(labels, timed_out, self.fallback, message)
+        return Labelling.with_timeouts(labels, timed_out, self.fallback, message, self.timeout_warning)
 
     def classify(self, texts: list[str]) -> list[int] | None:
         """One group's classes (``-1``: no answer), or ``None`` if it overran ``answer.timeout_s``."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 # Groups of the step that were not labelled in time and took ``diversity.timeout_fallback``.
 TIMED_OUT_METRIC = "poly_epo/diversity_timed_out_groups"
+# A source of fallbacks (a judge failing some groups every step) warns at most this often; the
+# metrics count every step.
+FALLBACK_WARNING_INTERVAL_S = 300.0
 
 
 class LabellingCancelled(Exception):
@@ -120,6 +124,11 @@ class ResponseGroups:
             raise missing_input(backend, "decoded text (a tokenizer)", "no tokenizer")
         return [self.tokenizer.decode(row.tolist(), skip_special_tokens=True) for row in rows]
 
+    def blank_rows(self) -> np.ndarray:
+        """``(B,)`` bool: rows whose response has no token the model wrote (degenerate for every
+        backend that reads tokens or text)."""
+        return (self.response_mask == 0).all(-1).cpu().numpy()
+
     def stop_if_cancelled(self) -> None:
         if self.cancelled.is_set():
             raise LabellingCancelled
@@ -134,7 +143,8 @@ class ResponseGroups:
 class Labelling:
     """A backend's answer. ``failed_groups``: labelling failed for these groups;
     ``zero_advantage_groups``: those groups must get advantage 0 (the ``zero`` fallback);
-    ``fallback``: the backend whose labels the failed groups take instead (``None``: keep these);
+    ``fallback``: what labels the failed groups take instead, ``one_strategy`` or a backend's name
+    (``None``: keep these);
     ``metrics``: the backend's own ``poly_epo/*`` statistics for the step.
     """
 
@@ -152,17 +162,50 @@ class Labelling:
     def with_failures(
         cls, labels: np.ndarray, failed: np.ndarray, fallback: str, metrics: dict[str, float] | None = None
     ) -> Labelling:
-        """``failed`` groups handled as the option ``fallback`` says: ``zero`` (advantage 0) or
-        another backend's labels; ``error`` is for the caller to raise before."""
+        """``failed`` groups handled as the option ``fallback`` says: ``zero`` (advantage 0),
+        ``one_strategy`` or another backend's labels; ``error`` is for the caller to raise before."""
         zero = failed if fallback == "zero" else np.zeros_like(failed)
         return cls(labels, failed, zero, None if fallback in ("zero", "error") else fallback, metrics or {})
 
     @classmethod
-    def with_timeouts(cls, labels: np.ndarray, timed_out: np.ndarray, fallback: str, message: str) -> Labelling:
+    def with_timeouts(
+        cls,
+        labels: np.ndarray,
+        timed_out: np.ndarray,
+        fallback: str,
+        message: str,
+        warn: Callable[[str], object] = logger.warning,
+    ) -> Labelling:
         """The ``timed_out`` groups (``message`` says which limit they overran) take ``fallback``
-        (``diversity.timeout_fallback``), with a WARNING; ``error`` raises ``TimeoutError``."""
+        (``diversity.timeout_fallback``), with a WARNING through ``warn``; ``error`` raises
+        ``TimeoutError``."""
         if timed_out.any():
             if fallback == "error":
                 raise TimeoutError(f"{message}; {CONFIG_ROOT}.diversity.timeout_fallback=error stops training")
-            logger.warning("%s; they take timeout_fallback=%s", message, fallback)
+            warn(f"{message}; they take timeout_fallback={fallback}")
         return cls.with_failures(labels, timed_out, fallback, {TIMED_OUT_METRIC: float(timed_out.sum())})
+
+
+class OccasionalWarning:
+    """One source's WARNING, logged at most once per ``interval_s``: a judge that fails a few
+    groups every step would otherwise fill the log. The next one logged says how many were held
+    back. Thread-safe (early labelling warns from its own thread)."""
+
+    def __init__(self, interval_s: float = FALLBACK_WARNING_INTERVAL_S):
+        self.interval_s = interval_s
+        self._last: float | None = None
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, message: str) -> bool:
+        """Log ``message`` unless one was logged less than ``interval_s`` ago; whether it was."""
+        with self._lock:
+            now = time.monotonic()
+            if self._last is not None and now - self._last < self.interval_s:
+                self._held += 1
+                return False
+            held, self._held, self._last = self._held, 0, now
+        if held:
+            message += f" ({held} more such warning(s) since the last one were not logged)"
+        logger.warning(message)
+        return True

@@ -4,15 +4,23 @@ One chat-completions request per prompt group to an OpenAI-compatible endpoint (
 serve`` judge is the expected deployment). All groups of a step are sent concurrently, at
 most ``max_concurrency`` at a time, and identical requests are sent once. An attempt fails on
 an HTTP error or timeout, on output cut by ``max_tokens`` (finish reason ``length``), and on
-output that is not exactly one integer label per response; it is retried with backoff. A group
-that still fails gets the configured fallback and is counted in ``poly_epo/diversity_failed_groups``
-(never the silent "every response is its own strategy"); when every group of a step fails,
-``max_failed_steps`` steps in a row, training stops instead of going on with the fallback alone.
+output that is not exactly one integer label per response; it is retried with backoff (a 429 or
+503's ``Retry-After``, in seconds, is honoured up to ``MAX_RETRY_AFTER_S`` and ``timeout_s``). A
+group that still fails gets the configured fallback (default ``one_strategy``: neutral) and is
+counted in ``poly_epo/diversity_failed_groups``, with a WARNING at most every
+``FALLBACK_WARNING_INTERVAL_S`` (never the silent "every response is its own strategy"). Stop
+rule: a step in which at least ``failed_step_fraction`` of the groups failed is a failed step;
+after ``max_failed_steps`` of them in a row, training stops instead of going on with the
+fallback.
 
-Start-up (``JudgeClient.check_serves``): the endpoint must list the configured model (when it
-lists models at all) and answer one small chat request for it, sent as labelling requests are
-(same key, same settings); otherwise a wrong model name or a missing API key would fail every
-request of the run, and it stops with the server's status and message.
+Start-up (``JudgeClient.check_ready``, the one check every caller runs): a judge still loading
+(no connection, a timeout, HTTP 429/502/503/504) is waited for up to ``startup_wait_s``, with a
+WARNING that says so; the endpoint must then list the configured model (when it lists models at
+all) and label a small test group (``TEST_GROUP``: three responses, two methods) with parseable
+labels, sent as labelling requests are (same template, key and settings). Otherwise a wrong
+model name, a missing API key, a ``max_tokens`` too small for a thinking judge or a prompt the
+model does not follow would fail every request of the run: it stops before training with the
+server's status and message, or what the judge answered.
 
 Consistency probe (``consistency_fraction`` > 0): a fixed share of the step's groups (chosen by
 a hash of their uid) is sent a second time, in the same concurrent batch, with the responses
@@ -41,6 +49,7 @@ import os
 import random
 import re
 import threading
+import time
 import zlib
 from importlib import resources
 from string import Template
@@ -49,7 +58,7 @@ import numpy as np
 
 from polyepo_plugin.config import CONFIG_ROOT, SERVED_BY_VERL, JudgeOptions
 from polyepo_plugin.diversity.agreement import adjusted_rand_index, is_single_class
-from polyepo_plugin.diversity.groups import Labelling, ResponseGroups
+from polyepo_plugin.diversity.groups import Labelling, OccasionalWarning, ResponseGroups
 from polyepo_plugin.grouping import DEGENERATE
 
 logger = logging.getLogger(__name__)
@@ -57,6 +66,12 @@ logger = logging.getLogger(__name__)
 _THINKING = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 MAX_BACKOFF_S = 8.0
+# The longest a 429/503 answer's Retry-After makes a retry wait (timeout_s bounds it too).
+MAX_RETRY_AFTER_S = 60.0
+# Answers of a judge that is up but not ready (loading, overloaded, behind a gateway): worth
+# waiting for at start-up.
+NOT_READY_STATUSES = (429, 502, 503, 504)
+STARTUP_POLL_S = 2.0
 # For ``request_tokens``: a conservative characters-per-token ratio for the instructions, the
 # tokens around each response (its header, a truncation note) and around the chat messages.
 CHARS_PER_TOKEN = 3
@@ -132,6 +147,23 @@ def parse_labels(content: str, num_responses: int) -> list[int]:
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= -1 for v in values):
         raise JudgeOutputError("labels must be integers >= -1")
     return values
+
+
+def labels_of(choice: dict, num_responses: int) -> list[int]:
+    """The labels in one chat-completions choice; ``JudgeOutputError`` when there are none
+    (output cut by ``max_tokens``, or not ``parse_labels``' format)."""
+    if choice.get("finish_reason") == "length":
+        raise JudgeOutputError("output cut by max_tokens")
+    return parse_labels(choice["message"]["content"], num_responses)
+
+
+def retry_after_s(response, limit_s: float) -> float:
+    """Seconds a 429/503 answer asks to wait before the next attempt (``Retry-After`` in its
+    seconds form), at most ``limit_s`` and ``MAX_RETRY_AFTER_S``; 0 when it asks nothing."""
+    value = response.headers.get("retry-after", "").strip()
+    if response.status_code not in (429, 503) or not value.isdigit():
+        return 0.0
+    return min(float(value), limit_s, MAX_RETRY_AFTER_S)
 
 
 @dataclasses.dataclass
@@ -210,22 +242,21 @@ class JudgeClient:
 
         body = self._body(model, prompt, self.options.max_tokens)
         url = base_url + "/chat/completions"
-        failure = "not attempted"
+        failure, asked_wait_s = "not attempted", 0.0
         for attempt in range(self.options.max_retries + 1):
             if attempt:
-                await asyncio.sleep(min(MAX_BACKOFF_S, self.options.retry_backoff_s * 2 ** (attempt - 1)))
+                backoff = min(MAX_BACKOFF_S, self.options.retry_backoff_s * 2 ** (attempt - 1))
+                await asyncio.sleep(max(backoff, asked_wait_s))
+            asked_wait_s = 0.0
             try:
                 response = await client.post(url, json=body)
                 response.raise_for_status()
-                choice = response.json()["choices"][0]
-                if choice.get("finish_reason") == "length":
-                    failure = "output cut by max_tokens"
-                    continue
-                return _Outcome(labels=parse_labels(choice["message"]["content"], count))
+                return _Outcome(labels=labels_of(response.json()["choices"][0], count))
             except httpx.TimeoutException:
                 failure = "timeout"
             except httpx.HTTPStatusError as error:
                 failure = f"HTTP {error.response.status_code}"
+                asked_wait_s = retry_after_s(error.response, self.options.timeout_s)
             except httpx.HTTPError as error:
                 failure = type(error).__name__
             except JudgeOutputError as error:
@@ -234,49 +265,139 @@ class JudgeClient:
                 failure = "not a chat-completions response"
         return _Outcome(failure=failure)
 
-    def check_serves(self) -> None:
-        """Start-up: the endpoint lists the model among those it serves (when it lists any) and
-        answers one small chat request for it, with this client's key and request settings.
+    def check_ready(self) -> list[int]:
+        """Start-up, before training (and ``polyepo-check``): wait up to ``startup_wait_s`` for a
+        judge that is still loading, check that it serves the model (when it lists models) and that
+        it labels ``TEST_GROUP`` with parseable labels, sent as a labelling request is (template,
+        key, ``max_tokens``, temperature); returns those labels.
 
         Otherwise every labelling request of the run would fail the same way and every group
-        would take the fallback's labels: stop with the server's status and message instead."""
+        would take the fallback: stop with the server's status and message, or with what the
+        judge answered and what to change."""
         import httpx
 
         base_url, model = endpoint(self.options)
+        wait_s = self.options.startup_wait_s
+        started = time.monotonic()
+        announced = False
+        with httpx.Client(headers=self._headers, timeout=self.options.timeout_s) as client:
+            while True:
+                try:
+                    answer = self._answer_test_group(client, base_url, model)
+                    break
+                except _NotReady as not_ready:
+                    left = started + wait_s - time.monotonic()
+                    if left <= 0:
+                        raise not_ready.error(self.options, base_url, wait_s) from None
+                    if not announced:
+                        logger.warning(
+                            "poly_epo: the judge at %s is not ready (%s); waiting for it up to "
+                            "%s.diversity.judge.startup_wait_s=%g s",
+                            base_url, not_ready.reason, CONFIG_ROOT, wait_s,
+                        )
+                        announced = True
+                    time.sleep(min(max(STARTUP_POLL_S, not_ready.retry_after_s), left))
+        if announced:
+            logger.info("poly_epo: the judge at %s is ready after %.0f s", base_url, time.monotonic() - started)
+        return self._test_group_labels(answer, base_url)
+
+    def _answer_test_group(self, client, base_url: str, model: str):
+        """The judge's answer to ``TEST_GROUP``'s request, after its model list is checked;
+        ``_NotReady`` while it is loading; a ``ValueError`` on any other refusal."""
+        import httpx
+
         where = f"{CONFIG_ROOT}.diversity.judge: the judge at {base_url}"
         try:
-            with httpx.Client(headers=self._headers, timeout=self.options.timeout_s) as client:
-                listing = client.get(base_url + "/models")
-                if listing.status_code != 404:  # no model list: the chat request alone decides
-                    _raise_for_answer(listing, f"{where} refused to list its models", self.options)
-                    served = _served_models(listing)
-                    if served is not None and model not in served:
-                        raise ValueError(
-                            f"{where} does not serve model {model!r}; it serves: {', '.join(map(repr, served))}. "
-                            f"{_model_remedy(self.options)}"
-                        )
-                ready = self._body(model, READY_PROMPT, READY_MAX_TOKENS)
-                answer = client.post(base_url + "/chat/completions", json=ready)
-                _raise_for_answer(answer, f"{where} did not answer a chat request for model {model!r}", self.options)
-        except httpx.HTTPError as error:
-            remedy = (
-                "verl started its reward-model servers, but its router does not answer."
-                if self.options.base_url == SERVED_BY_VERL
-                else "Start it first (examples/judge/serve_judge.sh) or point base_url at it."
+            listing = client.get(base_url + "/models")
+            _NotReady.raise_for(listing)
+            if listing.status_code != 404:  # no model list: the chat request alone decides
+                _raise_for_answer(listing, f"{where} refused to list its models", self.options)
+                served = _served_models(listing)
+                if served is not None and model not in served:
+                    raise ValueError(
+                        f"{where} does not serve model {model!r}; it serves: {', '.join(map(repr, served))}. "
+                        f"{_model_remedy(self.options)}"
+                    )
+            prompt = render_request(
+                load_template(self.options.prompt_template), *TEST_GROUP, self.options.max_response_chars
             )
-            raise ValueError(
-                f"{CONFIG_ROOT}.diversity.judge.base_url={self.options.base_url!r}: the judge endpoint is unreachable "
-                f"({type(error).__name__} at {base_url}). {remedy}"
-            ) from None
+            body = self._body(model, prompt, self.options.max_tokens)
+            answer = client.post(base_url + "/chat/completions", json=body)
+        except httpx.UnsupportedProtocol as error:
+            raise ValueError(f"{CONFIG_ROOT}.diversity.judge.base_url={self.options.base_url!r}: {error}") from None
+        except httpx.TransportError as error:  # nothing listens yet, or it is too busy to answer in timeout_s
+            raise _NotReady(type(error).__name__) from None
+        _NotReady.raise_for(answer)
+        _raise_for_answer(answer, f"{where} did not answer a chat request for model {model!r}", self.options)
+        return answer
+
+    def _test_group_labels(self, answer, base_url: str) -> list[int]:
+        """``TEST_GROUP``'s labels in the judge's answer; a ``ValueError`` quoting the answer when
+        it holds none."""
+        where = f"{CONFIG_ROOT}.diversity.judge: the judge at {base_url}"
         try:
-            answer.json()["choices"][0]["message"]
+            choice = answer.json()["choices"][0]
+            content = choice["message"]["content"]
         except (KeyError, IndexError, TypeError, ValueError):
             raise ValueError(f"{where} answered a chat request with something else: {answer.text[:300]!r}") from None
+        try:
+            labels = labels_of(choice, len(TEST_GROUP[1]))
+        except JudgeOutputError as error:
+            raise ValueError(
+                f"{where} answered a test group of {len(TEST_GROUP[1])} short responses (two methods) without "
+                f"parseable labels ({error}); it answered: {str(content)[:TEST_ANSWER_SHOWN_CHARS]!r}. Every group "
+                f"would fail the same way. Fix: raise diversity.judge.max_tokens={self.options.max_tokens} when "
+                "the answer is cut (a thinking model needs room for its thoughts); check that "
+                'diversity.judge.prompt_template asks for {"labels": {"1": 0, ...}}; or serve a model that '
+                "follows it (diversity.judge.model)."
+            ) from None
+        if labels[0] != labels[2] or labels[0] == labels[1]:
+            logger.warning(
+                "poly_epo: the judge at %s labelled a test group of two methods (responses 1 and 3 alike, 2 "
+                "different) as %s; check that its labels follow methods",
+                base_url, labels,
+            )
+        return labels
 
 
-# The start-up request (``JudgeClient.check_serves``): any chat model answers it, in a few tokens.
-READY_PROMPT = "Reply with the word OK."
-READY_MAX_TOKENS = 4
+# The start-up test group (``JudgeClient.check_ready``): two clearly different methods, the
+# first and third responses one method in other words.
+TEST_GROUP = (
+    "What is 6 times 7?",
+    [
+        "Multiply directly: 6 x 7 = 42.",
+        "Add seven sixes: 6 + 6 + 6 + 6 + 6 + 6 + 6 = 42.",
+        "Multiply the other way round: 7 x 6 = 42.",
+    ],
+)
+TEST_ANSWER_SHOWN_CHARS = 500
+
+
+class _NotReady(Exception):
+    """The judge is not ready yet (``reason``): nothing listens, or it answered ``NOT_READY_STATUSES``."""
+
+    def __init__(self, reason: str, retry_after_s: float = 0.0):
+        super().__init__(reason)
+        self.reason, self.retry_after_s = reason, retry_after_s
+
+    @classmethod
+    def raise_for(cls, response) -> None:
+        if response.status_code in NOT_READY_STATUSES:
+            raise cls(f"HTTP {response.status_code}", retry_after_s(response, MAX_RETRY_AFTER_S))
+
+    def error(self, options: JudgeOptions, base_url: str, waited_s: float) -> ValueError:
+        """The start-up error once ``startup_wait_s`` has passed."""
+        remedy = (
+            "verl started its reward-model servers, but its router does not answer."
+            if options.base_url == SERVED_BY_VERL
+            else "Start it first (examples/judge/serve_judge.sh) or point base_url at it; a judge that loads for "
+            f"longer needs a larger {CONFIG_ROOT}.diversity.judge.startup_wait_s."
+        )
+        state = "is not ready" if self.reason.startswith("HTTP") else "is unreachable"
+        return ValueError(
+            f"{CONFIG_ROOT}.diversity.judge.base_url={options.base_url!r}: the judge endpoint {state} ({self.reason} "
+            f"at {base_url}) after diversity.judge.startup_wait_s={waited_s:g} s. {remedy}"
+        )
 
 
 def _raise_for_answer(response, what: str, options: JudgeOptions) -> None:
@@ -322,15 +443,13 @@ class LlmJudge:
         self.options: JudgeOptions = diversity_config.judge
         self.template = load_template(self.options.prompt_template)
         self.client = JudgeClient(self.options)
-        self._failed_steps = 0  # consecutive labellings (one a step) in which every group failed
+        self._failed_steps = 0  # consecutive failed steps (failed_step_fraction of their groups or more failed)
+        self._failure_warning = OccasionalWarning()
 
     def check_ready(self) -> None:
         # verl's router does not exist yet: served_judge.connect checks it once it does.
         if self.options.base_url != SERVED_BY_VERL:
-            self.check_serves()
-
-    def check_serves(self) -> None:
-        self.client.check_serves()
+            self.client.check_ready()
 
     def cancel(self) -> None:
         self.client.cancel()
@@ -358,7 +477,8 @@ class LlmJudge:
             if outcome.labels is not None:
                 labels[members] = outcome.labels
         if not groups.cancelled.is_set():  # a cancelled labelling is no step's verdict (on_step_timed_out)
-            self._failed_steps = self._failed_steps + 1 if len(failed) and failed.all() else 0
+            failed_step = len(failed) and failed.mean() >= self.options.failed_step_fraction
+            self._failed_steps = self._failed_steps + 1 if failed_step else 0
         if failed.any():
             self._report_failures(failed, outcomes)
         metrics = {}
@@ -376,7 +496,7 @@ class LlmJudge:
 
     def on_step_timed_out(self, message: str) -> None:
         """A step whose labelling ran past ``label_timeout_s``: every group took the timeout
-        fallback, so it counts as a step in which every group failed."""
+        fallback, so it counts as a failed step."""
         self._failed_steps += 1
         self._stop_after_failed_steps(message)
 
@@ -388,17 +508,17 @@ class LlmJudge:
         if options.fallback == "error":
             raise RuntimeError(f"{message}; {CONFIG_ROOT}.diversity.judge.fallback=error stops training")
         self._stop_after_failed_steps(message)
-        logger.warning("%s; fallback: %s", message, options.fallback)
+        self._failure_warning(f"{message}; fallback: {options.fallback}")
 
     def _stop_after_failed_steps(self, message: str) -> None:
         options = self.options
         if self._failed_steps >= options.max_failed_steps:
             raise RuntimeError(
-                f"{message}. Every group has failed for {self._failed_steps} consecutive steps "
-                f"({CONFIG_ROOT}.diversity.judge.max_failed_steps={options.max_failed_steps}): the run is training on "
-                f"the {options.fallback!r} fallback alone, not the judge. Fix the judge; or, to go on with the "
-                "fallback's labels deliberately, raise diversity.judge.max_failed_steps (e.g. fallback=ngram "
-                "max_failed_steps=1000)."
+                f"{message}. At least {options.failed_step_fraction:.0%} of the groups have failed in each of "
+                f"{self._failed_steps} consecutive steps ({CONFIG_ROOT}.diversity.judge.max_failed_steps="
+                f"{options.max_failed_steps}, failed_step_fraction={options.failed_step_fraction:g}): the run is "
+                f"training on the {options.fallback!r} fallback, not the judge. Fix the judge; or, to go on with "
+                "the fallback deliberately, raise diversity.judge.max_failed_steps (e.g. max_failed_steps=1000)."
             )
 
 

@@ -9,8 +9,8 @@ the model as (the ``model_path`` given to ``vllm serve``, as verl's own reward r
 
 - ``check_config``: start-up errors, before any model loads (called by ``checks.validate_run``);
 - ``connect``: once a trainer has built its reward loop (legacy and separation trainers: after
-  ``init_workers``; v1: after ``_setup``), hands the router to the judge backend and sends it
-  one chat request under the served model's name.
+  ``init_workers``; v1: after ``_setup``), hands the router to the judge backend and has it
+  label a test group under the served model's name (``JudgeClient.check_ready``).
 
 Pools. verl puts a reward model's servers either on a pool of their own
 (``enable_resource_pool=True``) or on the actor's GPUs (colocated). Either way
@@ -127,7 +127,7 @@ def _local_model_config(model_path: str | None) -> dict:
 
 def connect(trainer, diversity: DiversityConfig) -> None:
     """Point the judge at the trainer's reward-model router; check that it serves the model and
-    answers a chat request for it (before the first training step)."""
+    labels a test group (``JudgeClient.check_ready``, before the first training step)."""
     address = trainer.reward_loop_manager.reward_router_address
     serve_through_verl(f"http://{address}/v1", str(trainer.config.reward.reward_model.model_path))
-    make_backend(diversity).check_serves()
+    make_backend(diversity).client.check_ready()

@@ -3,8 +3,11 @@
 verl's trainers (legacy and v1) start its reward model (the tiny random Qwen2, ``rollout.name=hf``: the
 CPU harness's chat-completions server on 127.0.0.1) on a pool of its own through its own
 ``RewardLoopManager`` and router; poly_epo's judge labels each step's groups through that
-router. The random model's answers never parse, so every group fails and takes the fallback.
-The server logs each request it gets (``POLYEPO_CPU_RM_LOG``). About 1.5 minutes each.
+router. The random model's answers never parse, so the start-up check (a test group of three)
+stops the run before training. With the server answering every request with labels for three
+responses (``POLYEPO_CPU_RM_REPLY``), the start-up check passes and every training group (four
+responses) fails and takes the fallback. The server logs each request it gets
+(``POLYEPO_CPU_RM_LOG``). About 1.5 minutes each.
 
     pytest -m slow tests/e2e/test_served_judge_cpu.py
 """
@@ -17,8 +20,8 @@ import pytest
 from test_main_ppo_cpu import _require_trainer, _run_trainer
 
 from polyepo_plugin.cpu_harness.console import step_metrics
-from polyepo_plugin.cpu_harness.hf_chat_server import LOG_ENV
-from polyepo_plugin.diversity.judge import READY_PROMPT
+from polyepo_plugin.cpu_harness.hf_chat_server import LOG_ENV, REPLY_ENV
+from polyepo_plugin.diversity.judge import TEST_GROUP
 
 STEPS, GROUPS, N = 2, 4, 4  # cpu_overrides' defaults: 4 prompts a step, rollout.n=4
 # Short instructions: the tiny model's context is 512 tokens.
@@ -51,8 +54,15 @@ def served_judge_overrides(tmp_path, fallback: str, use_v1: bool = False) -> lis
     ]
 
 
-def serve_on_loopback(monkeypatch, log_path) -> None:
+# Labels for the start-up test group's three responses; a training group holds four.
+THREE_LABELS = '{"labels": {"1": 0, "2": 1, "3": 0}}'
+MISSING_FOURTH = "attempt ids wrong (missing ['4'], unexpected [])"
+
+
+def serve_on_loopback(monkeypatch, log_path, reply: str | None = THREE_LABELS) -> None:
     monkeypatch.setenv(LOG_ENV, str(log_path))
+    if reply is not None:
+        monkeypatch.setenv(REPLY_ENV, reply)
     # verl's router binds to Ray's node address; with this, Ray's node address is 127.0.0.1.
     monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
@@ -74,9 +84,9 @@ def test_every_group_reaches_the_verl_served_judge_and_failures_fall_back(tmp_pa
     log = f"--- stdout ---\n{proc.stdout[-20000:]}\n--- stderr ---\n{proc.stderr[-20000:]}"
     assert proc.returncode == 0, log
     ready, *requests = served_requests(log_path)
-    # The start-up chat request once the servers are up, then one request per group and step
+    # The start-up test group once the servers are up, then one request per group and step
     # (no retries, no identical groups), all under verl's model name.
-    assert ready["prompt"] == READY_PROMPT and ready["status"] == 200, log
+    assert is_test_group(ready["prompt"]) and ready["status"] == 200, log
     assert len(requests) == STEPS * GROUPS, log
     assert all(
         r["path"] == "/v1/chat/completions" and r["model"] == str(tmp_path / "assets" / "tiny_qwen2")
@@ -88,9 +98,26 @@ def test_every_group_reaches_the_verl_served_judge_and_failures_fall_back(tmp_pa
         assert metrics[step]["poly_epo/diversity_failed_groups"] == GROUPS
         assert metrics[step]["poly_epo/distinct_strategies_mean"] >= 1  # the n-gram fallback's labels
     assert "judge at http://127.0.0.1:" in proc.stdout + proc.stderr  # verl's router, on loopback
-    assert (
-        "labelling failed for 4 of 4 groups (output cut by max_tokens: 4); fallback: ngram" in proc.stdout + proc.stderr
-    )
+    assert f"labelling failed for 4 of 4 groups ({MISSING_FOURTH}: 4); fallback: ngram" in proc.stdout + proc.stderr
+
+
+def is_test_group(prompt: str) -> bool:
+    return TEST_GROUP[0] in prompt and f"### Attempt {len(TEST_GROUP[1])}\n" in prompt
+
+
+@pytest.mark.slow
+def test_a_verl_served_judge_that_cannot_label_a_test_group_stops_the_run_before_training(tmp_path, monkeypatch):
+    _require_trainer(False)
+    log_path = tmp_path / "served_judge.jsonl"
+    serve_on_loopback(monkeypatch, log_path, reply=None)  # the random model answers
+    proc = _run_trainer(tmp_path, "poly_epo", STEPS, use_v1=False, extra=served_judge_overrides(tmp_path, "ngram"))
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    [ready] = served_requests(log_path)
+    assert is_test_group(ready["prompt"]) and ready["status"] == 200, output[-20000:]
+    assert "without parseable labels (output cut by max_tokens); it answered: " in output, output[-20000:]
+    assert "diversity.judge.max_tokens=16" in output
+    assert "training/global_step:1" not in proc.stdout
 
 
 @pytest.mark.slow
