@@ -17,6 +17,8 @@ ESCAPING = [
     ("Count them.\nTotal 47.", {"47"}),
     ("```python\nprint(digit_sum(4096))\n```\nOutput: 19", {"19"}),  # code's printed result
     ("Loop over the digits.\nCalling it on the input prints 19.", {"19"}),
+    ("Each pass removes one digit.\nIt returns 19.", {"19"}),  # a short last line ending in a value
+    ("Sum the rates.\nThe count of hours reaches 2.\n2 hours.", {"2"}),  # the last step's result repeats it
 ]
 
 
@@ -219,9 +221,10 @@ LONG_TEXTS = {
 @pytest.mark.parametrize("shape", sorted(LONG_TEXTS))
 def test_removal_is_linear_in_the_length(shape):
     """200k characters well within 5 s (before: quadratic in the line's length, a 30.8k-character
-    line 27.9 s, 136k characters 220 s). Measured on the 2-core development machine, 100k
-    characters: 0.01-0.27 s, 200k: 0.02-0.60 s, 400k: up to 1.0 s by shape
-    (``python benchmarks/bench_final_answer.py``)."""
+    line 27.9 s, 136k characters 220 s). Measured on the shared 2-core development machine:
+    0.02-0.61 s per shape at load average 8, up to 1.5 s at load average 27
+    (``python -m pytest tests/test_final_answer_on_cpu.py -k linear --durations=8``); a 100k-character
+    response 0.04-0.08 s, one line or many (``python benchmarks/bench_final_answer.py``)."""
     import time
 
     text, expected = LONG_TEXTS[shape]

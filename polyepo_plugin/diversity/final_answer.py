@@ -19,7 +19,8 @@ reasoning. The rules:
    "total", "=", ":", ","; "por lo tanto", "donc", "also", "所以", "因此", "等于", ...) that is
    followed by a value only, to the line's end: ", so 7", "Total 47.", "So: 55.", "Therefore,
    sixty-six handshakes."; failing that, a value of math only (rule 4) that ends the line up to
-   three words after a connective, the value alone ("Also ist die Summe 7." loses "7.").
+   three words after a connective or the line's start, the value alone ("Also ist die Summe 7."
+   loses "7.", "It returns 19." loses "19.").
 4. A last line that is a value: the whole last non-blank line when it is only a value ("42",
    "1.", "-3/4", "$\\frac{1}{2}$", "x = 2"), even as the response's only line; or, in a text of
    several lines, when it is a value at all ("23 chickens and 12 rabbits") and not indented code.
@@ -80,6 +81,7 @@ _HEADING = re.compile(
 )
 _CONNECTIVE = re.compile(
     r"\b(?:so|thus|hence|therefore|total|totals|gives?\s+us|giving\s+us|gives?|giving|yields?|gets?|got|makes?|equals?|is|are|was|of|to|in\s+all"
+    r"|returns?|returned|prints?|outputs?|reach(?:es)?|(?:comes|amounts?|works\s+out|evaluates)\s+to"
     r"|entonces|luego|así\s+que|por\s+(?:lo\s+)?tanto|da|dan|es|son|igual\s+a|en\s+total"
     r"|obtenemos|donc|ainsi|alors|soit|donne|vaut|est|sont|égal\s+à|au\s+total|obtient|obtenons"
     r"|also|daher|somit|folglich|ergibt(?:\s+sich)?|ist|sind|beträgt|gleich|insgesamt)(?!\w)"
@@ -116,7 +118,7 @@ _WORDS = re.compile(r"\\[A-Za-z]+|(\d+(?:[.,]\d+)*|[^\W\d_]+)")  # words and num
 _MATH_DELIMITERS = re.compile(r"\\[()\[\]]")
 _NON_SPACE = re.compile(r"\S")
 _PLAIN_WORD = re.compile(r"[\s,]*[^\W\d_]+(?=\s)")
-_SPACES = re.compile(r"[ \t]{2,}|\t")  # runs to collapse (a lone space is left as it is: far faster)
+_SPACE_RUN = re.compile("  +")  # after tabs became spaces; a literal pattern is scanned far faster than a class
 _DECORATION = " \t\n.!?:：,，;；。！？*$"
 _PUNCTUATION = ".,;:!?。，；：！？、"
 
@@ -260,8 +262,8 @@ def _closing(text: str, lowered: str, end: int) -> tuple[int, int, str] | None:
             last = connective  # the last one: the shortest close
     if last is not None:
         return _run_start(lowered, last.start()), end, text[last.end() : end].strip(_DECORATION)
-    for connective in connectives:  # a connective, up to 3 words, a value of math: the value ("also ist die Summe 7")
-        position = connective.end()
+    # a connective or the line's start, up to 3 words, a value of math: the value ("also ist die Summe 7")
+    for position in [connective.end() for connective in connectives] + ([start] if whole and not indented else []):
         for _ in range(3):
             word = _PLAIN_WORD.match(text, position, end)
             if word is None:
@@ -367,4 +369,4 @@ def without_final_answer(text: str, checkpoint: Callable[[], None] = _no_check) 
             left += " "
         kept[-1] = left
         kept.append(right)
-    return _SPACES.sub(" ", "".join(kept)).strip(" \t\n*#" + _PUNCTUATION)
+    return _SPACE_RUN.sub(" ", "".join(kept).replace("\t", " ")).strip(" \n*#" + _PUNCTUATION)
