@@ -341,3 +341,21 @@ def test_decision_options_are_validated_and_shared_with_the_clustering_defaults(
         parse_config({"poly_epo": {"diversity": {"semantic": {"threshold": 0.1}}}})
     for name, value in tc.DEFAULT_EVIDENCE.items():
         assert getattr(SemanticOptions(), name) == value, name
+
+
+def test_a_cancelled_labelling_stops_inside_one_long_response(model):
+    """The final-answer removal calls the checkpoint inside a long response (every 4096
+    characters at least), so a cancel does not wait for a whole looping response to be read."""
+    calls = []
+    looping = "We add 17 and 25 to get 42, then check it again. " * 4000 + "The answer is 42."
+    assert tc.reasoning_text(looping, lambda: calls.append(1)).endswith("check it again")
+    assert len(calls) >= len(looping) // 4096
+
+    def cancel_at_the_third():
+        calls.append(1)
+        if len(calls) >= 3:
+            raise TimeoutError("cancelled")
+
+    calls.clear()
+    with pytest.raises(TimeoutError, match="cancelled"):
+        tc.label_texts([[looping]], model, checkpoint=cancel_at_the_third)

@@ -376,12 +376,13 @@ def average_linkage(similarity: np.ndarray, threshold: float, must_link: np.ndar
     return labels
 
 
-def reasoning_text(text: str) -> str:
+def reasoning_text(text: str, checkpoint: Callable[[], None] = _carry_on) -> str:
     """What the clustering compares: ``text`` without its final answer; ``ANSWER_ONLY`` for a
-    response that states nothing else (bare answers share one strategy); blank stays blank."""
+    response that states nothing else (bare answers share one strategy); blank stays blank.
+    ``checkpoint`` is called inside long texts too (``without_final_answer``)."""
     if not text.strip():
         return ""
-    return without_final_answer(text).strip() or ANSWER_ONLY
+    return without_final_answer(text, checkpoint=checkpoint).strip() or ANSWER_ONLY
 
 
 def cluster_group(
@@ -433,10 +434,7 @@ def label_texts(
     if prompts is not None and len(prompts) != len(groups):
         raise ValueError(f"label_texts: {len(prompts)} prompts for {len(groups)} groups")
     originals = [str(text) for group in groups for text in group]
-    texts = []
-    for text in originals:
-        checkpoint()
-        texts.append(reasoning_text(text))
+    texts = [reasoning_text(text, checkpoint) for text in originals]
     vectors = without_generic_direction(
         embed_responses(texts, model, encoder, unit_tokens, batch_size, checkpoint), generic_direction(model, checkpoint)
     )
