@@ -188,6 +188,8 @@ def test_the_evidence_is_the_formula():
     assert e[1, 2] == pytest.approx(0.8 - 0.1)
     full = tc.evidence_matrix(x, numbers, weights, embedding_threshold=0.1, numbers_threshold=0.2, numbers_evidence=1.0)
     assert full[0, 1] == pytest.approx(j - 0.2)  # enough numbers on both sides: they decide
+    any_evidence = tc.evidence_matrix(x, numbers, weights, embedding_threshold=0.1, numbers_evidence=0.0)
+    assert any_evidence[0, 1] == pytest.approx(j - 0.2) and any_evidence[0, 2] == pytest.approx(-0.1)
 
 
 def test_computed_numbers_leave_out_the_prompt_and_the_final_answer():

@@ -276,7 +276,7 @@ def without_generic_direction(vectors: np.ndarray, direction: np.ndarray) -> np.
 
 
 def words_to_numbers(text: str) -> list[str]:
-    """The English number phrases of ``text`` as digits: "forty-five" -> "45", "one hundred and
+    """The English number phrases of ``text`` as digits: "forty-five" -> "45", "one hundred
     twenty" -> "120", "three thousand" -> "3000"."""
     out = []
     for match in _NUMBER_WORDS.finditer(text):
@@ -328,9 +328,10 @@ def evidence_matrix(
     weights = weights if weights is not None else number_weights(numbers)
     mass = np.array([sum(weights.get(v, 0.0) for v in n) for n in numbers])
     for i, j in zip(*np.triu_indices(len(x), 1)):
-        share = min(1.0, min(mass[i], mass[j]) / numbers_evidence) if numbers_evidence > 0 else 1.0
-        if share <= 0:
+        least = min(mass[i], mass[j])
+        if least <= 0:  # a side with no weighted number: the embedding alone
             continue
+        share = min(1.0, least / numbers_evidence) if numbers_evidence > 0 else 1.0
         union = sum(weights.get(v, 0.0) for v in numbers[i] | numbers[j])
         overlap = sum(weights.get(v, 0.0) for v in numbers[i] & numbers[j]) / union
         evidence[i, j] = evidence[j, i] = share * (overlap - numbers_threshold) + (1 - share) * evidence[i, j]
