@@ -243,7 +243,7 @@ class CustomBackendOptions:
 class DiversityConfig:
     """``diversity``: which backend labels each response's strategy.
 
-    backend: ``semantic`` (default; strategies from whole texts, robust to paraphrase, offline
+    backend: ``semantic`` (default; strategies from the reasoning, split only on strong evidence, offline
     MiniLM), ``ngram`` (token n-gram overlap, a cheap surface measure), ``labels`` (labels
     emitted per response by the reward function as reward extra info under ``key``), ``judge``
     (an LLM judge, the paper's method), ``answer`` (final-answer equivalence), ``embedding``

@@ -39,7 +39,7 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name on the Hugging 
 
 # What each built-in backend reads, for --help.
 BACKEND_HELP = {
-    "semantic": "whole-text meaning, robust to paraphrase, offline MiniLM",
+    "semantic": "the reasoning (numbers computed, whole-text MiniLM), split only on strong evidence; offline",
     "ngram": "token n-gram overlap",
     "answer": "final-answer equivalence",
     "embedding": "plain sentence embeddings",
