@@ -52,11 +52,13 @@ def run_config(judge, **judge_options):
 
 
 def step_batch(tokenizer, behaviour="ok", groups=3, texts=TEXTS, seed=0):
-    """A DataProto as the legacy trainer holds it at the reward stage."""
+    """A DataProto as the legacy trainer holds it at the reward stage; ``behaviour``: the fake
+    judge's for every group, or a list of one per group."""
     g = torch.Generator().manual_seed(seed)
     rows = []
     for group in range(groups):
-        prompt = tokenizer.encode(f"Find x. behaviour: {behaviour} (group {group})", add_special_tokens=False)
+        named = behaviour if isinstance(behaviour, str) else behaviour[group]
+        prompt = tokenizer.encode(f"Find x. behaviour: {named} (group {group})", add_special_tokens=False)
         for text in texts:
             rows.append((f"uid-{group}", prompt, tokenizer.encode(text, add_special_tokens=False)))
     prompt_width, response_width = max(len(r[1]) for r in rows), max(len(r[2]) for r in rows)

@@ -18,6 +18,14 @@ started; then it cancels it and the step's groups take ``diversity.timeout_fallb
 stops training). Cancelled (by that, or because the step or the run ended without collecting
 it), a backend stops at its next group or model batch, and its ``cancel()`` aborts what is in
 flight (the judge's requests, the answer worker's group).
+
+Streamed (``StreamedLabelling``): where a trainer receives its step's rows group by group (the
+fully async trainer pulls one prompt's responses at a time from its rollouter's queue), each
+group is labelled from the moment it arrives, in a bounded pool (``group_labelling_workers``),
+keyed by its rows' identities. Once the step's rows are final (``seal``), a group whose rows are
+exactly a labelled group's keeps that labelling, any other group is labelled then, and labelled
+groups absent from the step are cancelled. The timeout rule holds per group: a group not labelled
+``label_timeout_s`` after it started takes ``timeout_fallback``; the other groups keep their labels.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ import logging
 import threading
 import time
 from collections.abc import Hashable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -40,6 +50,10 @@ logger = logging.getLogger(__name__)
 
 STARTS_EARLY = ("judge", "semantic", "embedding", "answer")
 CANCEL_WAIT_S = 5.0
+# Streamed labelling's step metrics: the groups whose labelling started before the step's last
+# group came in, and those labelled only once the step's rows were final (rows changed, or not streamed).
+STREAMED_METRIC = "poly_epo/diversity_streamed_groups"
+RELABELLED_METRIC = "poly_epo/diversity_relabelled_groups"
 
 
 def starts_early(config: DiversityConfig) -> bool:
@@ -66,6 +80,14 @@ def row_identities(uids: Sequence, responses: Sequence[torch.Tensor], prompts: S
     return identities
 
 
+def step_groups(
+    uids: Sequence, response_mask: torch.Tensor, batch, non_tensor_batch, tokenizer, padding: np.ndarray | None = None
+) -> ResponseGroups:
+    """Rows in the legacy batch layout (as the estimator reads them), grouped by uid."""
+    layout = GroupLayout.from_index(np.asarray(uids, dtype=object), padding=padding)
+    return ResponseGroups(layout, response_mask, batch, non_tensor_batch, tokenizer)
+
+
 def start_labelling(
     config: DiversityConfig,
     uids: Sequence,
@@ -77,9 +99,7 @@ def start_labelling(
     padding: np.ndarray | None = None,
 ) -> PendingLabelling:
     """Start labelling a step's rows (the legacy batch layout, as the estimator reads it)."""
-    layout = GroupLayout.from_index(np.asarray(uids, dtype=object), padding=padding)
-    groups = ResponseGroups(layout, response_mask, batch, non_tensor_batch, tokenizer)
-    return PendingLabelling(config, groups, row_ids)
+    return PendingLabelling(config, step_groups(uids, response_mask, batch, non_tensor_batch, tokenizer, padding), row_ids)
 
 
 class PendingLabelling:
@@ -132,45 +152,19 @@ class PendingLabelling:
         else:
             labelling = self._labelling
         waited = time.perf_counter() - waited_from
-        return self._relabel(labelling, row_ids, layout), waited
+        return moved_to_rows(labelling, self.groups, self.row_ids, row_ids, layout), waited
 
     def _timed_out(self) -> Labelling:
         """Cancel the labelling (not waiting for its thread to end); every group of the step
         takes ``timeout_fallback``."""
         self.cancel(wait_s=0)
-        config, layout = self.config, self.groups.layout
+        layout = self.groups.layout
         message = (
-            f"{CONFIG_ROOT}.diversity.backend={config.backend}: the step's labelling ({layout.num_groups} groups) did "
-            f"not finish within diversity.label_timeout_s={config.label_timeout_s:g} s"
+            f"{CONFIG_ROOT}.diversity.backend={self.config.backend}: the step's labelling ({layout.num_groups} groups) "
+            f"did not finish within diversity.label_timeout_s={self.config.label_timeout_s:g} s"
         )
         labels = np.full(layout.num_rows, DEGENERATE, dtype=np.int64)
-        every_group = np.ones(layout.num_groups, dtype=bool)
-        backend = make_backend(config)
-        if hasattr(backend, "on_step_timed_out"):  # the judge counts it toward max_failed_steps
-            backend.on_step_timed_out(message)
-        timed_out = Labelling.with_timeouts(labels, every_group, config.timeout_fallback, message)
-        return with_fallback_labels(config, self.groups, timed_out)
-
-    def _relabel(self, labelling: Labelling, row_ids: Sequence[Hashable], layout: GroupLayout) -> Labelling:
-        """Per-row labels and per-group flags moved from the labelled rows to ``row_ids``."""
-        position = {row_id: row for row, row_id in enumerate(self.row_ids)}
-        source = np.array([position[row_id] for row_id in row_ids], dtype=np.int64)
-        group_of_row = np.full(self.groups.layout.num_rows, -1, dtype=np.int64)
-        for group, members in enumerate(self.groups.member_rows):
-            group_of_row[members] = group
-
-        def per_group(flags: np.ndarray) -> np.ndarray:
-            rows = np.zeros(len(source), dtype=bool)
-            known = group_of_row[source] >= 0
-            rows[known] = flags[group_of_row[source][known]]
-            return np.array([rows[members].any() for members in layout.member_rows()], dtype=bool)
-
-        return Labelling(
-            labels=labelling.labels[source],
-            failed_groups=per_group(labelling.failed_groups),
-            zero_advantage_groups=per_group(labelling.zero_advantage_groups),
-            metrics=labelling.metrics,
-        )
+        return timed_out_labelling(self.config, self.groups, labels, np.ones(layout.num_groups, dtype=bool), message)
 
     def cancel(self, wait_s: float = CANCEL_WAIT_S) -> None:
         """Stop waiting for this labelling: the backend stops at its next group or batch and
@@ -190,3 +184,247 @@ class PendingLabelling:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+
+def timed_out_labelling(
+    config: DiversityConfig, groups: ResponseGroups, labels: np.ndarray, timed_out: np.ndarray, message: str
+) -> Labelling:
+    """``labels`` of ``groups`` where the ``timed_out`` groups take ``timeout_fallback``; the
+    judge counts the step toward ``max_failed_steps``."""
+    backend = make_backend(config)
+    if hasattr(backend, "on_step_timed_out"):
+        backend.on_step_timed_out(message)
+    return with_fallback_labels(
+        config, groups, Labelling.with_timeouts(labels, timed_out, config.timeout_fallback, message)
+    )
+
+
+def moved_to_rows(
+    labelling: Labelling,
+    labelled: ResponseGroups,
+    labelled_ids: Sequence[Hashable],
+    row_ids: Sequence[Hashable],
+    layout: GroupLayout,
+) -> Labelling:
+    """A labelling of ``labelled`` (rows ``labelled_ids``) moved to rows ``row_ids`` in
+    ``layout``: per-row labels taken by identity, a group's flags set if any of its rows came
+    from a group flagged."""
+    position = {row_id: row for row, row_id in enumerate(labelled_ids)}
+    source = np.array([position[row_id] for row_id in row_ids], dtype=np.int64)
+    group_of_row = np.full(labelled.layout.num_rows, -1, dtype=np.int64)
+    for group, members in enumerate(labelled.member_rows):
+        group_of_row[members] = group
+
+    def per_group(flags: np.ndarray) -> np.ndarray:
+        rows = np.zeros(len(source), dtype=bool)
+        known = group_of_row[source] >= 0
+        rows[known] = flags[group_of_row[source][known]]
+        return np.array([rows[members].any() for members in layout.member_rows()], dtype=bool)
+
+    return Labelling(
+        labels=labelling.labels[source],
+        failed_groups=per_group(labelling.failed_groups),
+        zero_advantage_groups=per_group(labelling.zero_advantage_groups),
+        metrics=labelling.metrics,
+    )
+
+
+def group_labelling_workers(config: DiversityConfig) -> int:
+    """Groups labelled at once when they stream: the judge's requests in flight
+    (``judge.max_concurrency``); one for the backends that run a model or math-verify here."""
+    return config.judge.max_concurrency if config.backend == "judge" else 1
+
+
+def rows_of(groups: ResponseGroups, rows: Sequence[int]) -> ResponseGroups:
+    """``groups`` restricted to ``rows`` (one group's rows, in order), as a backend reads them."""
+    index = list(rows)
+    uids = np.asarray(groups.layout.uids, dtype=object)
+    row_uid = np.empty(groups.layout.num_rows, dtype=object)
+    for group, members in enumerate(groups.member_rows):
+        row_uid[members] = uids[group]
+    batch = None if groups.batch is None else {key: groups.batch[key][index] for key in groups.batch.keys()}
+    non_tensor = None if groups.non_tensor_batch is None else {k: v[index] for k, v in groups.non_tensor_batch.items()}
+    return ResponseGroups(
+        GroupLayout.from_index(row_uid[index]),
+        groups.response_mask[index],
+        batch,
+        non_tensor,
+        groups.tokenizer,
+        None if groups.decoded_responses is None else [groups.decoded_responses[r] for r in index],
+        None if groups.decoded_prompts is None else [groups.decoded_prompts[r] for r in index],
+    )
+
+
+@dataclass
+class _GroupLabelling:
+    """One group's labelling in the pool: its rows as labelled, their identities, when it started."""
+
+    groups: ResponseGroups
+    row_ids: list
+    started: float
+    done: Future | None = None
+    finished: float | None = None
+
+    def run(self, config: DiversityConfig) -> Labelling:
+        try:
+            return label_groups(config, self.groups)
+        finally:
+            self.finished = time.perf_counter()
+
+
+class StreamedLabelling:
+    """A step's labelling group by group, each group from the moment its last row is in (see
+    the module docstring). ``add_group`` while the step's rows arrive, ``seal`` once they are
+    final, then ``matches``/``collect``/``cancel`` as for ``PendingLabelling``."""
+
+    def __init__(self, config: DiversityConfig):
+        self.config = config
+        self._pool = ThreadPoolExecutor(group_labelling_workers(config), thread_name_prefix="polyepo-group-labelling")
+        self._labellings: dict[frozenset, _GroupLabelling] = {}
+        self._step: tuple[ResponseGroups, list] | None = None
+        self.started: float | None = None  # the first group's start
+        self.last_arrival: float | None = None  # when the step's last group came in (``add_group``)
+        self.sealed_at: float | None = None
+        self.relabelled_groups = 0  # groups of the step labelled at ``seal`` (rows changed or never streamed)
+        self._cancelled = False
+
+    def add_group(self, groups: ResponseGroups, row_ids: Sequence[Hashable]) -> None:
+        """Start labelling ``groups`` (rows ``row_ids``), unless rows with these identities are labelled already."""
+        self.last_arrival = time.perf_counter()
+        for members in groups.member_rows:
+            self._start(rows_of(groups, members), [row_ids[r] for r in members])
+
+    def _start(self, group: ResponseGroups, row_ids: list) -> _GroupLabelling:
+        key = frozenset(row_ids)
+        if key in self._labellings:
+            return self._labellings[key]
+        now = time.perf_counter()
+        self.started = now if self.started is None else self.started
+        labelling = _GroupLabelling(group, row_ids, now)
+        labelling.done = self._pool.submit(labelling.run, self.config)
+        self._labellings[key] = labelling
+        return labelling
+
+    def seal(self, step: ResponseGroups, row_ids: Sequence[Hashable]) -> StreamedLabelling:
+        """The step's final rows: each of its groups keeps the labelling of a group with exactly
+        its rows, or is labelled now; labelled groups the step does not hold are cancelled."""
+        if len(row_ids) != step.layout.num_rows:
+            raise ValueError(f"{len(row_ids)} row identities for {step.layout.num_rows} rows")
+        self.sealed_at = time.perf_counter()
+        self._step = (step, list(row_ids))
+        kept = set()
+        for members in step.member_rows:
+            ids = [row_ids[r] for r in members]
+            if frozenset(ids) not in self._labellings:
+                self.relabelled_groups += 1
+            kept.add(frozenset(ids))
+            self._start(rows_of(step, members), ids)
+        for key in set(self._labellings) - kept:
+            self._cancel_group(self._labellings.pop(key))
+        return self
+
+    @property
+    def streamed_groups(self) -> int:
+        """The step's groups whose labelling started before its last group came in."""
+        if self.last_arrival is None:
+            return 0
+        return sum(g.started < self.last_arrival for g in self._labellings.values())
+
+    @property
+    def duration_s(self) -> float:
+        """From the first group's start to the last group's end (or now)."""
+        if self.started is None:
+            return 0.0
+        ends = [g.finished for g in self._labellings.values() if not g.done.cancelled()]
+        return (time.perf_counter() if None in ends else max(ends)) - self.started
+
+    def matches(self, row_ids: Sequence[Hashable]) -> bool:
+        return self._step is not None and len(row_ids) == len(self._step[1]) and set(row_ids) == set(self._step[1])
+
+    def collect(self, row_ids: Sequence[Hashable], layout: GroupLayout) -> tuple[Labelling, float]:
+        """As ``PendingLabelling.collect``, with ``label_timeout_s`` counted from each group's
+        start: the groups not labelled by then take ``timeout_fallback``, the others keep their labels."""
+        step, step_ids = self._step
+        waited_from = time.perf_counter()
+        labels = np.full(step.layout.num_rows, DEGENERATE, dtype=np.int64)
+        failed = np.zeros(step.layout.num_groups, dtype=bool)
+        zero = np.zeros(step.layout.num_groups, dtype=bool)
+        timed_out = np.zeros(step.layout.num_groups, dtype=bool)
+        fallback, metrics = None, []
+        for group, members in enumerate(step.member_rows):
+            labelling = self._labellings[frozenset(step_ids[r] for r in members)]
+            deadline = labelling.started + self.config.label_timeout_s
+            try:
+                result = labelling.done.result(timeout=max(0.0, deadline - time.perf_counter()))
+            except TimeoutError:
+                timed_out[group] = True
+                self._cancel_group(labelling)
+                continue
+            # The group's rows as labelled, in the step's order of them.
+            own = {row_id: row for row, row_id in enumerate(labelling.row_ids)}
+            labels[members] = result.labels[[own[step_ids[r]] for r in members]]
+            failed[group], zero[group] = result.failed_groups[0], result.zero_advantage_groups[0]
+            fallback = fallback or result.fallback
+            metrics.append(result.metrics)
+        streaming = {STREAMED_METRIC: float(self.streamed_groups), RELABELLED_METRIC: float(self.relabelled_groups)}
+        labelling = Labelling(labels, failed, zero, fallback, {**merged_group_metrics(metrics), **streaming})
+        if timed_out.any():
+            message = (
+                f"{CONFIG_ROOT}.diversity.backend={self.config.backend}: {int(timed_out.sum())} of the step's "
+                f"{step.layout.num_groups} groups were not labelled within diversity.label_timeout_s="
+                f"{self.config.label_timeout_s:g} s of their start"
+            )
+            timeouts = timed_out_labelling(self.config, step, labels, timed_out, message)
+            labelling = Labelling(
+                timeouts.labels,
+                failed | timed_out,
+                zero | timeouts.zero_advantage_groups,
+                None,
+                {**labelling.metrics, **timeouts.metrics},
+            )
+        self._pool.shutdown(wait=False)
+        return moved_to_rows(labelling, step, step_ids, row_ids, layout), time.perf_counter() - waited_from
+
+    def _cancel_group(self, labelling: _GroupLabelling) -> None:
+        labelling.groups.cancelled.set()
+        if not labelling.done.cancel():  # running: the backend aborts what it has in flight
+            backend = make_backend(self.config)
+            if hasattr(backend, "cancel"):
+                backend.cancel()
+
+    def cancel(self, wait_s: float = CANCEL_WAIT_S) -> None:
+        """Cancel every group still labelling; the pool's threads get ``wait_s`` to end."""
+        if self._cancelled:
+            return
+        self._cancelled = True
+        for labelling in self._labellings.values():
+            if not labelling.done.done():
+                self._cancel_group(labelling)
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.perf_counter() + wait_s
+        for labelling in self._labellings.values():
+            try:
+                labelling.done.exception(timeout=max(0.0, deadline - time.perf_counter()))
+            except Exception:  # noqa: BLE001 - cancelled, or still running: only the wait matters here
+                pass
+
+    @property
+    def running(self) -> bool:
+        return any(not g.done.done() for g in self._labellings.values())
+
+
+def merged_group_metrics(per_group: Sequence[dict[str, float]]) -> dict[str, float]:
+    """The step's backend metrics from its groups' labellings: a ``..._groups`` count summed, any
+    other value averaged over the groups that reported it, weighted by its ``_groups`` count when
+    it has one (``judge_consistency`` by ``judge_consistency_groups``)."""
+    keys = {key for metrics in per_group for key in metrics}
+    merged = {}
+    for key in keys:
+        reported = [metrics for metrics in per_group if key in metrics]
+        if key.endswith("_groups"):
+            merged[key] = float(sum(metrics[key] for metrics in reported))
+            continue
+        weights = [metrics.get(f"{key}_groups", 1.0) for metrics in reported]
+        total = sum(weights)
+        merged[key] = float(sum(w * m[key] for w, m in zip(weights, reported)) / total) if total else float("nan")
+    return merged

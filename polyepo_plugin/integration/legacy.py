@@ -23,6 +23,14 @@ cannot pair labels with the wrong rows, and a ``response_mask`` changed by rejec
 is kept (wrapped ``compute_rollout_correction_and_add_to_batch``) so that backends labelling at
 the advantage stage read the same text as those started early.
 
+Streamed (the fully async trainer): its ``fit`` pulls the step's samples one at a time from the
+rollouter's message queue, each one prompt's ``rollout.n`` responses, complete. The wrapped
+``MessageQueueClient.get_sample`` starts that group's labelling as it comes in
+(``StreamedLabelling.add_group``), and the wrapped ``extract_reward`` seals it with the step's
+final rows instead of starting a labelling of the whole batch. Samples the rollouter finished
+while the trainer was busy with the previous step wait in the queue (in the queue's own actor)
+and start when the trainer pulls them, at the start of the step.
+
 The legacy trainer adds no padding rows before advantages (``pad_dataproto_to_divisor`` runs
 only around validation generation in 0.9.1), so its groups are whole.
 """
@@ -40,7 +48,14 @@ import torch
 
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.diversity import close_backends
-from polyepo_plugin.diversity.early_labelling import PendingLabelling, row_identities, start_labelling, starts_early
+from polyepo_plugin.diversity.early_labelling import (
+    PendingLabelling,
+    StreamedLabelling,
+    row_identities,
+    start_labelling,
+    starts_early,
+    step_groups,
+)
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, reads_strategies, supplied_inputs, supplying
 from polyepo_plugin.integration import served_judge
 from polyepo_plugin.integration.checks import validate_run
@@ -55,9 +70,16 @@ class _Run:
     step's ``response_mask`` as the rollout wrote it, kept when rollout correction replaces it."""
 
     trainer: Any
-    pending: PendingLabelling | None = None
+    pending: PendingLabelling | StreamedLabelling | None = None
     validating: bool = False
     rollout_mask: torch.Tensor | None = None
+    stream: StreamedLabelling | None = None  # the groups of the step being pulled, not sealed yet
+
+    def labels_early(self) -> bool:
+        """Whether this run's estimator reads strategies from a backend that starts early."""
+        options = parse_config(self.trainer.config.algorithm)
+        name = self.trainer.config.algorithm.adv_estimator
+        return name in GROUP_ESTIMATORS and reads_strategies(name, options) and starts_early(options.diversity)
 
     def take_rollout_mask(self, response_mask: torch.Tensor) -> torch.Tensor | None:
         """The kept mask, if it is the one ``response_mask`` was made from by removing tokens."""
@@ -71,9 +93,13 @@ class _Run:
         return pending
 
     def drop_pending(self) -> None:
-        pending = self.take_pending()
-        if pending is not None:
-            pending.cancel()
+        for pending in (self.take_pending(), self.take_stream()):
+            if pending is not None:
+                pending.cancel()
+
+    def take_stream(self) -> StreamedLabelling | None:
+        stream, self.stream = self.stream, None
+        return stream
 
 
 _run: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("polyepo_legacy_run", default=None)
@@ -157,22 +183,60 @@ def wrap_extract_reward(original):
     def extract_reward(batch, *args, **kwargs):
         run = _run.get()
         if run is not None and not run.validating:
+            stream = run.take_stream()
             run.drop_pending()  # a labelling the last step never collected
-            options = parse_config(run.trainer.config.algorithm)
-            name = run.trainer.config.algorithm.adv_estimator
-            if name in GROUP_ESTIMATORS and reads_strategies(name, options) and starts_early(options.diversity):
-                run.pending = start_labelling(
-                    options.diversity,
+            if run.labels_early():
+                diversity = parse_config(run.trainer.config.algorithm).diversity
+                groups = step_groups(
                     batch.non_tensor_batch["uid"],
                     batch.batch["response_mask"],
                     batch.batch,
                     batch.non_tensor_batch,
                     run.trainer.tokenizer,
-                    batch_row_ids(batch),
                 )
+                if stream is not None:
+                    run.pending = stream.seal(groups, batch_row_ids(batch))
+                else:
+                    run.pending = PendingLabelling(diversity, groups, batch_row_ids(batch))
+            elif stream is not None:
+                stream.cancel()
         return original(batch, *args, **kwargs)
 
     return extract_reward
+
+
+def wrap_get_sample(original):
+    """Around the fully async trainer's ``MessageQueueClient.get_sample``: label each group as it
+    comes in (see the module docstring)."""
+
+    @functools.wraps(original)
+    async def get_sample(self, *args, **kwargs):
+        sample, queue_length = await original(self, *args, **kwargs)
+        run = _run.get()
+        if sample is not None and run is not None and not run.validating and run.labels_early():
+            import ray
+            from verl.trainer.ppo.ray_trainer import compute_response_mask
+
+            group = ray.cloudpickle.loads(sample).full_batch  # the trainer unpickles its own copy later
+            if "response_mask" not in group.batch.keys():  # as verl's assemble_batch_from_rollout_samples does
+                group.batch["response_mask"] = compute_response_mask(group)
+            if run.stream is None:
+                run.stream = StreamedLabelling(parse_config(run.trainer.config.algorithm).diversity)
+            groups = step_groups(
+                group.non_tensor_batch["uid"],
+                group.batch["response_mask"],
+                group.batch,
+                group.non_tensor_batch,
+                run.trainer.tokenizer,
+            )
+            run.stream.add_group(groups, batch_row_ids(group))
+        return sample, queue_length
+
+    return get_sample
+
+
+def patch_message_queue(module) -> None:
+    wrap_attribute(module.MessageQueueClient, "get_sample", wrap_get_sample, (), module.__name__)
 
 
 def wrap_rollout_correction(original):

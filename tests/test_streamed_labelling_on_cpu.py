@@ -1,0 +1,122 @@
+"""Streamed labelling (``StreamedLabelling``): each group labelled from the moment its rows are
+in, as the fully async trainer pulls them one group at a time, collected at the advantage stage.
+
+With the real judge backend and a real HTTP judge on 127.0.0.1 answering after a delay, and
+verl's real ``compute_advantage``.
+"""
+
+import threading
+import time
+
+import torch
+from fake_judge import FakeJudge
+from omegaconf import OmegaConf
+from test_early_labelling_on_cpu import collected, run_config, step_batch, synchronous, tokenizer  # noqa: F401
+
+from polyepo_plugin.config import parse_config
+from polyepo_plugin.diversity.early_labelling import (
+    CANCEL_WAIT_S,
+    RELABELLED_METRIC,
+    STREAMED_METRIC,
+    StreamedLabelling,
+    step_groups,
+)
+from polyepo_plugin.integration import legacy
+
+DELAY_S = 0.6
+ROLLOUT_N = 4
+
+
+def groups_of(data, tokenizer):
+    return step_groups(
+        data.non_tensor_batch["uid"], data.batch["response_mask"], data.batch, data.non_tensor_batch, tokenizer
+    )
+
+
+def stream(config, data, tokenizer, gap_s=0.0):
+    """The step's groups handed over one at a time, ``gap_s`` apart, as the trainer pulls them;
+    returns the labelling and when each group came in (``time.monotonic``, the judge's clock)."""
+    streamed = StreamedLabelling(parse_config(config.algorithm).diversity)
+    arrived = []
+    for start in range(0, len(data), ROLLOUT_N):
+        if arrived:
+            time.sleep(gap_s)
+        group = data[start : start + ROLLOUT_N]
+        arrived.append(time.monotonic())
+        streamed.add_group(groups_of(group, tokenizer), legacy.batch_row_ids(group))
+    return streamed, arrived
+
+
+def sealed(streamed, data, tokenizer):
+    return streamed.seal(groups_of(data, tokenizer), legacy.batch_row_ids(data))
+
+
+def test_a_group_is_labelled_once_its_last_row_is_in(tokenizer):
+    with FakeJudge(delay_s=DELAY_S) as judge:
+        config = run_config(judge)
+        data = step_batch(tokenizer)
+        streamed, arrived = stream(config, data, tokenizer, gap_s=DELAY_S + 0.2)
+        got, metrics, took = collected(data, config, sealed(streamed, data, tokenizer), tokenizer)
+        requests = sorted(t for _, t in judge.arrivals)
+        expected, _ = synchronous(data, config, tokenizer)
+    assert requests[0] < arrived[1] and requests[1] < arrived[2]  # each asked before the next group came in
+    assert torch.allclose(got, expected) and got.abs().sum() > 0
+    assert metrics[STREAMED_METRIC] == 2 and metrics[RELABELLED_METRIC] == 0
+    assert metrics["poly_epo/diversity_labelled_in_step"] == 0
+    assert metrics["poly_epo/diversity_wait_s"] < DELAY_S + 0.4  # the last group's labelling only
+    assert metrics["poly_epo/diversity_latency_s"] >= 2 * (DELAY_S + 0.2)  # first start to last end
+    assert metrics["poly_epo/distinct_strategies_mean"] == 2
+
+
+def test_only_a_group_whose_rows_changed_is_labelled_again(tokenizer):
+    with FakeJudge(delay_s=0.0) as judge:
+        config = run_config(judge)
+        data = step_batch(tokenizer)
+        streamed, _ = stream(config, data, tokenizer)
+        while len(judge.arrivals) < 3:  # each streamed group asked (the old group 1 would else be cancelled unasked)
+            time.sleep(0.01)
+        changed = step_batch(tokenizer)
+        geometry = torch.tensor(tokenizer.encode("geometry: draw it", add_special_tokens=False))
+        changed.batch["responses"][5] = tokenizer.pad_token_id
+        changed.batch["responses"][5, : len(geometry)] = geometry
+        changed.batch["response_mask"][5] = 0
+        changed.batch["response_mask"][5, : len(geometry)] = 1
+        width = changed.batch["prompts"].shape[1]
+        changed.batch["attention_mask"][5, width:] = changed.batch["response_mask"][5]
+        got, metrics, _ = collected(changed, config, sealed(streamed, changed, tokenizer), tokenizer)
+        asked = len(judge.arrivals)
+        expected, _ = synchronous(changed, config, tokenizer)
+    assert asked == 3 + 1  # the three streamed groups, then group 1 again
+    assert metrics[RELABELLED_METRIC] == 1
+    assert torch.allclose(got, expected)
+    assert metrics["poly_epo/distinct_strategies_mean"] == (2 + 3 + 2) / 3  # group 1: geometry a third
+
+
+def test_a_cancelled_stream_stops_its_groups(tokenizer):
+    with FakeJudge(delay_s=30.0) as judge:
+        config = run_config(judge, timeout_s=60)
+        streamed, _ = stream(config, step_batch(tokenizer), tokenizer)
+        time.sleep(0.3)
+        assert streamed.running
+        started = time.perf_counter()
+        streamed.cancel()
+        took = time.perf_counter() - started
+    assert took < CANCEL_WAIT_S  # the judge's 30 s answers were not waited for
+    assert not streamed.running
+    assert not [t for t in threading.enumerate() if t.name.startswith("polyepo-group-labelling")]
+
+
+def test_a_group_past_label_timeout_s_takes_the_fallback_and_the_others_keep_their_labels(tokenizer):
+    behaviours = ["ok", "timeout-once", "ok"]
+    with FakeJudge(delay_s=0.0, slow_timeout_s=5.0) as judge:
+        config = run_config(judge)
+        data = step_batch(tokenizer, behaviour=behaviours)
+        OmegaConf.update(config, "algorithm.poly_epo.diversity.label_timeout_s", 1.0, force_add=True)
+        streamed, _ = stream(config, data, tokenizer)
+        got, metrics, took = collected(data, config, sealed(streamed, data, tokenizer), tokenizer)
+        expected, _ = synchronous(data, config, tokenizer)  # the slow answer was once: all labelled now
+    assert took < 1.0 + 1.0
+    assert metrics["poly_epo/diversity_timed_out_groups"] == metrics["poly_epo/diversity_failed_groups"] == 1
+    kept = torch.tensor([row // ROLLOUT_N != 1 for row in range(len(data))])
+    assert torch.allclose(got[kept], expected[kept])
+    assert metrics["poly_epo/distinct_strategies_mean"] == (2 + 1 + 2) / 3  # group 1: one strategy, the fallback
