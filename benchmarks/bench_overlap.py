@@ -1,18 +1,25 @@
 """How much of the judge's latency a training step waits for, end to end through verl on CPU.
 
-    python benchmarks/bench_overlap.py [--delay 3] [--stage-delay 4] [--steps 4] [--trainers legacy v1]
+    python benchmarks/bench_overlap.py [--delay 3] [--stage-delay 4] [--steps 4]
+        [--trainers legacy v1 fully_async] [--judge-concurrency 32]
 
-Runs ``python -m verl.trainer.main_ppo`` with the CPU harness (tiny model, toy task) for these
+Runs ``python -m verl.trainer.main_ppo`` (``fully_async``: verl's fully async trainer, whose
+groups stream from its rollouter's queue) with the CPU harness (tiny model, toy task) for these
 arms, each on the same data and seed:
 
 - ``labels``: the reward's labels (no judge): the reference step time;
 - ``judge, in step``: a stand-in judge on 127.0.0.1 answering after ``--delay`` D seconds, with
   ``diversity.early_start=false`` (labelling inside the advantage stage, as before);
-- ``judge, early``: the same judge, labelling started at the reward stage (the default).
+- ``judge, early``: the same judge, labelling started early (the default): at the reward stage
+  (legacy), or each group as it comes in (fully async: pulled from the queue; v1: seen finished
+  by the replay buffer's poll of TransferQueue).
 
-each without and with the old-log-prob stage made ``--stage-delay`` S seconds slower
+each without and (``--stage-delay`` > 0) with the old-log-prob stage made S seconds slower
 (``POLYEPO_HARNESS_OLD_LOG_PROB_DELAY_S``, a harness knob), standing in for a large model's
-log-prob stages. Reports per arm the mean ``timing_s/step`` over steps 2..N (step 1 warms up),
+log-prob stages (``--stage-delay 0``: without only). ``--judge-concurrency``: the judge's
+``max_concurrency`` (at 1 the step's groups are labelled one after another, as when a step has
+many more groups than the judge takes at once). Reports per arm the mean ``timing_s/step`` over
+steps 2..N (step 1 warms up; the fully async trainer's steps by ``training/global_step``) and their range,
 ``poly_epo/diversity_latency_s`` and ``poly_epo/diversity_wait_s``, then the extra step time
 over the ``labels`` arm as a multiple of D and wait / latency. Expected: in-step extra ~ 1 x D;
 early extra ~ max(0, D - overlapped time) / D, i.e. ~0 when S >= D.
@@ -37,14 +44,15 @@ REPO = Path(__file__).resolve().parents[1]
 FAKE_JUDGE = REPO / "tests" / "fake_judge.py"
 
 
-def run_arm(paths: dict, use_v1: bool, steps: int, extra: list[str], stage_delay_s: float, workdir: Path) -> dict:
+def run_arm(paths: dict, trainer: str, steps: int, extra: list[str], stage_delay_s: float, workdir: Path) -> dict:
+    apart = trainer if trainer in overrides.APART_TRAINERS else None
     cmd = [
         sys.executable,
         "-m",
-        "verl.trainer.main_ppo",
+        overrides.APART_TRAINERS[apart] if apart else "verl.trainer.main_ppo",
         "algorithm.adv_estimator=poly_epo",
         *overrides.cpu_overrides(
-            paths["model"], paths["train"], paths["val"], paths["reward"], steps=steps, use_v1=use_v1
+            paths["model"], paths["train"], paths["val"], paths["reward"], steps=steps, use_v1=trainer == "v1", apart=apart
         ),
         *extra,
     ]
@@ -55,14 +63,19 @@ def run_arm(paths: dict, use_v1: bool, steps: int, extra: list[str], stage_delay
     if proc.returncode != 0:
         raise RuntimeError(f"main_ppo failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     metrics = step_metrics(proc.stdout)
+    if apart:  # logged at the next weight sync: by the step they describe
+        metrics = {int(m["training/global_step"]): m for m in metrics.values() if "training/global_step" in m}
     measured = [metrics[s] for s in range(2, steps + 1)]
 
     def mean(key):
         values = [m[key] for m in measured if key in m]
         return sum(values) / len(values) if values else float("nan")
 
+    step_times = [m["timing_s/step"] for m in measured]
     return {
         "step_s": mean("timing_s/step"),
+        "step_s_range": [min(step_times), max(step_times)],
+        "streamed_groups": mean("poly_epo/diversity_streamed_groups"),
         "latency_s": mean("poly_epo/diversity_latency_s"),
         "wait_s": mean("poly_epo/diversity_wait_s"),
         "in_step": mean("poly_epo/diversity_labelled_in_step"),
@@ -75,7 +88,10 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=3.0, help="the judge's answer delay D (s)")
     parser.add_argument("--stage-delay", type=float, default=4.0, help="extra old-log-prob time S (s)")
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--trainers", nargs="+", default=["legacy", "v1"], choices=["legacy", "v1"])
+    parser.add_argument(
+        "--trainers", nargs="+", default=["legacy", "v1", "fully_async"], choices=["legacy", "v1", "fully_async"]
+    )
+    parser.add_argument("--judge-concurrency", type=int, default=32, help="diversity.judge.max_concurrency")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
 
@@ -89,6 +105,7 @@ def main() -> None:
             "+algorithm.poly_epo.diversity.backend=judge",
             f"+algorithm.poly_epo.diversity.judge.base_url={base_url}",
             f"+algorithm.poly_epo.diversity.judge.timeout_s={10 * args.delay + 10}",
+            f"+algorithm.poly_epo.diversity.judge.max_concurrency={args.judge_concurrency}",
         ]
         arms = {
             "labels": ["+algorithm.poly_epo.diversity.backend=labels"],
@@ -96,28 +113,32 @@ def main() -> None:
             "judge, early": judge_options,
         }
         for trainer in args.trainers:
-            for stage_delay in (0.0, args.stage_delay):
+            for stage_delay in dict.fromkeys((0.0, args.stage_delay)):
                 row = {}
                 for arm, extra in arms.items():
-                    row[arm] = run_arm(paths, trainer == "v1", args.steps, extra, stage_delay, workdir)
+                    row[arm] = run_arm(paths, trainer, args.steps, extra, stage_delay, workdir)
                     print(f"[{trainer} S={stage_delay:g}] {arm}: {json.dumps(row[arm])}", flush=True)
                 results.append({"trainer": trainer, "stage_delay_s": stage_delay, "arms": row})
     finally:
         judge.kill()
 
-    print(f"\nD = {args.delay:g} s judge delay; steps 2..{args.steps} averaged; S = extra old-log-prob time")
-    print(f"{'trainer':8} {'S':>4} {'arm':16} {'step s':>7} {'extra/D':>8} {'latency':>8} {'wait':>6} {'wait/lat':>8}")
+    print(
+        f"\nD = {args.delay:g} s judge delay, judge max_concurrency {args.judge_concurrency}; steps 2..{args.steps} "
+        "averaged; S = extra old-log-prob time"
+    )
+    print(f"{'trainer':11} {'S':>4} {'arm':16} {'step s':>7} {'extra/D':>8} {'latency':>8} {'wait':>6} {'wait/lat':>8}")
     for result in results:
         reference = result["arms"]["labels"]["step_s"]
         for arm, m in result["arms"].items():
             extra = (m["step_s"] - reference) / args.delay
             ratio = m["wait_s"] / m["latency_s"] if m["latency_s"] == m["latency_s"] and m["latency_s"] else float("nan")
             print(
-                f"{result['trainer']:8} {result['stage_delay_s']:>4g} {arm:16} {m['step_s']:7.2f} {extra:8.2f} "
+                f"{result['trainer']:11} {result['stage_delay_s']:>4g} {arm:16} {m['step_s']:7.2f} {extra:8.2f} "
                 f"{m['latency_s']:8.2f} {m['wait_s']:6.2f} {ratio:8.2f}"
             )
     if args.out:
-        Path(args.out).write_text(json.dumps({"delay_s": args.delay, "results": results}, indent=1))
+        summary = {"delay_s": args.delay, "judge_concurrency": args.judge_concurrency, "steps": args.steps}
+        Path(args.out).write_text(json.dumps({**summary, "results": results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from polyepo_plugin.config import parse_config
 from polyepo_plugin.cpu_harness.tiny_assets import build_tokenizer
 from polyepo_plugin import diversity
 from polyepo_plugin.diversity import Labelling, make_backend
-from polyepo_plugin.diversity.early_labelling import CANCEL_WAIT_S, row_identities, start_labelling
+from polyepo_plugin.diversity.early_labelling import CANCEL_WAIT_S, PendingLabelling, row_identities, step_groups
 from polyepo_plugin.estimator import StepInputs, supplying
 from polyepo_plugin.integration import legacy
 
@@ -345,15 +345,10 @@ def diversity_config(**diversity):
 
 def started_early(data, config, tokenizer):
     """The step's labelling as the trainer integration starts it, whatever the backend."""
-    return start_labelling(
-        parse_config(config.algorithm).diversity,
-        data.non_tensor_batch["uid"],
-        data.batch["response_mask"],
-        data.batch,
-        data.non_tensor_batch,
-        tokenizer,
-        legacy.batch_row_ids(data),
+    groups = step_groups(
+        data.non_tensor_batch["uid"], data.batch["response_mask"], data.batch, data.non_tensor_batch, tokenizer
     )
+    return PendingLabelling(parse_config(config.algorithm).diversity, groups, legacy.batch_row_ids(data))
 
 
 def collected(data, config, pending, tokenizer):

@@ -8,6 +8,7 @@ verl's real ``compute_advantage``.
 import threading
 import time
 
+import pytest
 import torch
 from fake_judge import FakeJudge
 from omegaconf import OmegaConf
@@ -120,3 +121,21 @@ def test_a_group_past_label_timeout_s_takes_the_fallback_and_the_others_keep_the
     kept = torch.tensor([row // ROLLOUT_N != 1 for row in range(len(data))])
     assert torch.allclose(got[kept], expected[kept])
     assert metrics["poly_epo/distinct_strategies_mean"] == (2 + 1 + 2) / 3  # group 1: one strategy, the fallback
+
+
+@pytest.mark.parametrize("failing", [1, 2])
+def test_the_judge_judges_a_streamed_step_as_a_whole(tokenizer, failing):
+    """``max_failed_steps`` counts steps in which at least ``failed_step_fraction`` (0.5) of the
+    groups failed, also when the groups were labelled one by one: one failed group of three is
+    no failed step, two are."""
+    behaviours = ["5xx-always"] * failing + ["ok"] * (3 - failing)
+    with FakeJudge(delay_s=0.0) as judge:
+        config = run_config(judge, max_failed_steps=1)
+        data = step_batch(tokenizer, behaviour=behaviours)
+        streamed, _ = stream(config, data, tokenizer)
+        if failing == 1:
+            _, metrics, _ = collected(data, config, sealed(streamed, data, tokenizer), tokenizer)
+            assert metrics["poly_epo/diversity_failed_groups"] == 1
+        else:
+            with pytest.raises(RuntimeError, match=r"2 of 3 groups.*max_failed_steps=1"):
+                collected(data, config, sealed(streamed, data, tokenizer), tokenizer)

@@ -88,20 +88,6 @@ def step_groups(
     return ResponseGroups(layout, response_mask, batch, non_tensor_batch, tokenizer)
 
 
-def start_labelling(
-    config: DiversityConfig,
-    uids: Sequence,
-    response_mask: torch.Tensor,
-    batch,
-    non_tensor_batch,
-    tokenizer,
-    row_ids: Sequence[Hashable],
-    padding: np.ndarray | None = None,
-) -> PendingLabelling:
-    """Start labelling a step's rows (the legacy batch layout, as the estimator reads it)."""
-    return PendingLabelling(config, step_groups(uids, response_mask, batch, non_tensor_batch, tokenizer, padding), row_ids)
-
-
 class PendingLabelling:
     """One step's labelling, running in a daemon thread from construction on."""
 
@@ -252,6 +238,7 @@ def rows_of(groups: ResponseGroups, rows: Sequence[int]) -> ResponseGroups:
         groups.tokenizer,
         None if groups.decoded_responses is None else [groups.decoded_responses[r] for r in index],
         None if groups.decoded_prompts is None else [groups.decoded_prompts[r] for r in index],
+        whole_step=False,
     )
 
 
@@ -293,6 +280,10 @@ class StreamedLabelling:
         self.last_arrival = time.perf_counter()
         for members in groups.member_rows:
             self._start(rows_of(groups, members), [row_ids[r] for r in members])
+
+    def has_group(self, row_ids: Sequence[Hashable]) -> bool:
+        """Whether rows with exactly these identities are labelled (or labelling) as a group."""
+        return frozenset(row_ids) in self._labellings
 
     def _start(self, group: ResponseGroups, row_ids: list) -> _GroupLabelling:
         key = frozenset(row_ids)
@@ -382,6 +373,10 @@ class StreamedLabelling:
                 None,
                 {**labelling.metrics, **timeouts.metrics},
             )
+        else:  # a timed-out step counted already (timed_out_labelling)
+            backend = make_backend(self.config)
+            if hasattr(backend, "on_step_labelled"):
+                backend.on_step_labelled(failed)
         self._pool.shutdown(wait=False)
         return moved_to_rows(labelling, step, step_ids, row_ids, layout), time.perf_counter() - waited_from
 

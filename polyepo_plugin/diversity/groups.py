@@ -61,7 +61,9 @@ class ResponseGroups:
     outside verl); when set, ``response_texts``/``prompt_texts`` return them, decoding nothing.
     ``cancelled``: set when nobody waits for this labelling any more; a backend stops at its
     next group or batch (``stop_if_cancelled``), and its ``cancel()`` aborts what is in flight
-    (the judge's requests, the answer worker's group).
+    (the judge's requests, the answer worker's group). ``whole_step``: these are all of a step's
+    groups; False for one group labelled apart (streamed), whose step the caller judges as a whole
+    (the judge's ``max_failed_steps``: ``on_step_labelled``).
     """
 
     layout: GroupLayout
@@ -72,6 +74,7 @@ class ResponseGroups:
     decoded_responses: Sequence[str] | None = None
     decoded_prompts: Sequence[str] | None = None
     cancelled: threading.Event = field(default_factory=threading.Event)
+    whole_step: bool = True
 
     def batch_tensor(self, key: str, backend: str) -> torch.Tensor:
         if self.batch is None or key not in self.batch.keys():

@@ -476,9 +476,8 @@ class LlmJudge:
         for members, outcome in zip(groups.member_rows, outcomes):
             if outcome.labels is not None:
                 labels[members] = outcome.labels
-        if not groups.cancelled.is_set():  # a cancelled labelling is no step's verdict (on_step_timed_out)
-            failed_step = len(failed) and failed.mean() >= self.options.failed_step_fraction
-            self._failed_steps = self._failed_steps + 1 if failed_step else 0
+        if not groups.cancelled.is_set() and groups.whole_step:  # a cancelled labelling: on_step_timed_out
+            self._count_step(failed)
         if failed.any():
             self._report_failures(failed, outcomes)
         metrics = {}
@@ -493,6 +492,19 @@ class LlmJudge:
 
     def _request(self, problem: str, responses: list[str]) -> tuple[str, int]:
         return render_request(self.template, problem, responses, self.options.max_response_chars), len(responses)
+
+    def _count_step(self, failed: np.ndarray) -> None:
+        failed_step = len(failed) and failed.mean() >= self.options.failed_step_fraction
+        self._failed_steps = self._failed_steps + 1 if failed_step else 0
+
+    def on_step_labelled(self, failed: np.ndarray) -> None:
+        """A step whose groups were labelled one by one (streamed): its ``failed`` groups, one flag
+        a group, make it a failed step or not, as ``assign`` judges a whole step."""
+        self._count_step(failed)
+        if failed.any():
+            self._stop_after_failed_steps(
+                f"judge at {endpoint(self.options)[0]}: labelling failed for {int(failed.sum())} of {len(failed)} groups"
+            )
 
     def on_step_timed_out(self, message: str) -> None:
         """A step whose labelling ran past ``label_timeout_s``: every group took the timeout

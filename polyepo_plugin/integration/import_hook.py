@@ -23,6 +23,7 @@ MODULE_PATCHES: dict[str, list] = {
     "verl.experimental.separation.ray_trainer": [legacy.patch_separation_trainer],
     "verl.trainer.ppo.v1.utils": [v1.patch_v1_utils],
     "verl.trainer.ppo.v1.trainer_base": [v1.patch_v1_trainer],
+    "verl.trainer.ppo.v1.replay_buffer": [v1.patch_replay_buffer],
     **{name: [legacy.patch_apart_trainer] for name in legacy.APART_TRAINERS},
     "verl.experimental.fully_async_policy.message_queue": [legacy.patch_message_queue],
     trl_value_head.MONKEY_PATCH_MODULE: [trl_value_head.patch_trl_check],

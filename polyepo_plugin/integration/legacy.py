@@ -52,7 +52,6 @@ from polyepo_plugin.diversity.early_labelling import (
     PendingLabelling,
     StreamedLabelling,
     row_identities,
-    start_labelling,
     starts_early,
     step_groups,
 )

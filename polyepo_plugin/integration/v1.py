@@ -28,6 +28,15 @@ Early labelling starts in the wrapped ``_balance_batch``: ``_step_once`` calls i
 reward model's scoring, before old log-probs, reference and values; ``_compute_old_log_prob``
 is not a hook because bypass mode skips it. The rows labelled are each session's final output,
 identified by their TransferQueue keys, and the advantage stage collects them by key.
+
+Streamed: v1's replay buffer (``replay_buffer.ReplayBuffer.sample``, every trainer mode) polls
+TransferQueue's tags every ``poll_interval`` (2 s in 0.9.1) until enough prompt groups are
+finished, while the agent loops still run. The wrapped ``_sync_metadata_from_transfer_queue``
+starts each newly finished group's labelling then (``StreamedLabelling.add_group``, its final
+outputs keyed as above), during the step's ``_step_once``; the wrapped ``_balance_batch`` seals
+it with the step's rows instead of starting a labelling of the whole batch. A group is noticed
+at the first poll after it finished, so groups finished within one poll interval of each other
+start together.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ import torch
 
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.diversity import close_backends
-from polyepo_plugin.diversity.early_labelling import PendingLabelling, start_labelling, starts_early
+from polyepo_plugin.diversity.early_labelling import PendingLabelling, StreamedLabelling, starts_early, step_groups
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, reads_strategies, supplying
 from polyepo_plugin.integration.legacy import patch_advantage_functions, wrap_init, wrap_reward_loop_setup
 from polyepo_plugin.integration.patching import class_to_patch, wrap_attribute
@@ -59,7 +68,12 @@ class _AdvantageCall:
 _current_call: contextvars.ContextVar[_AdvantageCall | None] = contextvars.ContextVar("polyepo_v1_call", default=None)
 # Each trainer's labelling started early in the current step, collected (and removed) at its
 # advantage stage.
-_pending: weakref.WeakKeyDictionary[Any, PendingLabelling] = weakref.WeakKeyDictionary()
+_pending: weakref.WeakKeyDictionary[Any, PendingLabelling | StreamedLabelling] = weakref.WeakKeyDictionary()
+# Each trainer's groups labelled as they finish in the step being sampled, until _balance_batch seals them.
+_streams: weakref.WeakKeyDictionary[Any, StreamedLabelling] = weakref.WeakKeyDictionary()
+# The trainer whose _step_once runs in this thread (the replay buffer's polls run inside it).
+_stepping: contextvars.ContextVar[Any] = contextvars.ContextVar("polyepo_v1_stepping", default=None)
+TRAIN_PARTITION = "train"
 
 
 def final_output_rows(keys: list[str]) -> tuple[list[int], list[int]]:
@@ -300,35 +314,92 @@ def wrap_multi_trajectories(original, compute_advantage):
     return compute_advantage_for_multi_trajectories
 
 
+def labels_early(trainer) -> bool:
+    options = parse_config(trainer.config.algorithm)
+    name = trainer.config.algorithm.adv_estimator
+    return name in GROUP_ESTIMATORS and reads_strategies(name, options) and starts_early(options.diversity)
+
+
+def fetched_groups(trainer, partition: str, keys: list[str], tags: list[dict]):
+    """The rows ``keys`` from TransferQueue as the estimator groups them."""
+    inputs, _, uids = fetch_step_inputs(trainer, partition, keys, tags)
+    return step_groups(uids, inputs.text_mask, inputs.batch, inputs.non_tensor_batch, inputs.tokenizer, inputs.padding)
+
+
 def wrap_balance_batch(original):
-    """Start the step's labelling once its rows are final (see the module docstring)."""
+    """Seal the step's streamed labelling, or start one, once its rows are final (see the module docstring)."""
 
     @functools.wraps(original)
     def _balance_batch(self, batch, *args, **kwargs):
         batch = original(self, batch, *args, **kwargs)
-        stale = _pending.pop(self, None)
+        stale, stream = _pending.pop(self, None), _streams.pop(self, None)
         if stale is not None:
             stale.cancel()
-        options = parse_config(self.config.algorithm)
-        name = self.config.algorithm.adv_estimator
-        if name in GROUP_ESTIMATORS and reads_strategies(name, options) and starts_early(options.diversity):
+        if labels_early(self):
             final_rows, _ = final_output_rows(list(batch.keys))
             keys = [batch.keys[r] for r in final_rows]
             tags = list(batch.tags) if batch.tags else [{}] * len(batch.keys)
-            inputs, _, uids = fetch_step_inputs(self, batch.partition_id, keys, [tags[r] for r in final_rows])
-            _pending[self] = start_labelling(
-                options.diversity,
-                uids,
-                inputs.text_mask,
-                inputs.batch,
-                inputs.non_tensor_batch,
-                inputs.tokenizer,
-                keys,
-                inputs.padding,
-            )
+            groups = fetched_groups(self, batch.partition_id, keys, [tags[r] for r in final_rows])
+            if stream is not None:
+                _pending[self] = stream.seal(groups, keys)
+            else:
+                _pending[self] = PendingLabelling(parse_config(self.config.algorithm).diversity, groups, keys)
+        elif stream is not None:
+            stream.cancel()
         return batch
 
     return _balance_batch
+
+
+def wrap_step_once(original):
+    @functools.wraps(original)
+    def _step_once(self, *args, **kwargs):
+        token = _stepping.set(self)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _stepping.reset(token)
+
+    return _step_once
+
+
+def wrap_sync_metadata(original):
+    """Around the replay buffer's poll of TransferQueue's tags: label each training group that
+    has finished since (see the module docstring)."""
+
+    @functools.wraps(original)
+    def _sync_metadata_from_transfer_queue(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        trainer = _stepping.get()
+        if trainer is not None and labels_early(trainer):
+            stream_finished_groups(trainer, self)
+        return result
+
+    return _sync_metadata_from_transfer_queue
+
+
+def stream_finished_groups(trainer, replay_buffer) -> None:
+    """Start labelling the training groups the replay buffer's last poll saw finished, once each."""
+    finished = replay_buffer.finished_keys[TRAIN_PARTITION] | replay_buffer.failure_keys[TRAIN_PARTITION]
+    if not finished:
+        return
+    outputs: dict[str, list[str]] = {}
+    for key in replay_buffer.partitions[TRAIN_PARTITION]:
+        uid = key.rsplit("_", 2)[0]
+        if uid in finished:
+            outputs.setdefault(uid, []).append(key)
+    stream = _streams.get(trainer)
+    if stream is None:
+        stream = _streams[trainer] = StreamedLabelling(parse_config(trainer.config.algorithm).diversity)
+    tags = replay_buffer.partitions[TRAIN_PARTITION]
+    new_keys = []  # the final outputs of the groups not labelled yet, group after group
+    for keys in outputs.values():
+        final_rows, _ = final_output_rows(keys)
+        final_keys = [keys[r] for r in final_rows]
+        if not stream.has_group(final_keys):
+            new_keys += final_keys
+    if new_keys:  # one fetch and one arrival per poll: groups seen finished together came in together
+        stream.add_group(fetched_groups(trainer, TRAIN_PARTITION, new_keys, [tags[key] for key in new_keys]), new_keys)
 
 
 def wrap_fit(original):
@@ -337,9 +408,9 @@ def wrap_fit(original):
         try:
             return original(self, *args, **kwargs)
         finally:
-            pending = _pending.pop(self, None)  # nothing outlives the run
-            if pending is not None:
-                pending.cancel()
+            for pending in (_pending.pop(self, None), _streams.pop(self, None)):  # nothing outlives the run
+                if pending is not None:
+                    pending.cancel()
             close_backends()
 
     return fit
@@ -369,6 +440,7 @@ def patch_v1_trainer(module) -> None:
         return
     wrap_attribute(trainer, "_compute_advantage", wrap_compute_advantage_method, ("batch", "metrics"), where)
     wrap_attribute(trainer, "_balance_batch", wrap_balance_batch, ("batch",), where)
+    wrap_attribute(trainer, "_step_once", wrap_step_once, (), where)
     wrap_attribute(trainer, "fit", wrap_fit, (), where)
     # trainer_base binds the function by name at import: wrap that binding too.
     from verl.trainer.ppo.v1 import utils
@@ -379,3 +451,11 @@ def patch_v1_trainer(module) -> None:
 def _native_sessions(module) -> bool:
     """A verl patched with patches/ groups sessions for group estimators itself."""
     return hasattr(module, "estimator_takes_final_outputs")
+
+
+def patch_replay_buffer(module) -> None:
+    replay_buffer = class_to_patch(module, "ReplayBuffer")
+    if replay_buffer is not None:
+        wrap_attribute(
+            replay_buffer, "_sync_metadata_from_transfer_queue", wrap_sync_metadata, (), f"{module.__name__}.ReplayBuffer"
+        )

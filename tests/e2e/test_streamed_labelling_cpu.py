@@ -1,0 +1,66 @@
+"""Streamed labelling end to end on CPU: each prompt group's labelling starts as the trainer
+receives the group, before the step's batch is complete, through verl's real trainers, with the
+judge backend and a stand-in judge (a real HTTP server on 127.0.0.1 answering after a delay).
+
+- the fully async trainer pulls one group at a time from the rollouter's message queue;
+- the v1 trainer's replay buffer polls TransferQueue until enough groups are finished.
+
+    pytest -m slow tests/e2e/test_streamed_labelling_cpu.py
+"""
+
+from __future__ import annotations
+
+import pytest
+from fake_judge import FakeJudge
+from test_apart_trainers_cpu import logged_steps
+from test_main_ppo_cpu import _check_run, _require_trainer, _run_trainer
+
+from polyepo_plugin.cpu_harness.console import step_metrics
+
+STEPS = 2
+JUDGE_DELAY_S = 0.5
+
+
+def judged_run(tmp_path, **trainer):
+    with FakeJudge(delay_s=JUDGE_DELAY_S) as judge:
+        proc = _run_trainer(
+            tmp_path,
+            estimator="poly_epo",
+            steps=STEPS,
+            extra=[
+                "+algorithm.poly_epo.diversity.backend=judge",
+                f"+algorithm.poly_epo.diversity.judge.base_url={judge.base_url}",
+            ],
+            **trainer,
+        )
+    return proc
+
+
+def check_streamed(m: dict[str, float]) -> None:
+    assert m["poly_epo/groups"] == 4 and m["poly_epo/diversity_failed_groups"] == 0
+    # Each group labelled once, as it came in: none again at the reward stage, none in the advantage stage.
+    assert m["poly_epo/diversity_relabelled_groups"] == 0 and m["poly_epo/diversity_labelled_in_step"] == 0
+    assert m["actor/grad_norm"] > 0
+
+
+@pytest.mark.slow
+def test_the_fully_async_trainer_labels_each_group_as_it_is_pulled(tmp_path):
+    _require_trainer(False)
+    proc = judged_run(tmp_path, use_v1=False, apart="fully_async")
+    _check_run(proc, tmp_path, steps=STEPS, dumps_extra_info=None)
+    steps = logged_steps(step_metrics(proc.stdout))
+    for step in range(1, STEPS + 1):
+        check_streamed(steps[step])
+        # Groups whose judge request went out before the step's last group was pulled.
+        assert steps[step]["poly_epo/diversity_streamed_groups"] >= 1
+
+
+@pytest.mark.slow
+def test_the_v1_trainer_labels_each_group_as_the_replay_buffer_sees_it_finished(tmp_path):
+    _require_trainer(True)
+    proc = judged_run(tmp_path, use_v1=True)
+    _check_run(proc, tmp_path, steps=STEPS, dumps_extra_info=False)
+    metrics = step_metrics(proc.stdout)
+    for step in range(1, STEPS + 1):
+        print(step, {k: v for k, v in metrics[step].items() if "diversity" in k or "timing_s/gen" in k})
+        check_streamed(metrics[step])
