@@ -35,7 +35,7 @@ import logging
 import threading
 import time
 from collections.abc import Hashable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -271,7 +271,6 @@ class StreamedLabelling:
         self._step: tuple[ResponseGroups, list] | None = None
         self.started: float | None = None  # the first group's start
         self.last_arrival: float | None = None  # when the step's last group came in (``add_group``)
-        self.sealed_at: float | None = None
         self.relabelled_groups = 0  # groups of the step labelled at ``seal`` (rows changed or never streamed)
         self._cancelled = False
 
@@ -301,7 +300,6 @@ class StreamedLabelling:
         its rows, or is labelled now; labelled groups the step does not hold are cancelled."""
         if len(row_ids) != step.layout.num_rows:
             raise ValueError(f"{len(row_ids)} row identities for {step.layout.num_rows} rows")
-        self.sealed_at = time.perf_counter()
         self._step = (step, list(row_ids))
         kept = set()
         for members in step.member_rows:
@@ -396,12 +394,9 @@ class StreamedLabelling:
             if not labelling.done.done():
                 self._cancel_group(labelling)
         self._pool.shutdown(wait=False, cancel_futures=True)
-        deadline = time.perf_counter() + wait_s
-        for labelling in self._labellings.values():
-            try:
-                labelling.done.exception(timeout=max(0.0, deadline - time.perf_counter()))
-            except Exception:  # noqa: BLE001 - cancelled, or still running: only the wait matters here
-                pass
+        _, running = wait([labelling.done for labelling in self._labellings.values()], timeout=wait_s)
+        if wait_s and running:
+            logger.warning("polyepo: %d cancelled group labellings still run after %.0f s", len(running), wait_s)
 
     @property
     def running(self) -> bool:
