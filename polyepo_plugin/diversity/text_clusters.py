@@ -67,6 +67,7 @@ import math
 import re
 import weakref
 from collections import Counter
+from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -418,6 +419,62 @@ def cluster_group(
     return labels
 
 
+@dataclass(frozen=True)
+class PreparedGroups:
+    """Steps 1-3 done for many groups, ready to be clustered under any evidence options.
+
+    ``vectors``: ``(M, D)`` for the M responses of all groups in order (generic direction
+    removed); ``numbers``: their ``computed_numbers``; ``weights``: ``number_weights`` over all M;
+    ``blank``: responses with no text; ``sizes``: responses per group."""
+
+    vectors: np.ndarray
+    numbers: list[set[str]]
+    weights: dict[str, float]
+    blank: list[bool]
+    sizes: list[int]
+
+    def rows(self) -> list[slice]:
+        """Each group's rows in the arrays above."""
+        ends = np.cumsum([0, *self.sizes])
+        return [slice(int(a), int(b)) for a, b in zip(ends[:-1], ends[1:])]
+
+    def labels(self, checkpoint: Callable[[], None] = _carry_on, **evidence_options: float) -> list[list[int]]:
+        """One ``cluster_group`` per group."""
+        out = []
+        for rows in self.rows():
+            checkpoint()
+            out.append(
+                cluster_group(self.vectors[rows], self.numbers[rows], self.weights, self.blank[rows], **evidence_options)
+            )
+        return out
+
+
+def prepare_texts(
+    groups: Sequence[Sequence[str]],
+    model: Any,
+    prompts: Sequence[str] | None = None,
+    encoder: str = "static",
+    unit_tokens: int = 128,
+    batch_size: int = 64,
+    checkpoint: Callable[[], None] = _carry_on,
+) -> PreparedGroups:
+    """Final answers removed (``reasoning_text``), one ``embed_responses`` call over all texts,
+    the generic direction removed, computed numbers and their weights over the call."""
+    if prompts is not None and len(prompts) != len(groups):
+        raise ValueError(f"prepare_texts: {len(prompts)} prompts for {len(groups)} groups")
+    texts = [reasoning_text(str(text), checkpoint) for group in groups for text in group]
+    vectors = without_generic_direction(
+        embed_responses(texts, model, encoder, unit_tokens, batch_size, checkpoint), generic_direction(model, checkpoint)
+    )
+    group_prompts = [str(p) for p in prompts] if prompts is not None else [""] * len(groups)
+    numbers = [
+        computed_numbers(text, prompt) for group, prompt in zip(groups, group_prompts) for text in map(str, group)
+    ]
+    return PreparedGroups(
+        vectors, numbers, number_weights(numbers), [not t.strip() for t in texts], [len(g) for g in groups]
+    )
+
+
 def label_texts(
     groups: Sequence[Sequence[str]],
     model: Any,
@@ -429,26 +486,7 @@ def label_texts(
     **evidence_options: float,
 ) -> list[list[int]]:
     """Labels for many groups (``groups[g]`` the responses to ``prompts[g]``; None: no prompt
-    numbers to leave out): final answers removed (``reasoning_text``), one ``embed_responses``
-    call over all texts, the generic direction removed and the number weights taken over the
-    call, then one ``cluster_group`` per group."""
-    if prompts is not None and len(prompts) != len(groups):
-        raise ValueError(f"label_texts: {len(prompts)} prompts for {len(groups)} groups")
-    originals = [str(text) for group in groups for text in group]
-    texts = [reasoning_text(text, checkpoint) for text in originals]
-    vectors = without_generic_direction(
-        embed_responses(texts, model, encoder, unit_tokens, batch_size, checkpoint), generic_direction(model, checkpoint)
-    )
-    group_prompts = [str(p) for p in prompts] if prompts is not None else [""] * len(groups)
-    numbers = [
-        computed_numbers(text, prompt) for group, prompt in zip(groups, group_prompts) for text in map(str, group)
-    ]
-    weights = number_weights(numbers)
-    out, start = [], 0
-    for group in groups:
-        checkpoint()
-        stop = start + len(group)
-        blank = [not t.strip() for t in texts[start:stop]]
-        out.append(cluster_group(vectors[start:stop], numbers[start:stop], weights, blank, **evidence_options))
-        start = stop
-    return out
+    numbers to leave out): ``prepare_texts`` (one embedding pass over all texts), then one
+    ``cluster_group`` per group."""
+    prepared = prepare_texts(groups, model, prompts, encoder, unit_tokens, batch_size, checkpoint)
+    return prepared.labels(checkpoint, **evidence_options)
