@@ -333,7 +333,9 @@ def markdown(result: dict) -> str:
             hard, matched = row["hard"], row.get("matched")
             hard_text = f"{hard['abs_advantage']:.4f} / {hard['beta']:.3f}" if "beta" in hard and "abs_advantage" in hard else "-"
             soft_text = f"{matched['abs_advantage']:.4f} / {matched['beta']:.3f}" if matched else "-"
-            if "matched" not in row:
+            if "beta" not in hard:
+                kernel = "no multi-strategy groups"
+            elif "matched" not in row:
                 kernel = "hard pays nothing for methods here"
             else:
                 kernel = matched["kernel"] if matched else "none reaches it"
