@@ -30,7 +30,8 @@ the group, which would split every group whose responses differ at all). Pure fu
    policy has collapsed onto one, and removing it split that strategy's wordings.
 
 3. ``computed_numbers(text, prompt)``: the numbers a response computes: every number it states,
-   in digits or in English words ("forty-five" -> 45), less the numbers of the prompt (the
+   in digits or in English words ("forty-five" -> 45), fractions in lowest terms whichever way
+   they are written ("one sixth", "2/12" -> 1/6), less the numbers of the prompt (the
    problem's data) and the values of its final-answer statements (shared by every correct
    response whatever its method). Paraphrases of one method compute the same quantities in any
    words; two methods usually compute different ones.
@@ -96,6 +97,19 @@ _NUMBER_WORDS = re.compile(
     rf"\b(?:{_ANY_NUMBER_WORD})(?:[\s-]+(?:{_ANY_NUMBER_WORD}))*\b",
     re.IGNORECASE,
 )
+_DENOMINATOR_WORDS = {
+    **{w: 2 for w in ("half", "halves")},
+    **{f"{w}{plural}": d for w, d in (("third", 3), ("quarter", 4), ("fourth", 4), ("fifth", 5), ("sixth", 6),
+       ("seventh", 7), ("eighth", 8), ("ninth", 9), ("tenth", 10), ("twelfth", 12), ("hundredth", 100))
+       for plural in ("", "s")},
+}
+# "two thirds", "a sixth", "one half", "half" (an ordinal alone, "the third pipe", is no fraction)
+_FRACTION_WORDS = re.compile(
+    rf"\b(?:(?P<numerator>(?:{_ANY_NUMBER_WORD})(?:[\s-]+(?:{_ANY_NUMBER_WORD}))*|an?)[\s-]+)?"
+    rf"(?P<denominator>{'|'.join(_DENOMINATOR_WORDS)})\b",
+    re.IGNORECASE,
+)
+_DIGIT_FRACTION = re.compile(r"(?<![\w./])(\d+)\s*/\s*(\d+)(?![\w/]|\.\d)")
 _static_tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _generic_directions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -294,9 +308,41 @@ def words_to_numbers(text: str) -> list[str]:
     return out
 
 
+def stated_fractions(text: str) -> tuple[set[str], str]:
+    """The fractions ``text`` states, in digits ("1/6") or English words ("one sixth", "two
+    thirds", "half"), in lowest terms ("1/6"), and the text with them blanked out (so that their
+    parts are not read as whole numbers too)."""
+    found = set()
+
+    def word_fraction(match: re.Match) -> str:
+        numerator = match.group("numerator")
+        top = 1 if numerator is None or numerator.lower() in ("a", "an") else int(words_to_numbers(numerator)[0])
+        if match.group("denominator").lower() in ("half", "halves") or numerator is not None:
+            found.add(_lowest_terms(top, _DENOMINATOR_WORDS[match.group("denominator").lower()]))
+            return " "
+        return match.group(0)
+
+    def digit_fraction(match: re.Match) -> str:
+        found.add(_lowest_terms(int(match.group(1)), int(match.group(2))))
+        return " "
+
+    rest = _DIGIT_FRACTION.sub(digit_fraction, _FRACTION_WORDS.sub(word_fraction, text))
+    return found, rest
+
+
+def _lowest_terms(top: int, bottom: int) -> str:
+    if bottom == 0:
+        return f"{top}/0"
+    common = math.gcd(top, bottom) or 1
+    top, bottom = top // common, bottom // common
+    return str(top) if bottom == 1 else f"{top}/{bottom}"
+
+
 def stated_numbers(text: str) -> set[str]:
-    """Every number ``text`` states, in digits or in English words, as digits."""
-    return set(_DIGITS.findall(text)) | set(words_to_numbers(text))
+    """Every number ``text`` states, in digits or in English words, as digits; fractions as
+    ``stated_fractions`` reads them."""
+    fractions, rest = stated_fractions(text)
+    return fractions | set(_DIGITS.findall(rest)) | set(words_to_numbers(rest))
 
 
 def computed_numbers(text: str, prompt: str = "") -> set[str]:
