@@ -525,14 +525,13 @@ def label_texts(
     groups: Sequence[Sequence[str]],
     model: Any,
     prompts: Sequence[str] | None = None,
-    encoder: str = "static",
-    unit_tokens: int = 128,
-    batch_size: int = 64,
     checkpoint: Callable[[], None] = _carry_on,
-    **evidence_options: float,
+    evidence: dict[str, float] | None = None,
+    **preparation: Any,
 ) -> list[list[int]]:
     """Labels for many groups (``groups[g]`` the responses to ``prompts[g]``; None: no prompt
-    numbers to leave out): ``prepare_texts`` (one embedding pass over all texts), then one
-    ``cluster_group`` per group."""
-    prepared = prepare_texts(groups, model, prompts, encoder, unit_tokens, batch_size, checkpoint)
-    return prepared.labels(checkpoint, **evidence_options)
+    numbers to leave out): ``prepare_texts`` (one embedding pass over all texts; ``preparation``:
+    its ``encoder``, ``unit_tokens``, ``batch_size``), then one ``cluster_group`` per group under
+    the ``evidence`` options (``evidence_matrix``'s thresholds; None: ``DEFAULT_EVIDENCE``)."""
+    prepared = prepare_texts(groups, model, prompts, checkpoint=checkpoint, **preparation)
+    return prepared.labels(checkpoint, **(evidence or {}))
