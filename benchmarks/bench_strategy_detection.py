@@ -1,7 +1,7 @@
 """What each strategy backend pays for: wording or methods, on every text source.
 
     python benchmarks/bench_strategy_detection.py [--sources NAME ...] [--backends NAME ...]
-        [--choose] [--paper-step] [--json FILE] [--markdown FILE]
+        [--choose] [--soft-count] [--paper-step] [--json FILE] [--markdown FILE]
 
 Poly-EPO pays a response for being a strategy its group lacks, so a labeller is judged the way
 the incentive works (sources in ``strategy_sources``: groups of 8 with known strategies, dev and
@@ -26,6 +26,13 @@ only (every form, digits masked too); among the settings with (i) >= 90% on ever
 those within ``ARI_TIE`` of the best mean ARI, the lowest ``embedding_threshold`` (the one that
 splits least); then the frontier, (i) against ARI for each
 ``embedding_threshold`` at the chosen ``numbers_threshold``, on every source.
+``--soft-count`` asks whether a soft count of strategies pays less for wording than the hard
+labels at the same pay for methods (``soft_count_study``). The soft count of a set S is
+``D(S) = sum_{i in S} 1 / sum_{j in S} K_ij`` (the number of clusters when ``K`` is a 0/1
+block matrix), ``f(S) = mean reward x D(S) / k``, with ``K = sigmoid((e + shift) / tau)`` from
+the default's evidence ``e`` (``text_clusters.evidence_matrix``) or ``K = max(0, cos)^p`` from
+its vectors. Wording pay is (i)'s ``|A|``; method pay is ``beta``, the least-squares slope of a
+backend's advantages on the true-strategy advantages over (iii)'s responses.
 ``--paper-step`` times one paper-scale step of the default backend (128 groups x 8 responses of
 ~4k word pieces) and the final-answer removal of a 100k-character response.
 """
@@ -33,6 +40,7 @@ splits least); then the frontier, (i) against ARI for each
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -67,6 +75,9 @@ BACKENDS = {
 GRID_EMBEDDING = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 ARI_TIE = 0.05  # settings this close to the best dev ARI go to the lowest embedding_threshold
 GRID_NUMBERS = (0.15, 0.2, 0.25, 0.3)
+SOFT_SHIFTS = (-0.2, -0.1, 0.0, 0.1, 0.2)
+SOFT_TAUS = (0.02, 0.05, 0.1)
+SOFT_POWERS = (1, 2, 4)
 
 
 def all_correct_advantages(labels: list[list[int]]) -> np.ndarray:
@@ -134,37 +145,19 @@ def format_row(row: dict) -> str:
     )
 
 
-class Embedded:
+def prepared(source, model) -> tc.PreparedGroups:
     """One source's static reasoning vectors, numbers and weights, computed once for the grid."""
-
-    def __init__(self, source, model):
-        self.source = source
-        groups = source.groups
-        texts = [tc.reasoning_text(t) for g in groups for t in g.texts]
-        raw = tc.embed_responses(texts, model, encoder="static")
-        self.vectors = tc.without_generic_direction(raw, tc.generic_direction(model))
-        self.numbers = [tc.computed_numbers(t, g.prompt) for g in groups for t in g.texts]
-        self.weights = tc.number_weights(self.numbers)
-        self.blank = [not t.strip() for t in texts]
-
-    def labels(self, **evidence) -> list[list[int]]:
-        out, start = [], 0
-        for g in self.source.groups:
-            stop = start + len(g.texts)
-            rows = slice(start, stop)
-            out.append(tc.cluster_group(self.vectors[rows], self.numbers[rows], self.weights, self.blank[rows], **evidence))
-            start = stop
-        return out
+    return tc.prepare_texts([g.texts for g in source.groups], model, [g.prompt for g in source.groups])
 
 
 def choose(sources: list, model) -> dict:
     """The grid on strategy_sets' dev part, the pick, and the frontier on every source."""
-    embedded = {id(s): Embedded(s, model) for s in sources}
+    by_source = {id(s): prepared(s, model) for s in sources}
     dev = [s for s in sources if s.part == "dev" and s.name.startswith("strategy_sets")]
     grid = []
     for e in GRID_EMBEDDING:
         for n in GRID_NUMBERS:
-            scores = [incentive_scores(s.groups, embedded[id(s)].labels(embedding_threshold=e, numbers_threshold=n)) for s in dev]
+            scores = [incentive_scores(s.groups, by_source[id(s)].labels(embedding_threshold=e, numbers_threshold=n)) for s in dev]
             grid.append(
                 {
                     "embedding_threshold": e,
@@ -183,9 +176,80 @@ def choose(sources: list, model) -> dict:
     frontier = []
     for s in sources:
         for e in GRID_EMBEDDING:
-            labels = embedded[id(s)].labels(embedding_threshold=e, numbers_threshold=pick["numbers_threshold"])
+            labels = by_source[id(s)].labels(embedding_threshold=e, numbers_threshold=pick["numbers_threshold"])
             frontier.append({"source": s.name, "part": s.part, "embedding_threshold": e, **incentive_scores(s.groups, labels)})
     return {"grid": grid, "pick": pick, "frontier": frontier}
+
+
+def soft_count_advantages(kernel: np.ndarray, set_size: int = SET_SIZE) -> np.ndarray:
+    """``(n,)`` marginal advantages of the soft count with every reward 1, by enumeration:
+    ``mean_{S ni i} D(S)/k - mean_S D(S)/k`` over the size-k subsets S of the n responses,
+    ``D(S) = sum_{i in S} 1 / sum_{j in S} K_ij``; ``kernel`` is ``(n, n)``, symmetric, unit diagonal."""
+    n = len(kernel)
+    subsets = np.array(list(itertools.combinations(range(n), set_size)))
+    within = kernel[subsets[:, :, None], subsets[:, None, :]]
+    scores = (1.0 / within.sum(2)).sum(1) / set_size
+    hits = np.zeros((len(subsets), n))
+    np.put_along_axis(hits, subsets, 1.0, axis=1)
+    return hits.T @ scores / hits.sum(0) - scores.mean()
+
+
+def evidence_kernel(evidence: np.ndarray, shift: float, tau: float) -> np.ndarray:
+    kernel = 1.0 / (1.0 + np.exp(-(evidence + shift) / tau))
+    np.fill_diagonal(kernel, 1.0)
+    return kernel
+
+
+def cosine_kernel(vectors: np.ndarray, power: int) -> np.ndarray:
+    kernel = np.clip(vectors @ vectors.T, 0.0, 1.0) ** power
+    np.fill_diagonal(kernel, 1.0)
+    return kernel
+
+
+def pay_scores(groups: list, advantages: np.ndarray) -> dict:
+    """Wording pay (mean |A| on one-strategy groups) and method pay (``beta``, ``corr``)."""
+    out = {}
+    one = [a for g, a in zip(groups, advantages) if g.kind == "one"]
+    if one:
+        out["abs_advantage"] = float(np.abs(one).mean())
+    varied = [(g, a) for g, a in zip(groups, advantages) if g.kind == "multi" and len(set(g.truth)) > 1]
+    if varied:
+        predicted = np.concatenate([a for _, a in varied])
+        true = all_correct_advantages([g.truth for g, _ in varied]).ravel()
+        out["beta"] = float(predicted @ true / (true @ true))
+        out["corr"] = float(np.corrcoef(predicted, true)[0, 1]) if predicted.std() > 0 else 0.0
+    return out
+
+
+def soft_count_study(sources: list, model) -> list[dict]:
+    """Per source: the hard default, every soft kernel of the grid, and the soft kernel that pays
+    least for wording among those paying at least the hard default's ``beta`` (``matched``)."""
+    rows = []
+    for source in sources:
+        prepared_source = prepared(source, model)
+        groups = [(prepared_source.vectors[r], prepared_source.numbers[r]) for r in prepared_source.rows()]
+        evidence = [tc.evidence_matrix(v, numbers, prepared_source.weights) for v, numbers in groups]
+        kernels = {f"soft: shift {shift}, tau {tau}": [evidence_kernel(e, shift, tau) for e in evidence]
+                   for shift in SOFT_SHIFTS for tau in SOFT_TAUS}
+        kernels.update({f"soft: cosine^{p}": [cosine_kernel(v, p) for v, _ in groups] for p in SOFT_POWERS})
+        hard = {"kernel": "hard labels (default)", **pay_scores(source.groups, all_correct_advantages(prepared_source.labels()))}
+        soft = [
+            {"kernel": name, **pay_scores(source.groups, np.array([soft_count_advantages(k) for k in per_group]))}
+            for name, per_group in kernels.items()
+        ]
+        row = {"source": source.name, "part": source.part, "hard": hard, "soft": soft}
+        if hard.get("beta", 0.0) > 0 and "abs_advantage" in hard:
+            paying = [x for x in soft if x["beta"] >= hard["beta"]]
+            row["matched"] = min(paying, key=lambda x: x["abs_advantage"]) if paying else None
+        rows.append(row)
+        matched = row.get("matched")
+        print(
+            f"{source.name:<38} {source.part:<4} hard |A| {hard.get('abs_advantage', float('nan')):.4f} "
+            f"beta {hard.get('beta', float('nan')):.3f}"
+            + (f"  soft at >= its beta: |A| {matched['abs_advantage']:.4f} beta {matched['beta']:.3f} ({matched['kernel']})" if matched else ""),
+            flush=True,
+        )
+    return rows
 
 
 def paper_step(model) -> dict:
@@ -255,6 +319,27 @@ def markdown(result: dict) -> str:
                 for c in cells
             ]
             lines.append(f"| {name} | {part} | " + " | ".join(text) + " |")
+    if "soft_count" in result:
+        lines += [
+            "",
+            "Soft count of strategies against the hard labels (all rewards 1): wording pay |A| on one-strategy "
+            "groups, method pay beta on multi-strategy groups; the soft kernel paying least for wording among "
+            "those with beta at least the hard default's.",
+            "",
+            "| source | part | hard: abs A / beta | soft at >= that beta: abs A / beta | kernel |",
+            "|---|---|---|---|---|",
+        ]
+        for row in result["soft_count"]:
+            hard, matched = row["hard"], row.get("matched")
+            hard_text = f"{hard['abs_advantage']:.4f} / {hard['beta']:.3f}" if "beta" in hard and "abs_advantage" in hard else "-"
+            soft_text = f"{matched['abs_advantage']:.4f} / {matched['beta']:.3f}" if matched else "-"
+            if "beta" not in hard:
+                kernel = "no multi-strategy groups"
+            elif "matched" not in row:
+                kernel = "hard pays nothing for methods here"
+            else:
+                kernel = matched["kernel"] if matched else "none reaches it"
+            lines.append(f"| {row['source']} | {row['part']} | {hard_text} | {soft_text} | {kernel} |")
     return "\n".join(lines) + "\n"
 
 
@@ -263,6 +348,7 @@ def main():
     parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=list(BACKENDS))
     parser.add_argument("--sources", nargs="+", help="source names to keep (substring match); default all")
     parser.add_argument("--choose", action="store_true", help="rerun the choice of the semantic defaults and the frontier")
+    parser.add_argument("--soft-count", action="store_true", help="compare a soft count of strategies with the hard labels")
     parser.add_argument("--paper-step", action="store_true", help="time one paper-scale step (a few minutes)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
@@ -278,13 +364,15 @@ def main():
     if args.choose:
         result["choice"] = choose(sources, model)
         print(json.dumps(result["choice"]["pick"]))
+    if args.soft_count:
+        result["soft_count"] = soft_count_study(sources, model)
     if args.paper_step:
         result["timing"] = paper_step(model)
         print(json.dumps(result["timing"]))
     timing = result.get("timing")
     result["note"] = (
         f"`python benchmarks/bench_strategy_detection.py{' --choose' if args.choose else ''}"
-        f"{' --paper-step' if args.paper_step else ''}`, torch {torch.__version__}, {os.cpu_count()} CPUs, "
+        f"{' --soft-count' if args.soft_count else ''}{' --paper-step' if args.paper_step else ''}`, torch {torch.__version__}, {os.cpu_count()} CPUs, "
         f"load average {load:.1f} at the start, {time.time() - started:.0f} s in all."
         + (
             f" Paper-scale step (128 x 8 responses of {timing['mean_word_pieces']} word pieces), default backend: "

@@ -202,6 +202,19 @@ def test_computed_numbers_leave_out_the_prompt_and_the_final_answer():
     assert weights["1"] == 0.0 and weights["2"] == pytest.approx(np.log(4))
 
 
+def test_fractions_are_read_in_words_and_digits_alike():
+    """A method that works with rates says "one sixth" or "1/6": the same quantity, in lowest
+    terms; an ordinal alone is no fraction, and a fraction's parts are not read as whole numbers."""
+    assert tc.stated_numbers("one sixth plus one third is one half") == {"1/6", "1/3", "1/2"}
+    assert tc.stated_numbers("1/6 + 2/6 = 3/6.") == {"1/6", "1/3", "1/2"}
+    assert tc.stated_numbers("two thirds of the tank, a quarter of it, half of the rest") == {"2/3", "1/4", "1/2"}
+    assert tc.stated_numbers("the third pipe opens in the sixth hour") == set()
+    assert tc.stated_numbers("12/4 and 3.5 / 7") == {"3", "3.5", "7"}
+    prompt = "One pipe fills a tank in six hours and another in three hours."
+    rates = "Per hour the pipes fill one sixth and one third, together one half, so two hours."
+    assert tc.computed_numbers(rates, prompt) == {"1/6", "1/3", "1/2"}
+
+
 def test_the_generic_text_direction_is_removed_whatever_the_batch(model):
     """``g`` is the unit mean of the whole one-word-piece table; removing it leaves unit vectors
     orthogonal to it, blank rows blank, and a row's result does not depend on the other rows (a

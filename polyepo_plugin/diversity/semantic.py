@@ -14,7 +14,7 @@ import numpy as np
 
 from polyepo_plugin.diversity.embedding import check_model_ready, load_model
 from polyepo_plugin.diversity.groups import Labelling, MissingInputError, ResponseGroups
-from polyepo_plugin.diversity.text_clusters import label_texts
+from polyepo_plugin.diversity.text_clusters import DEFAULT_EVIDENCE, label_texts
 from polyepo_plugin.grouping import DEGENERATE
 
 
@@ -33,13 +33,11 @@ class SemanticClusters:
             [[texts[row] for row in rows] for rows in members],
             load_model(options.model, options.device),
             prompts=_group_prompts(groups, members),
+            checkpoint=groups.stop_if_cancelled,
+            evidence={key: getattr(options, key) for key in DEFAULT_EVIDENCE},
             encoder=options.encoder,
             unit_tokens=options.unit_tokens,
             batch_size=options.batch_size,
-            checkpoint=groups.stop_if_cancelled,
-            embedding_threshold=options.embedding_threshold,
-            numbers_threshold=options.numbers_threshold,
-            numbers_evidence=options.numbers_evidence,
         )
         labels = np.full(groups.layout.num_rows, DEGENERATE, dtype=np.int64)
         for rows, group_labels in zip(members, per_group):

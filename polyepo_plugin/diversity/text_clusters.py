@@ -30,7 +30,8 @@ the group, which would split every group whose responses differ at all). Pure fu
    policy has collapsed onto one, and removing it split that strategy's wordings.
 
 3. ``computed_numbers(text, prompt)``: the numbers a response computes: every number it states,
-   in digits or in English words ("forty-five" -> 45), less the numbers of the prompt (the
+   in digits or in English words ("forty-five" -> 45), fractions in lowest terms whichever way
+   they are written ("one sixth", "2/12" -> 1/6), less the numbers of the prompt (the
    problem's data) and the values of its final-answer statements (shared by every correct
    response whatever its method). Paraphrases of one method compute the same quantities in any
    words; two methods usually compute different ones.
@@ -67,6 +68,7 @@ import math
 import re
 import weakref
 from collections import Counter
+from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -95,6 +97,19 @@ _NUMBER_WORDS = re.compile(
     rf"\b(?:{_ANY_NUMBER_WORD})(?:[\s-]+(?:{_ANY_NUMBER_WORD}))*\b",
     re.IGNORECASE,
 )
+_DENOMINATOR_WORDS = {
+    **{w: 2 for w in ("half", "halves")},
+    **{f"{w}{plural}": d for w, d in (("third", 3), ("quarter", 4), ("fourth", 4), ("fifth", 5), ("sixth", 6),
+       ("seventh", 7), ("eighth", 8), ("ninth", 9), ("tenth", 10), ("twelfth", 12), ("hundredth", 100))
+       for plural in ("", "s")},
+}
+# "two thirds", "a sixth", "one half", "half" (an ordinal alone, "the third pipe", is no fraction)
+_FRACTION_WORDS = re.compile(
+    rf"\b(?:(?P<numerator>(?:{_ANY_NUMBER_WORD})(?:[\s-]+(?:{_ANY_NUMBER_WORD}))*|an?)[\s-]+)?"
+    rf"(?P<denominator>{'|'.join(_DENOMINATOR_WORDS)})\b",
+    re.IGNORECASE,
+)
+_DIGIT_FRACTION = re.compile(r"(?<![\w./])(\d+)\s*/\s*(\d+)(?![\w/]|\.\d)")
 _static_tables: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _generic_directions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -293,9 +308,41 @@ def words_to_numbers(text: str) -> list[str]:
     return out
 
 
+def stated_fractions(text: str) -> tuple[set[str], str]:
+    """The fractions ``text`` states, in digits ("1/6") or English words ("one sixth", "two
+    thirds", "half"), in lowest terms ("1/6"), and the text with them blanked out (so that their
+    parts are not read as whole numbers too)."""
+    found = set()
+
+    def word_fraction(match: re.Match) -> str:
+        numerator = match.group("numerator")
+        top = 1 if numerator is None or numerator.lower() in ("a", "an") else int(words_to_numbers(numerator)[0])
+        if match.group("denominator").lower() in ("half", "halves") or numerator is not None:
+            found.add(_lowest_terms(top, _DENOMINATOR_WORDS[match.group("denominator").lower()]))
+            return " "
+        return match.group(0)
+
+    def digit_fraction(match: re.Match) -> str:
+        found.add(_lowest_terms(int(match.group(1)), int(match.group(2))))
+        return " "
+
+    rest = _DIGIT_FRACTION.sub(digit_fraction, _FRACTION_WORDS.sub(word_fraction, text))
+    return found, rest
+
+
+def _lowest_terms(top: int, bottom: int) -> str:
+    if bottom == 0:
+        return f"{top}/0"
+    common = math.gcd(top, bottom) or 1
+    top, bottom = top // common, bottom // common
+    return str(top) if bottom == 1 else f"{top}/{bottom}"
+
+
 def stated_numbers(text: str) -> set[str]:
-    """Every number ``text`` states, in digits or in English words, as digits."""
-    return set(_DIGITS.findall(text)) | set(words_to_numbers(text))
+    """Every number ``text`` states, in digits or in English words, as digits; fractions as
+    ``stated_fractions`` reads them."""
+    fractions, rest = stated_fractions(text)
+    return fractions | set(_DIGITS.findall(rest)) | set(words_to_numbers(rest))
 
 
 def computed_numbers(text: str, prompt: str = "") -> set[str]:
@@ -418,7 +465,37 @@ def cluster_group(
     return labels
 
 
-def label_texts(
+@dataclass(frozen=True)
+class PreparedGroups:
+    """Steps 1-3 done for many groups, ready to be clustered under any evidence options.
+
+    ``vectors``: ``(M, D)`` for the M responses of all groups in order (generic direction
+    removed); ``numbers``: their ``computed_numbers``; ``weights``: ``number_weights`` over all M;
+    ``blank``: responses with no text; ``sizes``: responses per group."""
+
+    vectors: np.ndarray
+    numbers: list[set[str]]
+    weights: dict[str, float]
+    blank: list[bool]
+    sizes: list[int]
+
+    def rows(self) -> list[slice]:
+        """Each group's rows in the arrays above."""
+        ends = np.cumsum([0, *self.sizes])
+        return [slice(int(a), int(b)) for a, b in zip(ends[:-1], ends[1:])]
+
+    def labels(self, checkpoint: Callable[[], None] = _carry_on, **evidence_options: float) -> list[list[int]]:
+        """One ``cluster_group`` per group."""
+        out = []
+        for rows in self.rows():
+            checkpoint()
+            out.append(
+                cluster_group(self.vectors[rows], self.numbers[rows], self.weights, self.blank[rows], **evidence_options)
+            )
+        return out
+
+
+def prepare_texts(
     groups: Sequence[Sequence[str]],
     model: Any,
     prompts: Sequence[str] | None = None,
@@ -426,16 +503,12 @@ def label_texts(
     unit_tokens: int = 128,
     batch_size: int = 64,
     checkpoint: Callable[[], None] = _carry_on,
-    **evidence_options: float,
-) -> list[list[int]]:
-    """Labels for many groups (``groups[g]`` the responses to ``prompts[g]``; None: no prompt
-    numbers to leave out): final answers removed (``reasoning_text``), one ``embed_responses``
-    call over all texts, the generic direction removed and the number weights taken over the
-    call, then one ``cluster_group`` per group."""
+) -> PreparedGroups:
+    """Final answers removed (``reasoning_text``), one ``embed_responses`` call over all texts,
+    the generic direction removed, computed numbers and their weights over the call."""
     if prompts is not None and len(prompts) != len(groups):
-        raise ValueError(f"label_texts: {len(prompts)} prompts for {len(groups)} groups")
-    originals = [str(text) for group in groups for text in group]
-    texts = [reasoning_text(text, checkpoint) for text in originals]
+        raise ValueError(f"prepare_texts: {len(prompts)} prompts for {len(groups)} groups")
+    texts = [reasoning_text(str(text), checkpoint) for group in groups for text in group]
     vectors = without_generic_direction(
         embed_responses(texts, model, encoder, unit_tokens, batch_size, checkpoint), generic_direction(model, checkpoint)
     )
@@ -443,12 +516,22 @@ def label_texts(
     numbers = [
         computed_numbers(text, prompt) for group, prompt in zip(groups, group_prompts) for text in map(str, group)
     ]
-    weights = number_weights(numbers)
-    out, start = [], 0
-    for group in groups:
-        checkpoint()
-        stop = start + len(group)
-        blank = [not t.strip() for t in texts[start:stop]]
-        out.append(cluster_group(vectors[start:stop], numbers[start:stop], weights, blank, **evidence_options))
-        start = stop
-    return out
+    return PreparedGroups(
+        vectors, numbers, number_weights(numbers), [not t.strip() for t in texts], [len(g) for g in groups]
+    )
+
+
+def label_texts(
+    groups: Sequence[Sequence[str]],
+    model: Any,
+    prompts: Sequence[str] | None = None,
+    checkpoint: Callable[[], None] = _carry_on,
+    evidence: dict[str, float] | None = None,
+    **preparation: Any,
+) -> list[list[int]]:
+    """Labels for many groups (``groups[g]`` the responses to ``prompts[g]``; None: no prompt
+    numbers to leave out): ``prepare_texts`` (one embedding pass over all texts; ``preparation``:
+    its ``encoder``, ``unit_tokens``, ``batch_size``), then one ``cluster_group`` per group under
+    the ``evidence`` options (``evidence_matrix``'s thresholds; None: ``DEFAULT_EVIDENCE``)."""
+    prepared = prepare_texts(groups, model, prompts, checkpoint=checkpoint, **preparation)
+    return prepared.labels(checkpoint, **(evidence or {}))
