@@ -8,7 +8,7 @@
 It runs on CPU only, also on a GPU machine (its processes see no GPU): the default run takes
 about 20-26 minutes on 2 CPU cores (each run 4-6.5 minutes: 40 steps, by when GRPO has
 collapsed), --quick about 3 minutes; time grows with arms x seeds x steps. The targets are
-judged on the mean over six seeds; two seeds can miss the 3x mean (seeds 0 1: 2.89x).
+judged on the mean over six seeds; two seeds can miss the 3x mean (seeds 0 1: 2.90x).
 
 Every run (arm, seed) starts from the same base model and trains on the same problems for
 the same number of steps; the held-out evaluation is verl's own validation after the last
