@@ -69,7 +69,7 @@ def run_arm(paths: dict, trainer: str, steps: int, extra: list[str], stage_delay
 
     def mean(key):
         values = [m[key] for m in measured if key in m]
-        return sum(values) / len(values) if values else float("nan")
+        return sum(values) / len(values) if values else None  # a metric this arm does not log
 
     step_times = [m["timing_s/step"] for m in measured]
     return {
@@ -131,14 +131,14 @@ def main() -> None:
         reference = result["arms"]["labels"]["step_s"]
         for arm, m in result["arms"].items():
             extra = (m["step_s"] - reference) / args.delay
-            ratio = m["wait_s"] / m["latency_s"] if m["latency_s"] == m["latency_s"] and m["latency_s"] else float("nan")
+            ratio = m["wait_s"] / m["latency_s"] if m["latency_s"] else float("nan")
             print(
                 f"{result['trainer']:11} {result['stage_delay_s']:>4g} {arm:16} {m['step_s']:7.2f} {extra:8.2f} "
                 f"{m['latency_s']:8.2f} {m['wait_s']:6.2f} {ratio:8.2f}"
             )
     if args.out:
         summary = {"delay_s": args.delay, "judge_concurrency": args.judge_concurrency, "steps": args.steps}
-        Path(args.out).write_text(json.dumps({**summary, "results": results}, indent=1))
+        Path(args.out).write_text(json.dumps({**summary, "results": results}, indent=1, allow_nan=False))
 
 
 if __name__ == "__main__":
