@@ -139,3 +139,18 @@ def test_the_judge_judges_a_streamed_step_as_a_whole(tokenizer, failing):
         else:
             with pytest.raises(RuntimeError, match=r"2 of 3 groups.*max_failed_steps=1"):
                 collected(data, config, sealed(streamed, data, tokenizer), tokenizer)
+
+
+def test_a_streamed_step_reports_its_failed_groups_once_with_their_reasons(tokenizer, caplog):
+    """Groups labelled one by one still give the user one warning for the step, with every failed
+    group's reason counted, as a step labelled whole does (not one "1 of 1 groups" per group)."""
+    with FakeJudge(delay_s=0.0) as judge:
+        config = run_config(judge, max_failed_steps=100)
+        data = step_batch(tokenizer, behaviour=["5xx-always", "5xx-always", "ok"])
+        streamed, _ = stream(config, data, tokenizer)
+        with caplog.at_level("WARNING"):
+            _, metrics, _ = collected(data, config, sealed(streamed, data, tokenizer), tokenizer)
+    assert metrics["poly_epo/diversity_failed_groups"] == 2
+    failures = [r.getMessage() for r in caplog.records if "labelling failed for" in r.getMessage()]
+    assert len(failures) == 1, failures
+    assert "labelling failed for 2 of 3 groups (" in failures[0] and ": 2); fallback: one_strategy" in failures[0]

@@ -445,6 +445,9 @@ class LlmJudge:
         self.client = JudgeClient(self.options)
         self._failed_steps = 0  # consecutive failed steps (failed_step_fraction of their groups or more failed)
         self._failure_warning = OccasionalWarning()
+        # Failure reasons of a streamed step's groups (labelled in several threads), until on_step_labelled.
+        self._streamed_failures: collections.Counter = collections.Counter()
+        self._streamed_lock = threading.Lock()
 
     def check_ready(self) -> None:
         # verl's router does not exist yet: served_judge.connect checks it once it does.
@@ -476,10 +479,16 @@ class LlmJudge:
         for members, outcome in zip(groups.member_rows, outcomes):
             if outcome.labels is not None:
                 labels[members] = outcome.labels
-        if not groups.cancelled.is_set() and groups.whole_step:  # a cancelled labelling: on_step_timed_out
-            self._count_step(failed)
-        if failed.any():
-            self._report_failures(failed, outcomes)
+        reasons = collections.Counter(outcome.failure for outcome in outcomes if outcome.failure)
+        if groups.whole_step:
+            if not groups.cancelled.is_set():  # a cancelled labelling: on_step_timed_out
+                self._count_step(failed)
+            if failed.any():
+                self._report_failures(int(failed.sum()), len(failed), reasons)
+        elif failed.any():  # one group of a streamed step: reported with the step (on_step_labelled)
+            self._stop_if_fallback_is_error(self._failure_message(int(failed.sum()), len(failed), reasons))
+            with self._streamed_lock:
+                self._streamed_failures.update(reasons)
         metrics = {}
         if probes:
             metrics = consistency_metrics(
@@ -499,28 +508,35 @@ class LlmJudge:
 
     def on_step_labelled(self, failed: np.ndarray) -> None:
         """A step whose groups were labelled one by one (streamed): its ``failed`` groups, one flag
-        a group, make it a failed step or not, as ``assign`` judges a whole step."""
+        a group, make it a failed step or not, and its failures are reported once, as ``assign``
+        judges and reports a whole step."""
         self._count_step(failed)
+        with self._streamed_lock:
+            reasons, self._streamed_failures = self._streamed_failures, collections.Counter()
         if failed.any():
-            self._stop_after_failed_steps(
-                f"judge at {endpoint(self.options)[0]}: labelling failed for {int(failed.sum())} of {len(failed)} groups"
-            )
+            self._report_failures(int(failed.sum()), len(failed), reasons)
 
     def on_step_timed_out(self, message: str) -> None:
         """A step whose labelling ran past ``label_timeout_s``: every group took the timeout
         fallback, so it counts as a failed step."""
+        with self._streamed_lock:
+            self._streamed_failures.clear()
         self._failed_steps += 1
         self._stop_after_failed_steps(message)
 
-    def _report_failures(self, failed, outcomes) -> None:
-        reasons = collections.Counter(outcome.failure for outcome in outcomes if outcome.failure)
+    def _failure_message(self, failed: int, total: int, reasons: collections.Counter) -> str:
         summary = ", ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
-        message = f"judge at {endpoint(self.options)[0]}: labelling failed for {int(failed.sum())} of {len(failed)} groups ({summary})"
-        options = self.options
-        if options.fallback == "error":
+        return f"judge at {endpoint(self.options)[0]}: labelling failed for {failed} of {total} groups ({summary})"
+
+    def _stop_if_fallback_is_error(self, message: str) -> None:
+        if self.options.fallback == "error":
             raise RuntimeError(f"{message}; {CONFIG_ROOT}.diversity.judge.fallback=error stops training")
+
+    def _report_failures(self, failed: int, total: int, reasons: collections.Counter) -> None:
+        message = self._failure_message(failed, total, reasons)
+        self._stop_if_fallback_is_error(message)
         self._stop_after_failed_steps(message)
-        self._failure_warning(f"{message}; fallback: {options.fallback}")
+        self._failure_warning(f"{message}; fallback: {self.options.fallback}")
 
     def _stop_after_failed_steps(self, message: str) -> None:
         options = self.options
