@@ -74,12 +74,6 @@ class _Run:
     rollout_mask: torch.Tensor | None = None
     stream: StreamedLabelling | None = None  # the groups of the step being pulled, not sealed yet
 
-    def labels_early(self) -> bool:
-        """Whether this run's estimator reads strategies from a backend that starts early."""
-        options = parse_config(self.trainer.config.algorithm)
-        name = self.trainer.config.algorithm.adv_estimator
-        return name in GROUP_ESTIMATORS and reads_strategies(name, options) and starts_early(options.diversity)
-
     def take_rollout_mask(self, response_mask: torch.Tensor) -> torch.Tensor | None:
         """The kept mask, if it is the one ``response_mask`` was made from by removing tokens."""
         kept, self.rollout_mask = self.rollout_mask, None
@@ -99,6 +93,13 @@ class _Run:
     def take_stream(self) -> StreamedLabelling | None:
         stream, self.stream = self.stream, None
         return stream
+
+
+def labels_early(trainer) -> bool:
+    """Whether ``trainer``'s estimator reads strategies from a backend that starts early."""
+    options = parse_config(trainer.config.algorithm)
+    name = trainer.config.algorithm.adv_estimator
+    return name in GROUP_ESTIMATORS and reads_strategies(name, options) and starts_early(options.diversity)
 
 
 _run: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("polyepo_legacy_run", default=None)
@@ -184,7 +185,7 @@ def wrap_extract_reward(original):
         if run is not None and not run.validating:
             stream = run.take_stream()
             run.drop_pending()  # a labelling the last step never collected
-            if run.labels_early():
+            if labels_early(run.trainer):
                 diversity = parse_config(run.trainer.config.algorithm).diversity
                 groups = step_groups(
                     batch.non_tensor_batch["uid"],
@@ -212,7 +213,7 @@ def wrap_get_sample(original):
     async def get_sample(self, *args, **kwargs):
         sample, queue_length = await original(self, *args, **kwargs)
         run = _run.get()
-        if sample is not None and run is not None and not run.validating and run.labels_early():
+        if sample is not None and run is not None and not run.validating and labels_early(run.trainer):
             import ray
             from verl.trainer.ppo.ray_trainer import compute_response_mask
 

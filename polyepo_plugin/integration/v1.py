@@ -52,9 +52,14 @@ import torch
 
 from polyepo_plugin.config import parse_config
 from polyepo_plugin.diversity import close_backends
-from polyepo_plugin.diversity.early_labelling import PendingLabelling, StreamedLabelling, starts_early, step_groups
-from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, reads_strategies, supplying
-from polyepo_plugin.integration.legacy import patch_advantage_functions, wrap_init, wrap_reward_loop_setup
+from polyepo_plugin.diversity.early_labelling import PendingLabelling, StreamedLabelling, step_groups
+from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, supplying
+from polyepo_plugin.integration.legacy import (
+    labels_early,
+    patch_advantage_functions,
+    wrap_init,
+    wrap_reward_loop_setup,
+)
 from polyepo_plugin.integration.patching import class_to_patch, wrap_attribute
 
 
@@ -312,12 +317,6 @@ def wrap_multi_trajectories(original, compute_advantage):
         return data
 
     return compute_advantage_for_multi_trajectories
-
-
-def labels_early(trainer) -> bool:
-    options = parse_config(trainer.config.algorithm)
-    name = trainer.config.algorithm.adv_estimator
-    return name in GROUP_ESTIMATORS and reads_strategies(name, options) and starts_early(options.diversity)
 
 
 def fetched_groups(trainer, partition: str, keys: list[str], tags: list[dict]):
