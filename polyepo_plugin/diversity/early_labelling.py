@@ -221,17 +221,15 @@ def group_labelling_workers(config: DiversityConfig) -> int:
     return config.judge.max_concurrency if config.backend == "judge" else 1
 
 
-def rows_of(groups: ResponseGroups, rows: Sequence[int]) -> ResponseGroups:
-    """``groups`` restricted to ``rows`` (one group's rows, in order), as a backend reads them."""
-    index = list(rows)
-    uids = np.asarray(groups.layout.uids, dtype=object)
-    row_uid = np.empty(groups.layout.num_rows, dtype=object)
-    for group, members in enumerate(groups.member_rows):
-        row_uid[members] = uids[group]
+def rows_of(groups: ResponseGroups, group: int) -> ResponseGroups:
+    """``groups`` restricted to its group ``group`` (its rows, in order), as a backend reads them."""
+    index = list(groups.member_rows[group])
+    row_uid = np.empty(len(index), dtype=object)
+    row_uid[:] = np.asarray(groups.layout.uids, dtype=object)[group]
     batch = None if groups.batch is None else {key: groups.batch[key][index] for key in groups.batch.keys()}
     non_tensor = None if groups.non_tensor_batch is None else {k: v[index] for k, v in groups.non_tensor_batch.items()}
     return ResponseGroups(
-        GroupLayout.from_index(row_uid[index]),
+        GroupLayout.from_index(row_uid),
         groups.response_mask[index],
         batch,
         non_tensor,
@@ -277,23 +275,21 @@ class StreamedLabelling:
     def add_group(self, groups: ResponseGroups, row_ids: Sequence[Hashable]) -> None:
         """Start labelling ``groups`` (rows ``row_ids``), unless rows with these identities are labelled already."""
         self.last_arrival = time.perf_counter()
-        for members in groups.member_rows:
-            self._start(rows_of(groups, members), [row_ids[r] for r in members])
+        for group, members in enumerate(groups.member_rows):
+            ids = [row_ids[r] for r in members]
+            if not self.has_group(ids):
+                self._start(rows_of(groups, group), ids)
 
     def has_group(self, row_ids: Sequence[Hashable]) -> bool:
         """Whether rows with exactly these identities are labelled (or labelling) as a group."""
         return frozenset(row_ids) in self._labellings
 
-    def _start(self, group: ResponseGroups, row_ids: list) -> _GroupLabelling:
-        key = frozenset(row_ids)
-        if key in self._labellings:
-            return self._labellings[key]
+    def _start(self, group: ResponseGroups, row_ids: list) -> None:
         now = time.perf_counter()
         self.started = now if self.started is None else self.started
         labelling = _GroupLabelling(group, row_ids, now)
         labelling.done = self._pool.submit(labelling.run, self.config)
-        self._labellings[key] = labelling
-        return labelling
+        self._labellings[frozenset(row_ids)] = labelling
 
     def seal(self, step: ResponseGroups, row_ids: Sequence[Hashable]) -> StreamedLabelling:
         """The step's final rows: each of its groups keeps the labelling of a group with exactly
@@ -302,12 +298,12 @@ class StreamedLabelling:
             raise ValueError(f"{len(row_ids)} row identities for {step.layout.num_rows} rows")
         self._step = (step, list(row_ids))
         kept = set()
-        for members in step.member_rows:
+        for group, members in enumerate(step.member_rows):
             ids = [row_ids[r] for r in members]
-            if frozenset(ids) not in self._labellings:
-                self.relabelled_groups += 1
             kept.add(frozenset(ids))
-            self._start(rows_of(step, members), ids)
+            if not self.has_group(ids):
+                self.relabelled_groups += 1
+                self._start(rows_of(step, group), ids)
         for key in set(self._labellings) - kept:
             self._cancel_group(self._labellings.pop(key))
         return self
