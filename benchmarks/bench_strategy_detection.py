@@ -96,15 +96,12 @@ def incentive_scores(groups: list, labels: list[list[int]]) -> dict:
     one = [found for g, found in zip(groups, labels) if g.kind == "one"]
     if one:
         out["one_pct"] = 100.0 * float(np.mean([len(set(found)) == 1 for found in one]))
-        out["abs_advantage"] = float(np.abs(all_correct_advantages(one)).mean())
     multi = [(g, found) for g, found in zip(groups, labels) if g.kind == "multi"]
     if multi:
         agreement = agreement_with_truth([found for _, found in multi], [g.truth for g, _ in multi])
         out.update(ari=agreement["ari"], precision=agreement["precision"], recall=agreement["recall"])
-        varied = [(g, found) for g, found in multi if len(set(g.truth)) > 1]
-        predicted = all_correct_advantages([found for _, found in varied]).ravel()
-        true = all_correct_advantages([g.truth for g, _ in varied]).ravel()
-        out["corr"] = float(np.corrcoef(predicted, true)[0, 1]) if predicted.std() > 0 else 0.0
+    pay = pay_scores(groups, all_correct_advantages(labels))  # (i)'s |A| and (iii)
+    out.update({key: pay[key] for key in ("abs_advantage", "corr") if key in pay})
     return out
 
 
