@@ -68,8 +68,8 @@ import math
 import re
 import weakref
 from collections import Counter
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -315,12 +315,12 @@ def stated_fractions(text: str) -> tuple[set[str], str]:
     found = set()
 
     def word_fraction(match: re.Match) -> str:
-        numerator = match.group("numerator")
+        numerator, denominator = match.group("numerator"), match.group("denominator").lower()
+        if numerator is None and denominator not in ("half", "halves"):
+            return match.group(0)
         top = 1 if numerator is None or numerator.lower() in ("a", "an") else int(words_to_numbers(numerator)[0])
-        if match.group("denominator").lower() in ("half", "halves") or numerator is not None:
-            found.add(_lowest_terms(top, _DENOMINATOR_WORDS[match.group("denominator").lower()]))
-            return " "
-        return match.group(0)
+        found.add(_lowest_terms(top, _DENOMINATOR_WORDS[denominator]))
+        return " "
 
     def digit_fraction(match: re.Match) -> str:
         found.add(_lowest_terms(int(match.group(1)), int(match.group(2))))
