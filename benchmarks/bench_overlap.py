@@ -42,6 +42,7 @@ from polyepo_plugin.cpu_harness.stage_delay import ENV_VAR as STAGE_DELAY_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_JUDGE = REPO / "tests" / "fake_judge.py"
+TRAINERS = ("legacy", "v1", "fully_async")  # fully_async: its groups stream from the rollouter's queue
 
 
 def run_arm(paths: dict, trainer: str, steps: int, extra: list[str], stage_delay_s: float, workdir: Path) -> dict:
@@ -88,9 +89,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=3.0, help="the judge's answer delay D (s)")
     parser.add_argument("--stage-delay", type=float, default=4.0, help="extra old-log-prob time S (s)")
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument(
-        "--trainers", nargs="+", default=["legacy", "v1", "fully_async"], choices=["legacy", "v1", "fully_async"]
-    )
+    parser.add_argument("--trainers", nargs="+", default=list(TRAINERS), choices=TRAINERS)
     parser.add_argument("--judge-concurrency", type=int, default=32, help="diversity.judge.max_concurrency")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
