@@ -154,3 +154,18 @@ def test_a_streamed_step_reports_its_failed_groups_once_with_their_reasons(token
     failures = [r.getMessage() for r in caplog.records if "labelling failed for" in r.getMessage()]
     assert len(failures) == 1, failures
     assert "labelling failed for 2 of 3 groups (" in failures[0] and ": 2); fallback: one_strategy" in failures[0]
+
+
+def test_only_backends_that_label_a_group_on_its_own_stream():
+    """``semantic`` (the default) weighs words and numbers over the whole step, and the judge's
+    consistency probes are drawn among the step's groups: those are labelled whole, as before
+    streaming; the judge without probes and ``answer`` stream."""
+    from polyepo_plugin.diversity.early_labelling import streams
+
+    def diversity(**options):
+        return parse_config(OmegaConf.create({"poly_epo": {"diversity": options}})).diversity
+
+    assert not streams(diversity())
+    assert not streams(diversity(backend="semantic")) and not streams(diversity(backend="embedding"))
+    assert streams(diversity(backend="judge")) and streams(diversity(backend="answer"))
+    assert not streams(diversity(backend="judge", judge={"consistency_fraction": 0.25}))

@@ -20,8 +20,8 @@ it), a backend stops at its next group or model batch, and its ``cancel()`` abor
 flight (the judge's requests, the answer worker's group).
 
 Streamed (``StreamedLabelling``): where a trainer receives its step's rows group by group (the
-fully async trainer pulls one prompt's responses at a time from its rollouter's queue), each
-group is labelled from the moment it arrives, in a bounded pool (``group_labelling_workers``),
+fully async trainer pulls one prompt's responses at a time from its rollouter's queue) and the
+backend labels a group on its own (``streams``), each group is labelled from the moment it arrives, in a bounded pool (``group_labelling_workers``),
 keyed by its rows' identities. Once the step's rows are final (``seal``), a group whose rows are
 exactly a labelled group's keeps that labelling, any other group is labelled then, and labelled
 groups absent from the step are cancelled. The timeout rule holds per group: a group not labelled
@@ -54,6 +54,18 @@ CANCEL_WAIT_S = 5.0
 # group came in, and those labelled only once the step's rows were final (rows changed, or not streamed).
 STREAMED_METRIC = "poly_epo/diversity_streamed_groups"
 RELABELLED_METRIC = "poly_epo/diversity_relabelled_groups"
+
+
+def streams(config: DiversityConfig) -> bool:
+    """Whether groups may be labelled one by one as they arrive (``StreamedLabelling``): only
+    where a group's labels do not depend on the step's other groups. ``answer`` compares a
+    group's answers; the judge reads one group a request, unless ``consistency_fraction`` picks
+    groups to ask twice among the step's. ``semantic`` weighs words and numbers over the whole
+    step, so a group labelled alone could get other labels than in its step: it is labelled
+    whole, as measured."""
+    if config.backend == "judge":
+        return config.judge.consistency_fraction == 0
+    return config.backend == "answer"
 
 
 def starts_early(config: DiversityConfig) -> bool:

@@ -54,6 +54,7 @@ from polyepo_plugin.diversity.early_labelling import (
     row_identities,
     starts_early,
     step_groups,
+    streams,
 )
 from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, reads_strategies, supplied_inputs, supplying
 from polyepo_plugin.integration import served_judge
@@ -100,6 +101,11 @@ def labels_early(trainer) -> bool:
     options = parse_config(trainer.config.algorithm)
     name = trainer.config.algorithm.adv_estimator
     return name in GROUP_ESTIMATORS and reads_strategies(name, options) and starts_early(options.diversity)
+
+
+def streams_groups(trainer) -> bool:
+    """Whether ``trainer``'s groups are labelled one by one as they arrive (``streams``)."""
+    return labels_early(trainer) and streams(parse_config(trainer.config.algorithm).diversity)
 
 
 _run: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("polyepo_legacy_run", default=None)
@@ -213,7 +219,7 @@ def wrap_get_sample(original):
     async def get_sample(self, *args, **kwargs):
         sample, queue_length = await original(self, *args, **kwargs)
         run = _run.get()
-        if sample is not None and run is not None and not run.validating and labels_early(run.trainer):
+        if sample is not None and run is not None and not run.validating and streams_groups(run.trainer):
             import ray
             from verl.trainer.ppo.ray_trainer import compute_response_mask
 

@@ -57,6 +57,7 @@ from polyepo_plugin.estimator import GROUP_ESTIMATORS, StepInputs, supplying
 from polyepo_plugin.integration.legacy import (
     labels_early,
     patch_advantage_functions,
+    streams_groups,
     wrap_init,
     wrap_reward_loop_setup,
 )
@@ -370,7 +371,7 @@ def wrap_sync_metadata(original):
     def _sync_metadata_from_transfer_queue(self, *args, **kwargs):
         result = original(self, *args, **kwargs)
         trainer = _stepping.get()
-        if trainer is not None and labels_early(trainer):
+        if trainer is not None and streams_groups(trainer):
             stream_finished_groups(trainer, self)
         return result
 
