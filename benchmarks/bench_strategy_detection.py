@@ -249,13 +249,13 @@ def soft_count_study(sources: list, model) -> list[dict]:
     return rows
 
 
-def paper_step(model) -> dict:
-    """Seconds of the default backend on one paper-scale step (test-part long responses of one
-    strategy joined up to 4096 word pieces each; best of two, the first builds the static table's
-    rows), and of the final-answer removal of a 100k-character response (best of three)."""
+def paper_step_groups(tokenizer) -> list[list[str]]:
+    """One paper-scale step's responses: ``PAPER_GROUPS`` groups of ``PAPER_N``, each response
+    test-part long responses of strategy_sets drawn at random (seed 0) and joined until it has
+    at least ``PAPER_TOKENS`` of ``tokenizer``'s word pieces."""
     source = strategy_sources.strategy_sets("test", "long")
     pieces = [t for g in source.groups for t in g.texts]
-    lengths = [len(ids) for ids in model.tokenizer(pieces, add_special_tokens=False)["input_ids"]]
+    lengths = [len(ids) for ids in tokenizer(pieces, add_special_tokens=False)["input_ids"]]
     rng = np.random.default_rng(0)
     texts = []
     for _ in range(PAPER_GROUPS * PAPER_N):
@@ -265,7 +265,15 @@ def paper_step(model) -> dict:
             parts.append(pieces[k])
             total += lengths[k]
         texts.append("\n\n".join(parts))
-    groups = [texts[k : k + PAPER_N] for k in range(0, len(texts), PAPER_N)]
+    return [texts[k : k + PAPER_N] for k in range(0, len(texts), PAPER_N)]
+
+
+def paper_step(model) -> dict:
+    """Seconds of the default backend on one paper-scale step (``paper_step_groups``; best of
+    two, the first builds the static table's rows), and of the final-answer removal of a
+    100k-character response (best of three)."""
+    groups = paper_step_groups(model.tokenizer)
+    texts = [t for group in groups for t in group]
     step = min(timed(label_strategies, groups) for _ in range(2))
     long_text = ("We add 17 and 25 to get 42, then check it again. " * 2100)[:100_000] + " The answer is 42."
     removal = min(timed(without_final_answer, long_text) for _ in range(3))
