@@ -222,6 +222,8 @@ def print_summary(result: dict) -> None:
         print(f"paper step {case:<20} " + "  ".join(
             f"{arm} {row[arm]['seconds_for_128_groups']:.1f}s (x{base / max(row[arm]['seconds_for_128_groups'], 1e-9):.1f})"
             for arm in arms))
+    if len(arms) == 1:
+        return
     print(f"{'source':<38} {'backend':<9} " + " ".join(f"{arm + ' same% / ARI':>24}" for arm in arms[1:]))
     for row in result["agreement"]:
         print(f"{row['source']:<38} {row['backend']:<9} " + " ".join(
