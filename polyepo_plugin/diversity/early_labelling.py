@@ -26,10 +26,16 @@ keyed by its rows' identities. Once the step's rows are final (``seal``), a grou
 exactly a labelled group's keeps that labelling, any other group is labelled then, and labelled
 groups absent from the step are cancelled. The timeout rule holds per group: a group not labelled
 ``label_timeout_s`` after it started takes ``timeout_fallback``; the other groups keep their labels.
+
+Labelled apart (``labelled_apart``): where a group is produced in another process (the fully
+async rollouter), it can be labelled there, before it is handed on, so that a group waiting for
+the trainer is labelled while it waits. Its labelling travels with it as plain data
+(``GroupRecord``s) and joins the step with ``StreamedLabelling.add_labelled``, as if labelled here.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
 import threading
@@ -54,6 +60,7 @@ CANCEL_WAIT_S = 5.0
 # group came in, and those labelled only once the step's rows were final (rows changed, or not streamed).
 STREAMED_METRIC = "poly_epo/diversity_streamed_groups"
 RELABELLED_METRIC = "poly_epo/diversity_relabelled_groups"
+APART_METRIC = "poly_epo/diversity_labelled_apart_groups"  # labels that came with the group (``add_labelled``)
 
 
 def streams(config: DiversityConfig) -> bool:
@@ -254,9 +261,10 @@ def rows_of(groups: ResponseGroups, group: int) -> ResponseGroups:
 
 @dataclass
 class _GroupLabelling:
-    """One group's labelling in the pool: its rows as labelled, their identities, when it started."""
+    """One group's labelling in the pool: its rows as labelled (None: labelled apart), their
+    identities, when it started."""
 
-    groups: ResponseGroups
+    groups: ResponseGroups | None
     row_ids: list
     started: float
     done: Future | None = None
@@ -291,6 +299,28 @@ class StreamedLabelling:
             ids = [row_ids[r] for r in members]
             if not self.has_group(ids):
                 self._start(rows_of(groups, group), ids)
+
+    def add_labelled(self, records: Sequence[dict]) -> None:
+        """Groups labelled apart, as ``labelled_record``/``timed_out_record`` describe them: they
+        join the step as if labelled here, done when they arrive."""
+        now = self.last_arrival = time.perf_counter()
+        self.started = now if self.started is None else self.started
+        for record in records:
+            done: Future = Future()
+            if record["timed_out"]:
+                done.set_exception(TimeoutError())
+            else:
+                done.set_result(
+                    Labelling(
+                        np.asarray(record["labels"], dtype=np.int64),
+                        np.array([record["failed"]]),
+                        np.array([record["zero_advantage"]]),
+                        record["fallback"],
+                        record["metrics"],
+                        record["failure_reasons"],
+                    )
+                )
+            self._labellings[frozenset(record["row_ids"])] = _GroupLabelling(None, record["row_ids"], now, done, now)
 
     def has_group(self, row_ids: Sequence[Hashable]) -> bool:
         """Whether rows with exactly these identities are labelled (or labelling) as a group."""
@@ -347,7 +377,7 @@ class StreamedLabelling:
         failed = np.zeros(step.layout.num_groups, dtype=bool)
         zero = np.zeros(step.layout.num_groups, dtype=bool)
         timed_out = np.zeros(step.layout.num_groups, dtype=bool)
-        fallback, metrics = None, []
+        fallback, metrics, reasons = None, [], collections.Counter()
         for group, members in enumerate(step.member_rows):
             labelling = self._labellings[frozenset(step_ids[r] for r in members)]
             deadline = labelling.started + self.config.label_timeout_s
@@ -363,7 +393,12 @@ class StreamedLabelling:
             failed[group], zero[group] = result.failed_groups[0], result.zero_advantage_groups[0]
             fallback = fallback or result.fallback
             metrics.append(result.metrics)
-        streaming = {STREAMED_METRIC: float(self.streamed_groups), RELABELLED_METRIC: float(self.relabelled_groups)}
+            reasons.update(result.failure_reasons)
+        streaming = {
+            STREAMED_METRIC: float(self.streamed_groups),
+            RELABELLED_METRIC: float(self.relabelled_groups),
+            APART_METRIC: float(sum(g.groups is None for g in self._labellings.values())),
+        }
         labelling = Labelling(labels, failed, zero, fallback, {**merged_group_metrics(metrics), **streaming})
         if timed_out.any():
             message = (
@@ -382,11 +417,13 @@ class StreamedLabelling:
         else:  # a timed-out step counted already (timed_out_labelling)
             backend = make_backend(self.config)
             if hasattr(backend, "on_step_labelled"):
-                backend.on_step_labelled(failed)
+                backend.on_step_labelled(failed, dict(reasons))
         self._pool.shutdown(wait=False)
         return moved_to_rows(labelling, step, step_ids, row_ids, layout), time.perf_counter() - waited_from
 
     def _cancel_group(self, labelling: _GroupLabelling) -> None:
+        if labelling.groups is None:  # labelled apart: nothing runs here
+            return
         labelling.groups.cancelled.set()
         if not labelling.done.cancel():  # running: the backend aborts what it has in flight
             backend = make_backend(self.config)
@@ -409,6 +446,27 @@ class StreamedLabelling:
     @property
     def running(self) -> bool:
         return any(not g.done.done() for g in self._labellings.values())
+
+
+def labelled_record(labelling: Labelling, row_ids: Sequence[str]) -> dict:
+    """One group's ``labelling`` (rows ``row_ids``, in its order) as plain data, for
+    ``StreamedLabelling.add_labelled`` in another process."""
+    return {
+        "row_ids": list(row_ids),
+        "timed_out": False,
+        "labels": labelling.labels.tolist(),
+        "failed": bool(labelling.failed_groups[0]),
+        "zero_advantage": bool(labelling.zero_advantage_groups[0]),
+        "fallback": labelling.fallback,
+        "metrics": labelling.metrics,
+        "failure_reasons": labelling.failure_reasons,
+    }
+
+
+def timed_out_record(row_ids: Sequence[str]) -> dict:
+    """A group not labelled within ``label_timeout_s`` of its start: it takes ``timeout_fallback``
+    in the step that collects it."""
+    return {"row_ids": list(row_ids), "timed_out": True}
 
 
 def merged_group_metrics(per_group: Sequence[dict[str, float]]) -> dict[str, float]:
