@@ -10,13 +10,26 @@ and a real HTTP judge on 127.0.0.1.
 
 import asyncio
 import json
+import threading
+import time
+from types import SimpleNamespace
 
 import pytest
 import ray
 import torch
 from fake_judge import FakeJudge
+from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
-from test_early_labelling_on_cpu import advantages_of, in_run, reorder, run_config, step_batch, synchronous, tokenizer  # noqa: F401
+from test_early_labelling_on_cpu import (  # noqa: F401
+    VERL_CONFIG_DIR,
+    advantages_of,
+    in_run,
+    reorder,
+    run_config,
+    step_batch,
+    synchronous,
+    tokenizer,
+)
 from verl.experimental.fully_async_policy.detach_utils import RolloutSample
 from verl.experimental.fully_async_policy.message_queue import MessageQueueClient
 from verl.trainer.ppo import ray_trainer
@@ -94,6 +107,7 @@ def test_a_group_labelled_in_the_rollouter_gives_the_advantages_of_one_labelled_
     assert torch.allclose(got, expected) and got.abs().sum() > 0
     assert metrics[APART_METRIC] == 3 and metrics[RELABELLED_METRIC] == 0
     assert metrics["poly_epo/diversity_labelled_in_step"] == 0
+    assert metrics["poly_epo/diversity_latency_s"] >= 0.2  # the rollouter's labelling time, not the queue's
     assert metrics["poly_epo/distinct_strategies_mean"] == 2
 
 
@@ -120,17 +134,23 @@ def test_a_group_whose_rows_changed_after_the_queue_is_labelled_again(tokenizer)
 
 
 def test_a_group_past_label_timeout_s_in_the_rollouter_takes_the_fallback_in_the_step(tokenizer):
-    with FakeJudge(delay_s=0.0, slow_timeout_s=5.0) as judge:
-        config = run_config(judge)
+    with FakeJudge(delay_s=0.0, slow_timeout_s=30.0) as judge:
+        config = run_config(judge, timeout_s=60)
         OmegaConf.update(config, "algorithm.poly_epo.diversity.label_timeout_s", 1.0, force_add=True)
         data = step_batch(tokenizer, behaviour=["ok", "timeout-once", "ok"])
         with in_run(config, tokenizer):
+            started = time.perf_counter()
             queued = through_the_queue(config, data, tokenizer)
+            took = time.perf_counter() - started
+            time.sleep(0.5)
+            # The slow request was aborted, not left to hold a labelling thread for 30 s.
+            assert not [t for t in threading.enumerate() if t.name.startswith("polyepo-rollout-labelling")]
             ray_trainer.extract_reward(data)
             got, metrics = advantages_of(data, config)
         expected, _ = synchronous(data, config, tokenizer)
+    assert took < 1.0 + 2.0
     # Queued as each was labelled: the slow group last.
-    assert [record["timed_out"] for item in queued for record in json.loads(item[2])] == [False, False, True]
+    assert ["timed_out" in record for item in queued for record in json.loads(item[2])] == [False, False, True]
     assert metrics["poly_epo/diversity_timed_out_groups"] == metrics["poly_epo/diversity_failed_groups"] == 1
     kept = torch.tensor([row // ROLLOUT_N != 1 for row in range(len(data))])
     assert torch.allclose(got[kept], expected[kept])
@@ -153,16 +173,36 @@ def test_failed_groups_are_reported_once_by_the_trainer_with_their_reasons(token
     assert "labelling failed for 2 of 3 groups (" in failures[0] and ": 2); fallback: one_strategy" in failures[0]
 
 
-def test_with_fallback_error_a_failed_group_goes_bare_and_stops_the_run_in_the_trainer(tokenizer):
+def test_with_fallback_error_a_group_failed_in_the_rollouter_stops_the_run_in_the_trainer(tokenizer):
     with FakeJudge(delay_s=0.0) as judge:
         config = run_config(judge, fallback="error")
         data = step_batch(tokenizer, behaviour=["ok", "5xx-always", "ok"])
         with in_run(config, tokenizer):
             queued = through_the_queue(config, data, tokenizer)
             ray_trainer.extract_reward(data)
-            with pytest.raises(RuntimeError, match="fallback=error stops training"):
+            with pytest.raises(RuntimeError, match="rollouter.*fallback=error stops training"):
                 advantages_of(data, config)
-    assert sum(isinstance(item, bytes) for item in queued) == 1  # the failed group, bare
+        asked = judge.requests["5xx-always"]
+    assert asked == 1  # asked in the rollouter only, not again by the trainer
+    assert sum("error" in record for item in queued for record in json.loads(item[2])) == 1
+
+
+@pytest.mark.parametrize("option", ["early_start=false", "judge.consistency_fraction=0.5"])
+def test_a_verl_served_judge_whose_groups_would_reach_the_trainer_stops_the_fully_async_run(option):
+    with initialize_config_dir(config_dir=VERL_CONFIG_DIR, version_base=None):
+        config = compose(
+            "ppo_trainer",
+            overrides=[
+                "algorithm.adv_estimator=poly_epo",
+                "+algorithm.poly_epo.diversity.backend=judge",
+                "+algorithm.poly_epo.diversity.judge.base_url=verl",
+                f"+algorithm.poly_epo.diversity.{option}",
+            ],
+        )
+    with pytest.raises(ValueError, match="base_url=verl on the fully async trainer"):
+        fully_async.check_served_judge_streams(SimpleNamespace(config=config))
+    OmegaConf.update(config, "algorithm.poly_epo.diversity.backend", "semantic")
+    fully_async.check_served_judge_streams(SimpleNamespace(config=config))  # no judge served: nothing to check
 
 
 def test_the_wrappers_reach_verls_message_queue_client():

@@ -10,9 +10,11 @@ trainer finishes the previous step.
   ``put_sample`` labels the group before it enters the queue, in a bounded pool
   (``group_labelling_workers``) with the ``label_timeout_s`` rule, and puts
   ``(LABELLED_SAMPLE, sample, records)`` instead of the sample: the labelling travels with it
-  as JSON. A labelling that raises (e.g. ``judge.fallback=error``) puts the sample bare, and the
-  trainer labels it (and stops there, as on any trainer). Holding the put holds the sample's
-  slot among the rollouter's active tasks, so the staleness bound still counts it.
+  as JSON. A labelling that raises (``judge.fallback=error``, ``timeout_fallback=error``)
+  travels as its error, raised again where the trainer collects the step; a sample the
+  rollouter cannot read goes bare. Holding the put holds the sample's slot among the
+  rollouter's active tasks, so the staleness bound still counts it (and the rollouter's own
+  timings count the labelling as rollout time).
 - In the trainer's process: the wrapped ``get_sample`` hands verl the bare sample, adds a
   travelling labelling to the step's ``StreamedLabelling`` (``add_labelled``), and starts
   labelling a bare group as it is pulled (``add_group``). The wrapped ``extract_reward``
@@ -21,8 +23,8 @@ trainer finishes the previous step.
 Only where groups stream (``early_labelling.streams``: the judge without consistency probes,
 ``answer``). A judge served by verl (``base_url: verl``) is the rollouter's reward model here:
 the rollouter builds verl's reward loop, so the judge is connected to its router there, once
-its ``init_workers`` has built it (``served_judge.connect``); the trainer has no router, and a
-group that reaches it bare fails there with an error that says so.
+its ``init_workers`` has built it (``served_judge.connect_if_served``), and a run whose groups
+would not all be labelled there stops before it starts (``check_served_judge_streams``).
 """
 
 from __future__ import annotations
@@ -33,21 +35,24 @@ import contextvars
 import functools
 import json
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
-from polyepo_plugin.config import DiversityConfig, parse_config
+from polyepo_plugin.config import CONFIG_ROOT, DiversityConfig, parse_config
 from polyepo_plugin.diversity import close_backends, label_groups
+from polyepo_plugin.diversity.groups import ResponseGroups
 from polyepo_plugin.diversity.early_labelling import (
     StreamedLabelling,
+    cancel_labelling,
+    failed_record,
     group_labelling_workers,
     labelled_record,
     rows_of,
     step_groups,
     timed_out_record,
 )
-from polyepo_plugin.estimator import GROUP_ESTIMATORS
 from polyepo_plugin.integration import served_judge
-from polyepo_plugin.integration.legacy import _run, batch_row_ids, streams_groups
+from polyepo_plugin.integration.legacy import batch_row_ids, current_run, streams_groups
 from polyepo_plugin.integration.patching import class_to_patch, wrap_attribute
 
 logger = logging.getLogger(__name__)
@@ -74,23 +79,39 @@ class RolloutLabeller:
         self.config = config
         self.tokenizer = tokenizer
         self._pool = ThreadPoolExecutor(group_labelling_workers(config), thread_name_prefix="polyepo-rollout-labelling")
+        self._in_flight: dict[int, ResponseGroups] = {}  # the groups being labelled, by id
 
     async def labelled(self, sample: bytes):
         """``sample`` with its groups' labelling, as the queue carries it."""
-        groups, row_ids = sample_groups(sample, self.tokenizer)
+        loop = asyncio.get_running_loop()
+        groups, row_ids = await loop.run_in_executor(None, sample_groups, sample, self.tokenizer)
         records = []
         for group, members in enumerate(groups.member_rows):
-            one = rows_of(groups, group)
-            ids = [row_ids[r] for r in members]
-            labelling = asyncio.wrap_future(self._pool.submit(label_groups, self.config, one))
-            try:
-                records.append(labelled_record(await asyncio.wait_for(labelling, self.config.label_timeout_s), ids))
-            except TimeoutError:
-                one.cancelled.set()  # the backend stops at its next request or batch
-                records.append(timed_out_record(ids))
+            records.append(await self._record(rows_of(groups, group), [row_ids[r] for r in members]))
         return LABELLED_SAMPLE, sample, json.dumps(records)
 
+    async def _record(self, group: ResponseGroups, row_ids: list[str]) -> dict:
+        """One group labelled here within ``label_timeout_s``, as a record for the trainer."""
+        started = time.perf_counter()
+        labelling = asyncio.wrap_future(self._pool.submit(label_groups, self.config, group))
+        self._in_flight[id(group)] = group
+        try:
+            done, _ = await asyncio.wait({labelling}, timeout=self.config.label_timeout_s)
+        finally:
+            del self._in_flight[id(group)]
+        took = time.perf_counter() - started
+        if not done:
+            cancel_labelling(self.config, group)
+            return timed_out_record(row_ids, took)
+        try:
+            return labelled_record(labelling.result(), row_ids, took)
+        except Exception as error:  # noqa: BLE001 - raised again where the step collects it
+            return failed_record(row_ids, took, error)
+
     def close(self) -> None:
+        """Stop every labelling in flight (the rollouter's ``fit`` ended)."""
+        for group in list(self._in_flight.values()):
+            cancel_labelling(self.config, group)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -123,17 +144,27 @@ def wrap_rollouter_fit(original):
     return fit
 
 
+def check_served_judge_streams(rollouter) -> None:
+    """A judge served by verl is reachable only from the rollouter here, so every group must be
+    labelled there."""
+    if served_judge.served_judge_of(rollouter) is not None and not streams_groups(rollouter):
+        raise ValueError(
+            f"{CONFIG_ROOT}.diversity.judge.base_url=verl on the fully async trainer: verl serves the judge from the "
+            "rollouter's reward loop, so the groups must be labelled there, as they are queued. That needs "
+            f"{CONFIG_ROOT}.diversity.early_start=true and diversity.judge.consistency_fraction=0; or serve the judge "
+            "yourself (examples/judge/serve_judge.sh) and give its base_url."
+        )
+
+
 def wrap_rollouter_init_workers(original):
     """Around the rollouter's async ``init_workers``: a judge that verl serves is pointed at the
     router of the reward loop it built (blocking calls in a thread, as verl builds that loop)."""
 
     @functools.wraps(original)
     async def init_workers(self, *args, **kwargs):
+        check_served_judge_streams(self)
         result = await original(self, *args, **kwargs)
-        if self.config.algorithm.get("adv_estimator") in GROUP_ESTIMATORS:
-            diversity = parse_config(self.config.algorithm).diversity
-            if served_judge.served_by_verl(diversity):
-                await asyncio.get_running_loop().run_in_executor(None, served_judge.connect, self, diversity)
+        await asyncio.get_running_loop().run_in_executor(None, served_judge.connect_if_served, self)
         return result
 
     return init_workers
@@ -146,8 +177,8 @@ def wrap_put_sample(original):
         if sample is not None and labeller is not None:
             try:
                 sample = await labeller.labelled(sample)
-            except Exception as error:  # noqa: BLE001 - the trainer labels the group and stops there if it must
-                logger.warning("polyepo: labelling a group in the rollouter failed (%r); the trainer labels it", error)
+            except Exception as error:  # noqa: BLE001 - reading the sample failed: the trainer labels it
+                logger.warning("polyepo: reading a group in the rollouter failed (%r); the trainer labels it", error)
         return await original(self, sample, *args, **kwargs)
 
     return put_sample
@@ -160,7 +191,7 @@ def wrap_get_sample(original):
         records = None
         if isinstance(sample, tuple) and sample[0] == LABELLED_SAMPLE:
             _, sample, records = sample
-        run = _run.get()
+        run = current_run()
         if sample is not None and run is not None and not run.validating and streams_groups(run.trainer):
             if run.stream is None:
                 run.stream = StreamedLabelling(parse_config(run.trainer.config.algorithm).diversity)

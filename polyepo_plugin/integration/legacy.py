@@ -107,6 +107,11 @@ def streams_groups(trainer) -> bool:
 _run: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("polyepo_legacy_run", default=None)
 
 
+def current_run() -> _Run | None:
+    """The run whose ``fit`` this thread (or task) is in."""
+    return _run.get()
+
+
 def batch_row_ids(data) -> list[str]:
     """Identities of a DataProto's rows: uid, prompt and response tokens under the attention
     mask, which rollout correction leaves alone (it removes tokens from ``response_mask``)."""
@@ -169,10 +174,7 @@ def wrap_reward_loop_setup(original):
     @functools.wraps(original)
     def setup(self, *args, **kwargs):
         result = original(self, *args, **kwargs)
-        if self.config.algorithm.get("adv_estimator") in GROUP_ESTIMATORS:
-            diversity = parse_config(self.config.algorithm).diversity
-            if served_judge.served_by_verl(diversity):
-                served_judge.connect(self, diversity)
+        served_judge.connect_if_served(self)
         return result
 
     return setup
