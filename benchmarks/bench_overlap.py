@@ -1,7 +1,7 @@
 """How much of the judge's latency a training step waits for, end to end through verl on CPU.
 
-    python benchmarks/bench_overlap.py [--delay 3] [--stage-delay 4] [--steps 4]
-        [--trainers legacy v1 fully_async] [--judge-concurrency 32]
+    python benchmarks/bench_overlap.py [--delay 3] [--stage-delay 4] [--update-delay 0] [--steps 4]
+        [--trainers legacy v1 fully_async] [--judge-concurrency 32] [--staleness X]
 
 Runs ``python -m verl.trainer.main_ppo`` (``fully_async``: verl's fully async trainer, whose
 groups stream from its rollouter's queue) with the CPU harness (tiny model, toy task) for these
@@ -11,14 +11,18 @@ arms, each on the same data and seed:
 - ``judge, in step``: a stand-in judge on 127.0.0.1 answering after ``--delay`` D seconds, with
   ``diversity.early_start=false`` (labelling inside the advantage stage, as before);
 - ``judge, early``: the same judge, labelling started early (the default): at the reward stage
-  (legacy), or each group as it comes in (fully async: pulled from the queue; v1: seen finished
-  by the replay buffer's poll of TransferQueue).
+  (legacy), or each group as it is complete (fully async: in the rollouter, before the group is
+  queued; v1: seen finished by the replay buffer's poll of TransferQueue).
 
 each without and (``--stage-delay`` > 0) with the old-log-prob stage made S seconds slower
 (``POLYEPO_HARNESS_OLD_LOG_PROB_DELAY_S``, a harness knob), standing in for a large model's
 log-prob stages (``--stage-delay 0``: without only). ``--judge-concurrency``: the judge's
 ``max_concurrency`` (at 1 the step's groups are labelled one after another, as when a step has
-many more groups than the judge takes at once). Reports per arm the mean ``timing_s/step`` over
+many more groups than the judge takes at once). ``--update-delay`` U: every arm's actor update
+made U seconds slower (``POLYEPO_HARNESS_UPDATE_ACTOR_DELAY_S``), the stage during which the
+fully async rollouter generates (and labels) the next step's groups; ``--staleness``: the fully
+async trainer's ``async_training.staleness_threshold`` (how far its rollouter may run ahead;
+verl's default when not given). Reports per arm the mean ``timing_s/step`` over
 steps 2..N (step 1 warms up; the fully async trainer's steps by ``training/global_step``) and their range,
 ``poly_epo/diversity_latency_s`` and ``poly_epo/diversity_wait_s``, then the extra step time
 over the ``labels`` arm as a multiple of D and wait / latency. Expected: in-step extra ~ 1 x D;
@@ -39,13 +43,16 @@ from pathlib import Path
 from polyepo_plugin.cpu_harness import overrides, tiny_assets
 from polyepo_plugin.cpu_harness.console import step_metrics
 from polyepo_plugin.cpu_harness.stage_delay import ENV_VAR as STAGE_DELAY_ENV
+from polyepo_plugin.cpu_harness.stage_delay import UPDATE_ENV_VAR
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_JUDGE = REPO / "tests" / "fake_judge.py"
 TRAINERS = ("legacy", "v1", "fully_async")  # fully_async: its groups stream from the rollouter's queue
 
 
-def run_arm(paths: dict, trainer: str, steps: int, extra: list[str], stage_delay_s: float, workdir: Path) -> dict:
+def run_arm(
+    paths: dict, trainer: str, steps: int, extra: list[str], stage_delay_s: float, update_delay_s: float, workdir: Path
+) -> dict:
     apart = trainer if trainer in overrides.APART_TRAINERS else None
     cmd = [
         sys.executable,
@@ -57,7 +64,12 @@ def run_arm(paths: dict, trainer: str, steps: int, extra: list[str], stage_delay
         ),
         *extra,
     ]
-    env = {**os.environ, overrides.ENV_VAR: overrides.MODULE, STAGE_DELAY_ENV: str(stage_delay_s)}
+    env = {
+        **os.environ,
+        overrides.ENV_VAR: overrides.MODULE,
+        STAGE_DELAY_ENV: str(stage_delay_s),
+        UPDATE_ENV_VAR: str(update_delay_s),
+    }
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=1200)
@@ -88,6 +100,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay", type=float, default=3.0, help="the judge's answer delay D (s)")
     parser.add_argument("--stage-delay", type=float, default=4.0, help="extra old-log-prob time S (s)")
+    parser.add_argument("--update-delay", type=float, default=0.0, help="extra actor-update time U (s), every arm")
+    parser.add_argument("--staleness", type=float, default=None, help="fully async: async_training.staleness_threshold")
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--trainers", nargs="+", default=list(TRAINERS), choices=TRAINERS)
     parser.add_argument("--judge-concurrency", type=int, default=32, help="diversity.judge.max_concurrency")
@@ -111,11 +125,13 @@ def main() -> None:
             "judge, in step": [*judge_options, "+algorithm.poly_epo.diversity.early_start=false"],
             "judge, early": judge_options,
         }
+        staleness = [] if args.staleness is None else [f"async_training.staleness_threshold={args.staleness}"]
         for trainer in args.trainers:
             for stage_delay in dict.fromkeys((0.0, args.stage_delay)):
                 row = {}
                 for arm, extra in arms.items():
-                    row[arm] = run_arm(paths, trainer, args.steps, extra, stage_delay, workdir)
+                    extra = extra + (staleness if trainer == "fully_async" else [])
+                    row[arm] = run_arm(paths, trainer, args.steps, extra, stage_delay, args.update_delay, workdir)
                     print(f"[{trainer} S={stage_delay:g}] {arm}: {json.dumps(row[arm])}", flush=True)
                 results.append({"trainer": trainer, "stage_delay_s": stage_delay, "arms": row})
     finally:
@@ -123,7 +139,7 @@ def main() -> None:
 
     print(
         f"\nD = {args.delay:g} s judge delay, judge max_concurrency {args.judge_concurrency}; steps 2..{args.steps} "
-        "averaged; S = extra old-log-prob time"
+        f"averaged; S = extra old-log-prob time; U = {args.update_delay:g} s extra update time"
     )
     print(f"{'trainer':11} {'S':>4} {'arm':16} {'step s':>7} {'extra/D':>8} {'latency':>8} {'wait':>6} {'wait/lat':>8}")
     for result in results:
@@ -136,7 +152,13 @@ def main() -> None:
                 f"{m['latency_s']:8.2f} {m['wait_s']:6.2f} {ratio:8.2f}"
             )
     if args.out:
-        summary = {"delay_s": args.delay, "judge_concurrency": args.judge_concurrency, "steps": args.steps}
+        summary = {
+            "delay_s": args.delay,
+            "update_delay_s": args.update_delay,
+            "staleness_threshold": args.staleness,
+            "judge_concurrency": args.judge_concurrency,
+            "steps": args.steps,
+        }
         Path(args.out).write_text(json.dumps({**summary, "results": results}, indent=1, allow_nan=False))
 
 

@@ -78,6 +78,7 @@ def test_the_judge_is_asked_only_when_reach_judge_is_given(capsys):
         *RUN,
         "++algorithm.poly_epo.diversity.backend=judge",
         f"++algorithm.poly_epo.diversity.judge.base_url=http://127.0.0.1:{closed_port()}/v1",
+        "++algorithm.poly_epo.diversity.judge.startup_wait_s=0",  # else a closed port is waited for 300 s
     ]
     code, _, err = check(capsys, *unreachable)
     assert code == 0 and "endpoint not asked: add --reach-judge" in err

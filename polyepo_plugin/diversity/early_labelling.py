@@ -26,10 +26,17 @@ keyed by its rows' identities. Once the step's rows are final (``seal``), a grou
 exactly a labelled group's keeps that labelling, any other group is labelled then, and labelled
 groups absent from the step are cancelled. The timeout rule holds per group: a group not labelled
 ``label_timeout_s`` after it started takes ``timeout_fallback``; the other groups keep their labels.
+
+Labelled apart (``labelled_apart``): where a group is produced in another process (the fully
+async rollouter), it can be labelled there, before it is handed on, so that a group waiting for
+the trainer is labelled while it waits. Its labelling travels with it as plain data
+(``GroupRecord``s) and joins the step with ``StreamedLabelling.add_labelled``, as if labelled here.
 """
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import hashlib
 import logging
 import threading
@@ -54,6 +61,7 @@ CANCEL_WAIT_S = 5.0
 # group came in, and those labelled only once the step's rows were final (rows changed, or not streamed).
 STREAMED_METRIC = "poly_epo/diversity_streamed_groups"
 RELABELLED_METRIC = "poly_epo/diversity_relabelled_groups"
+APART_METRIC = "poly_epo/diversity_labelled_apart_groups"  # labels that came with the group (``add_labelled``)
 
 
 def streams(config: DiversityConfig) -> bool:
@@ -171,10 +179,7 @@ class PendingLabelling:
         if self._cancelled or not self._thread.is_alive():
             return
         self._cancelled = True
-        self.groups.cancelled.set()
-        backend = make_backend(self.config)
-        if hasattr(backend, "cancel"):
-            backend.cancel()
+        cancel_labelling(self.config, self.groups)
         self._thread.join(wait_s)
         if wait_s and self._thread.is_alive():
             logger.warning("polyepo: a cancelled strategy labelling is still running after %.0f s", wait_s)
@@ -182,6 +187,15 @@ class PendingLabelling:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+
+def cancel_labelling(config: DiversityConfig, groups: ResponseGroups) -> None:
+    """Stop labelling ``groups``: the backend stops at its next group or batch, and aborts what
+    it has in flight for them (the judge's requests for these groups alone)."""
+    groups.cancelled.set()
+    backend = make_backend(config)
+    if hasattr(backend, "cancel"):
+        backend.cancel()
 
 
 def timed_out_labelling(
@@ -254,13 +268,15 @@ def rows_of(groups: ResponseGroups, group: int) -> ResponseGroups:
 
 @dataclass
 class _GroupLabelling:
-    """One group's labelling in the pool: its rows as labelled, their identities, when it started."""
+    """One group's labelling in the pool (or, ``apart``, done in another process and received):
+    its rows as labelled, their identities, when it started."""
 
-    groups: ResponseGroups
+    groups: ResponseGroups | None
     row_ids: list
     started: float
     done: Future | None = None
     finished: float | None = None
+    apart: bool = False
 
     def run(self, config: DiversityConfig) -> Labelling:
         try:
@@ -291,6 +307,22 @@ class StreamedLabelling:
             ids = [row_ids[r] for r in members]
             if not self.has_group(ids):
                 self._start(rows_of(groups, group), ids)
+
+    def add_labelled(self, records: Sequence[dict]) -> None:
+        """Groups labelled apart, as ``labelled_record``/``timed_out_record`` describe them: they
+        join the step as if labelled here, done when they arrive."""
+        now = self.last_arrival = time.perf_counter()
+        for record in records:
+            started = now - record["duration_s"]  # its own time, not its wait in the queue
+            self.started = started if self.started is None else min(self.started, started)
+            done: Future = Future()
+            outcome = from_record(record)
+            if isinstance(outcome, BaseException):
+                done.set_exception(outcome)
+            else:
+                done.set_result(outcome)
+            labelling = _GroupLabelling(None, record["row_ids"], started, done, now, apart=True)
+            self._labellings[frozenset(record["row_ids"])] = labelling
 
     def has_group(self, row_ids: Sequence[Hashable]) -> bool:
         """Whether rows with exactly these identities are labelled (or labelling) as a group."""
@@ -347,13 +379,13 @@ class StreamedLabelling:
         failed = np.zeros(step.layout.num_groups, dtype=bool)
         zero = np.zeros(step.layout.num_groups, dtype=bool)
         timed_out = np.zeros(step.layout.num_groups, dtype=bool)
-        fallback, metrics = None, []
+        fallback, metrics, reasons = None, [], collections.Counter()
         for group, members in enumerate(step.member_rows):
             labelling = self._labellings[frozenset(step_ids[r] for r in members)]
             deadline = labelling.started + self.config.label_timeout_s
             try:
                 result = labelling.done.result(timeout=max(0.0, deadline - time.perf_counter()))
-            except TimeoutError:
+            except concurrent.futures.TimeoutError:
                 timed_out[group] = True
                 self._cancel_group(labelling)
                 continue
@@ -363,7 +395,12 @@ class StreamedLabelling:
             failed[group], zero[group] = result.failed_groups[0], result.zero_advantage_groups[0]
             fallback = fallback or result.fallback
             metrics.append(result.metrics)
-        streaming = {STREAMED_METRIC: float(self.streamed_groups), RELABELLED_METRIC: float(self.relabelled_groups)}
+            reasons.update(result.failure_reasons)
+        streaming = {
+            STREAMED_METRIC: float(self.streamed_groups),
+            RELABELLED_METRIC: float(self.relabelled_groups),
+            APART_METRIC: float(sum(g.apart for g in self._labellings.values())),
+        }
         labelling = Labelling(labels, failed, zero, fallback, {**merged_group_metrics(metrics), **streaming})
         if timed_out.any():
             message = (
@@ -382,16 +419,16 @@ class StreamedLabelling:
         else:  # a timed-out step counted already (timed_out_labelling)
             backend = make_backend(self.config)
             if hasattr(backend, "on_step_labelled"):
-                backend.on_step_labelled(failed)
+                backend.on_step_labelled(failed, dict(reasons))
         self._pool.shutdown(wait=False)
         return moved_to_rows(labelling, step, step_ids, row_ids, layout), time.perf_counter() - waited_from
 
     def _cancel_group(self, labelling: _GroupLabelling) -> None:
+        if labelling.apart:  # nothing of it runs here
+            return
         labelling.groups.cancelled.set()
         if not labelling.done.cancel():  # running: the backend aborts what it has in flight
-            backend = make_backend(self.config)
-            if hasattr(backend, "cancel"):
-                backend.cancel()
+            cancel_labelling(self.config, labelling.groups)
 
     def cancel(self, wait_s: float = CANCEL_WAIT_S) -> None:
         """Cancel every group still labelling; the pool's threads get ``wait_s`` to end."""
@@ -409,6 +446,49 @@ class StreamedLabelling:
     @property
     def running(self) -> bool:
         return any(not g.done.done() for g in self._labellings.values())
+
+
+def labelled_record(labelling: Labelling, row_ids: Sequence[str], duration_s: float) -> dict:
+    """One group's ``labelling`` (rows ``row_ids``, in its order; it took ``duration_s``) as
+    plain data, for ``StreamedLabelling.add_labelled`` in another process (``from_record``)."""
+    return {
+        "row_ids": list(row_ids),
+        "duration_s": duration_s,
+        "labels": labelling.labels.tolist(),
+        "failed": bool(labelling.failed_groups[0]),
+        "zero_advantage": bool(labelling.zero_advantage_groups[0]),
+        "fallback": labelling.fallback,
+        "metrics": labelling.metrics,
+        "failure_reasons": labelling.failure_reasons,
+    }
+
+
+def timed_out_record(row_ids: Sequence[str], duration_s: float) -> dict:
+    """A group not labelled within ``label_timeout_s`` of its start: it takes ``timeout_fallback``
+    in the step that collects it."""
+    return {"row_ids": list(row_ids), "duration_s": duration_s, "timed_out": True}
+
+
+def failed_record(row_ids: Sequence[str], duration_s: float, error: BaseException) -> dict:
+    """A group whose labelling raised (``fallback=error``, ``timeout_fallback=error``): the step
+    that collects it raises too."""
+    return {"row_ids": list(row_ids), "duration_s": duration_s, "error": f"{type(error).__name__}: {error}"}
+
+
+def from_record(record: dict) -> Labelling | BaseException:
+    """The labelling a record describes, or the exception its group's collection raises."""
+    if "error" in record:
+        return RuntimeError(f"labelling a group in another process (the fully async rollouter) failed: {record['error']}")
+    if record.get("timed_out"):
+        return concurrent.futures.TimeoutError()
+    return Labelling(
+        np.asarray(record["labels"], dtype=np.int64),
+        np.array([record["failed"]]),
+        np.array([record["zero_advantage"]]),
+        record["fallback"],
+        record["metrics"],
+        record["failure_reasons"],
+    )
 
 
 def merged_group_metrics(per_group: Sequence[dict[str, float]]) -> dict[str, float]:

@@ -148,7 +148,9 @@ class Labelling:
     ``zero_advantage_groups``: those groups must get advantage 0 (the ``zero`` fallback);
     ``fallback``: what labels the failed groups take instead, ``one_strategy`` or a backend's name
     (``None``: keep these);
-    ``metrics``: the backend's own ``poly_epo/*`` statistics for the step.
+    ``metrics``: the backend's own ``poly_epo/*`` statistics for the step;
+    ``failure_reasons``: why groups failed (reason -> groups), summed by a caller that judges a
+    step labelled group by group (``ResponseGroups.whole_step`` False).
     """
 
     labels: np.ndarray
@@ -156,6 +158,7 @@ class Labelling:
     zero_advantage_groups: np.ndarray
     fallback: str | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    failure_reasons: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def complete(cls, labels: np.ndarray, num_groups: int) -> Labelling:

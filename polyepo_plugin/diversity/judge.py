@@ -95,7 +95,8 @@ def endpoint(options: JudgeOptions) -> tuple[str, str]:
     if _verl_endpoint is None:
         raise RuntimeError(
             f"{CONFIG_ROOT}.diversity.judge.base_url=verl, but no verl reward-model router is known in this "
-            "process: the judge is served by verl only in its trainers, once their reward loop is set up"
+            "process: the judge is served by verl only in the process that sets up the reward loop (the trainer; "
+            "the fully async trainer's rollouter), once it is set up"
         )
     return _verl_endpoint
 
@@ -445,9 +446,6 @@ class LlmJudge:
         self.client = JudgeClient(self.options)
         self._failed_steps = 0  # consecutive failed steps (failed_step_fraction of their groups or more failed)
         self._failure_warning = OccasionalWarning()
-        # Failure reasons of a streamed step's groups (labelled in several threads), until on_step_labelled.
-        self._streamed_failures: collections.Counter = collections.Counter()
-        self._streamed_lock = threading.Lock()
 
     def check_ready(self) -> None:
         # verl's router does not exist yet: served_judge.connect checks it once it does.
@@ -487,8 +485,6 @@ class LlmJudge:
                 self._report_failures(int(failed.sum()), len(failed), reasons)
         elif failed.any():  # one group of a streamed step: reported with the step (on_step_labelled)
             self._stop_if_fallback_is_error(self._failure_message(int(failed.sum()), len(failed), reasons))
-            with self._streamed_lock:
-                self._streamed_failures.update(reasons)
         metrics = {}
         if probes:
             metrics = consistency_metrics(
@@ -497,7 +493,8 @@ class LlmJudge:
                     for (g, order), request in zip(probes, probe_requests)
                 ]
             )
-        return Labelling.with_failures(labels, failed, self.options.fallback, metrics)
+        labelling = Labelling.with_failures(labels, failed, self.options.fallback, metrics)
+        return dataclasses.replace(labelling, failure_reasons=dict(reasons))
 
     def _request(self, problem: str, responses: list[str]) -> tuple[str, int]:
         return render_request(self.template, problem, responses, self.options.max_response_chars), len(responses)
@@ -506,27 +503,27 @@ class LlmJudge:
         failed_step = len(failed) and failed.mean() >= self.options.failed_step_fraction
         self._failed_steps = self._failed_steps + 1 if failed_step else 0
 
-    def on_step_labelled(self, failed: np.ndarray) -> None:
+    def on_step_labelled(self, failed: np.ndarray, reasons: dict[str, int]) -> None:
         """A step whose groups were labelled one by one (streamed): its ``failed`` groups, one flag
-        a group, make it a failed step or not, and its failures are reported once, as ``assign``
-        judges and reports a whole step."""
+        a group, make it a failed step or not, and its failures (``reasons``: the groups'
+        ``Labelling.failure_reasons`` summed) are reported once, as ``assign`` judges and reports
+        a whole step."""
         self._count_step(failed)
-        with self._streamed_lock:
-            reasons, self._streamed_failures = self._streamed_failures, collections.Counter()
         if failed.any():
-            self._report_failures(int(failed.sum()), len(failed), reasons)
+            self._report_failures(int(failed.sum()), len(failed), collections.Counter(reasons))
 
     def on_step_timed_out(self, message: str) -> None:
         """A step whose labelling ran past ``label_timeout_s``: every group took the timeout
         fallback, so it counts as a failed step."""
-        with self._streamed_lock:
-            self._streamed_failures.clear()
         self._failed_steps += 1
         self._stop_after_failed_steps(message)
 
     def _failure_message(self, failed: int, total: int, reasons: collections.Counter) -> str:
         summary = ", ".join(f"{reason}: {count}" for reason, count in reasons.most_common())
-        return f"judge at {endpoint(self.options)[0]}: labelling failed for {failed} of {total} groups ({summary})"
+        # A served judge's groups may have been labelled in another process (the fully async rollouter).
+        served_elsewhere = self.options.base_url == SERVED_BY_VERL and _verl_endpoint is None
+        where = "the judge served by verl" if served_elsewhere else f"judge at {endpoint(self.options)[0]}"
+        return f"{where}: labelling failed for {failed} of {total} groups ({summary})"
 
     def _stop_if_fallback_is_error(self, message: str) -> None:
         if self.options.fallback == "error":

@@ -12,7 +12,7 @@ import importlib.abc
 import logging
 import sys
 
-from polyepo_plugin.integration import legacy, trl_value_head, v1
+from polyepo_plugin.integration import fully_async, legacy, trl_value_head, v1
 from polyepo_plugin.integration.patching import problems
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,8 @@ MODULE_PATCHES: dict[str, list] = {
     "verl.trainer.ppo.v1.trainer_base": [v1.patch_v1_trainer],
     "verl.trainer.ppo.v1.replay_buffer": [v1.patch_replay_buffer],
     **{name: [legacy.patch_apart_trainer] for name in legacy.APART_TRAINERS},
-    "verl.experimental.fully_async_policy.message_queue": [legacy.patch_message_queue],
+    "verl.experimental.fully_async_policy.message_queue": [fully_async.patch_message_queue],
+    "verl.experimental.fully_async_policy.fully_async_rollouter": [fully_async.patch_rollouter],
     trl_value_head.MONKEY_PATCH_MODULE: [trl_value_head.patch_trl_check],
 }
 

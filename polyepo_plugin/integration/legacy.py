@@ -23,13 +23,9 @@ cannot pair labels with the wrong rows, and a ``response_mask`` changed by rejec
 is kept (wrapped ``compute_rollout_correction_and_add_to_batch``) so that backends labelling at
 the advantage stage read the same text as those started early.
 
-Streamed (the fully async trainer): its ``fit`` pulls the step's samples one at a time from the
-rollouter's message queue, each one prompt's ``rollout.n`` responses, complete. The wrapped
-``MessageQueueClient.get_sample`` starts that group's labelling as it comes in
-(``StreamedLabelling.add_group``), and the wrapped ``extract_reward`` seals it with the step's
-final rows instead of starting a labelling of the whole batch. Samples the rollouter finished
-while the trainer was busy with the previous step wait in the queue (in the queue's own actor)
-and start when the trainer pulls them, at the start of the step.
+Streamed (the fully async trainer): its groups are labelled as they are put into or pulled from
+the rollouter's message queue (``fully_async``), and the wrapped ``extract_reward`` seals that
+``StreamedLabelling`` with the step's final rows instead of starting a labelling of the whole batch.
 
 The legacy trainer adds no padding rows before advantages (``pad_dataproto_to_divisor`` runs
 only around validation generation in 0.9.1), so its groups are whole.
@@ -111,6 +107,11 @@ def streams_groups(trainer) -> bool:
 _run: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("polyepo_legacy_run", default=None)
 
 
+def current_run() -> _Run | None:
+    """The run whose ``fit`` this thread (or task) is in."""
+    return _run.get()
+
+
 def batch_row_ids(data) -> list[str]:
     """Identities of a DataProto's rows: uid, prompt and response tokens under the attention
     mask, which rollout correction leaves alone (it removes tokens from ``response_mask``)."""
@@ -173,10 +174,7 @@ def wrap_reward_loop_setup(original):
     @functools.wraps(original)
     def setup(self, *args, **kwargs):
         result = original(self, *args, **kwargs)
-        if self.config.algorithm.get("adv_estimator") in GROUP_ESTIMATORS:
-            diversity = parse_config(self.config.algorithm).diversity
-            if served_judge.served_by_verl(diversity):
-                served_judge.connect(self, diversity)
+        served_judge.connect_if_served(self)
         return result
 
     return setup
@@ -209,40 +207,6 @@ def wrap_extract_reward(original):
         return original(batch, *args, **kwargs)
 
     return extract_reward
-
-
-def wrap_get_sample(original):
-    """Around the fully async trainer's ``MessageQueueClient.get_sample``: label each group as it
-    comes in (see the module docstring)."""
-
-    @functools.wraps(original)
-    async def get_sample(self, *args, **kwargs):
-        sample, queue_length = await original(self, *args, **kwargs)
-        run = _run.get()
-        if sample is not None and run is not None and not run.validating and streams_groups(run.trainer):
-            import ray
-            from verl.trainer.ppo.ray_trainer import compute_response_mask
-
-            group = ray.cloudpickle.loads(sample).full_batch  # the trainer unpickles its own copy later
-            if "response_mask" not in group.batch.keys():  # as verl's assemble_batch_from_rollout_samples does
-                group.batch["response_mask"] = compute_response_mask(group)
-            if run.stream is None:
-                run.stream = StreamedLabelling(parse_config(run.trainer.config.algorithm).diversity)
-            groups = step_groups(
-                group.non_tensor_batch["uid"],
-                group.batch["response_mask"],
-                group.batch,
-                group.non_tensor_batch,
-                run.trainer.tokenizer,
-            )
-            run.stream.add_group(groups, batch_row_ids(group))
-        return sample, queue_length
-
-    return get_sample
-
-
-def patch_message_queue(module) -> None:
-    wrap_attribute(module.MessageQueueClient, "get_sample", wrap_get_sample, (), module.__name__)
 
 
 def wrap_rollout_correction(original):

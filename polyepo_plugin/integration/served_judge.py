@@ -9,8 +9,9 @@ the model as (the ``model_path`` given to ``vllm serve``, as verl's own reward r
 
 - ``check_config``: start-up errors, before any model loads (called by ``checks.validate_run``);
 - ``connect``: once a trainer has built its reward loop (legacy and separation trainers: after
-  ``init_workers``; v1: after ``_setup``), hands the router to the judge backend and has it
-  label a test group under the served model's name (``JudgeClient.check_ready``).
+  ``init_workers``; v1: after ``_setup``; the fully async trainer: its rollouter, after its
+  ``init_workers``), hands the router to the judge backend and has it label a test group under
+  the served model's name (``JudgeClient.check_ready``).
 
 Pools. verl puts a reward model's servers either on a pool of their own
 (``enable_resource_pool=True``) or on the actor's GPUs (colocated). Either way
@@ -35,9 +36,10 @@ from __future__ import annotations
 import json
 import os
 
-from polyepo_plugin.config import CONFIG_ROOT, SERVED_BY_VERL, DiversityConfig
+from polyepo_plugin.config import CONFIG_ROOT, SERVED_BY_VERL, DiversityConfig, parse_config
 from polyepo_plugin.diversity import make_backend
 from polyepo_plugin.diversity.judge import request_tokens, serve_through_verl
+from polyepo_plugin.estimator import GROUP_ESTIMATORS
 
 # Architectures vLLM serves for pooling (scores, classes), not for chat completions.
 POOLING_ARCHITECTURES = ("ForSequenceClassification", "ForTokenClassification", "ForRewardModel")
@@ -123,6 +125,21 @@ def _local_model_config(model_path: str | None) -> dict:
         return {}
     with open(path) as config_file:
         return json.load(config_file)
+
+
+def served_judge_of(trainer) -> DiversityConfig | None:
+    """The diversity options of ``trainer``'s run when its judge is served by verl, else None."""
+    if trainer.config.algorithm.get("adv_estimator") not in GROUP_ESTIMATORS:
+        return None
+    diversity = parse_config(trainer.config.algorithm).diversity
+    return diversity if served_by_verl(diversity) else None
+
+
+def connect_if_served(trainer) -> None:
+    """``connect`` where ``trainer``'s judge is served by verl."""
+    diversity = served_judge_of(trainer)
+    if diversity is not None:
+        connect(trainer, diversity)
 
 
 def connect(trainer, diversity: DiversityConfig) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_apart_trainers_cpu import logged_steps
 from test_main_ppo_cpu import _require_trainer, _run_trainer
 
 from polyepo_plugin.cpu_harness.console import step_metrics
@@ -28,7 +29,7 @@ STEPS, GROUPS, N = 2, 4, 4  # cpu_overrides' defaults: 4 prompts a step, rollout
 TEMPLATE = "Group the $num_responses attempts at: $problem\n\n$responses\n\nAnswer with JSON labels."
 
 
-def served_judge_overrides(tmp_path, fallback: str, use_v1: bool = False) -> list[str]:
+def served_judge_overrides(tmp_path, fallback: str, use_v1: bool = False, apart: bool = False) -> list[str]:
     template = tmp_path / "judge_prompt.md"
     template.write_text(TEMPLATE)
     model = tmp_path / "assets" / "tiny_qwen2"  # built by _run_trainer
@@ -48,9 +49,9 @@ def served_judge_overrides(tmp_path, fallback: str, use_v1: bool = False) -> lis
         "reward.reward_model.rollout.tensor_model_parallel_size=1",
         "reward.reward_model.rollout.free_cache_engine=False",
         "reward.reward_model.rollout.max_model_len=512",
-        # A second logical GPU for the judge's pool.
-        "ray_kwargs.ray_init.num_gpus=2",
-        f"ray_kwargs.ray_init.num_cpus={20 if use_v1 else 12}",  # v1's TransferQueue wants its own
+        # A logical GPU more for the judge's pool (the fully async trainer's rollout has one of its own).
+        f"ray_kwargs.ray_init.num_gpus={3 if apart else 2}",
+        f"ray_kwargs.ray_init.num_cpus={40 if apart else 20 if use_v1 else 12}",  # v1's TransferQueue wants its own
     ]
 
 
@@ -99,6 +100,32 @@ def test_every_group_reaches_the_verl_served_judge_and_failures_fall_back(tmp_pa
         assert metrics[step]["poly_epo/distinct_strategies_mean"] >= 1  # the n-gram fallback's labels
     assert "judge at http://127.0.0.1:" in proc.stdout + proc.stderr  # verl's router, on loopback
     assert f"labelling failed for 4 of 4 groups ({MISSING_FOURTH}: 4); fallback: ngram" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_the_fully_async_rollouter_labels_through_the_verl_served_judge(tmp_path, monkeypatch):
+    """The rollouter builds verl's reward loop there: the judge is connected to its router in the
+    rollouter's process, labels each group before it is queued, and the trainer reports the
+    step's failures."""
+    _require_trainer(False)
+    log_path = tmp_path / "served_judge.jsonl"
+    serve_on_loopback(monkeypatch, log_path)
+    # It trains a step more than it logs: every group fails, so let three failed steps go on.
+    extra = [*served_judge_overrides(tmp_path, "ngram", apart=True), "+algorithm.poly_epo.diversity.judge.max_failed_steps=4"]
+    proc = _run_trainer(tmp_path, "poly_epo", STEPS, use_v1=False, extra=extra, apart="fully_async")
+    log = f"--- stdout ---\n{proc.stdout[-20000:]}\n--- stderr ---\n{proc.stderr[-20000:]}"
+    assert proc.returncode == 0, log
+    ready, *requests = served_requests(log_path)
+    assert is_test_group(ready["prompt"]) and ready["status"] == 200, log
+    # One request per group generated: the logged steps' and the one generated ahead.
+    assert STEPS * GROUPS <= len(requests) <= (STEPS + 1) * GROUPS, log
+    steps = logged_steps(step_metrics(proc.stdout))
+    for step in range(1, STEPS + 1):
+        assert steps[step]["poly_epo/diversity_labelled_apart_groups"] == GROUPS
+        assert steps[step]["poly_epo/diversity_failed_groups"] == GROUPS
+    assert f"the judge served by verl: labelling failed for 4 of 4 groups ({MISSING_FOURTH}: 4); fallback: ngram" in (
+        proc.stdout + proc.stderr
+    )
 
 
 def is_test_group(prompt: str) -> bool:
