@@ -1,11 +1,13 @@
 """How much of the judge's latency a training step waits for, end to end through verl on CPU.
 
     python benchmarks/bench_overlap.py [--delay 3] [--stage-delay 4] [--update-delay 0] [--steps 4]
-        [--trainers legacy v1 fully_async] [--judge-concurrency 32] [--staleness X]
+        [--trainers legacy v1 v1_colocate_async separate_async one_step_off fully_async]
+        [--judge-concurrency 32] [--staleness X]
 
-Runs ``python -m verl.trainer.main_ppo`` (``fully_async``: verl's fully async trainer, whose
-groups stream from its rollouter's queue) with the CPU harness (tiny model, toy task) for these
-arms, each on the same data and seed:
+Runs each trainer (``python -m verl.trainer.main_ppo``: legacy, v1 in its ``sync`` mode (``v1``),
+``colocate_async`` and ``separate_async``; verl's one-step-off-policy and fully async trainers
+as their own modules) with the CPU harness (tiny model, toy task) for these arms, each on the
+same data and seed:
 
 - ``labels``: the reward's labels (no judge): the reference step time;
 - ``judge, in step``: a stand-in judge on 127.0.0.1 answering after ``--delay`` D seconds, with
@@ -47,21 +49,24 @@ from polyepo_plugin.cpu_harness.stage_delay import UPDATE_ENV_VAR
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_JUDGE = REPO / "tests" / "fake_judge.py"
-TRAINERS = ("legacy", "v1", "fully_async")  # fully_async: its groups stream from the rollouter's queue
+# v1: sync mode; v1_colocate_async: that mode; the others as overrides.APART_TRAINERS runs them.
+TRAINERS = ("legacy", "v1", "v1_colocate_async", "separate_async", "one_step_off", "fully_async")
 
 
 def run_arm(
     paths: dict, trainer: str, steps: int, extra: list[str], stage_delay_s: float, update_delay_s: float, workdir: Path
 ) -> dict:
     apart = trainer if trainer in overrides.APART_TRAINERS else None
+    use_v1 = trainer.startswith("v1")
     cmd = [
         sys.executable,
         "-m",
         overrides.APART_TRAINERS[apart] if apart else "verl.trainer.main_ppo",
         "algorithm.adv_estimator=poly_epo",
         *overrides.cpu_overrides(
-            paths["model"], paths["train"], paths["val"], paths["reward"], steps=steps, use_v1=trainer == "v1", apart=apart
+            paths["model"], paths["train"], paths["val"], paths["reward"], steps=steps, use_v1=use_v1, apart=apart
         ),
+        *(["trainer.v1.trainer_mode=colocate_async"] if trainer == "v1_colocate_async" else []),
         *extra,
     ]
     env = {
@@ -89,6 +94,7 @@ def run_arm(
         "step_s": mean("timing_s/step"),
         "step_s_range": [min(step_times), max(step_times)],
         "streamed_groups": mean("poly_epo/diversity_streamed_groups"),
+        "labelled_apart_groups": mean("poly_epo/diversity_labelled_apart_groups"),
         "latency_s": mean("poly_epo/diversity_latency_s"),
         "wait_s": mean("poly_epo/diversity_wait_s"),
         "in_step": mean("poly_epo/diversity_labelled_in_step"),
