@@ -30,3 +30,14 @@ def patched_verl(tmp_path_factory):
     result = apply_verl_patch(root)
     assert result.returncode == 0, result.stdout + result.stderr
     return root
+
+
+@pytest.fixture(autouse=True)
+def backends_of_their_own():
+    """Each test builds its backends afresh: ``make_backend`` keeps one per options, and two tests
+    whose options are equal (a stand-in judge's port reused by the OS) would otherwise share the
+    first one's state (the judge's failed-step count, the time of its last warning)."""
+    yield
+    from polyepo_plugin.diversity import make_backend
+
+    make_backend.cache_clear()
