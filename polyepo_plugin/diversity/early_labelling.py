@@ -27,10 +27,11 @@ exactly a labelled group's keeps that labelling, any other group is labelled the
 groups absent from the step are cancelled. The timeout rule holds per group: a group not labelled
 ``label_timeout_s`` after it started takes ``timeout_fallback``; the other groups keep their labels.
 
-Labelled apart (``labelled_apart``): where a group is produced in another process (the fully
-async rollouter), it can be labelled there, before it is handed on, so that a group waiting for
-the trainer is labelled while it waits. Its labelling travels with it as plain data
-(``GroupRecord``s) and joins the step with ``StreamedLabelling.add_labelled``, as if labelled here.
+Labelled apart: where a group is produced in another process (the fully async rollouter), it
+can be labelled there, before it is handed on, so that a group waiting for the trainer is
+labelled while it waits. Its labelling travels with it as plain data (``labelled_record``,
+``timed_out_record``, ``failed_record``) and joins the step with ``StreamedLabelling.add_labelled``
+(``from_record``), as if labelled here.
 """
 
 from __future__ import annotations
@@ -268,15 +269,18 @@ def rows_of(groups: ResponseGroups, group: int) -> ResponseGroups:
 
 @dataclass
 class _GroupLabelling:
-    """One group's labelling in the pool (or, ``apart``, done in another process and received):
-    its rows as labelled, their identities, when it started."""
+    """One group's labelling in the pool: its rows as labelled (None: labelled apart, in another
+    process, and received), their identities, when it started."""
 
     groups: ResponseGroups | None
     row_ids: list
     started: float
     done: Future | None = None
     finished: float | None = None
-    apart: bool = False
+
+    @property
+    def apart(self) -> bool:
+        return self.groups is None
 
     def run(self, config: DiversityConfig) -> Labelling:
         try:
@@ -309,8 +313,8 @@ class StreamedLabelling:
                 self._start(rows_of(groups, group), ids)
 
     def add_labelled(self, records: Sequence[dict]) -> None:
-        """Groups labelled apart, as ``labelled_record``/``timed_out_record`` describe them: they
-        join the step as if labelled here, done when they arrive."""
+        """Groups labelled apart, as their records describe them (``from_record``): they join the
+        step as if labelled here, done when they arrive."""
         now = self.last_arrival = time.perf_counter()
         for record in records:
             started = now - record["duration_s"]  # its own time, not its wait in the queue
@@ -321,7 +325,7 @@ class StreamedLabelling:
                 done.set_exception(outcome)
             else:
                 done.set_result(outcome)
-            labelling = _GroupLabelling(None, record["row_ids"], started, done, now, apart=True)
+            labelling = _GroupLabelling(None, record["row_ids"], started, done, now)
             self._labellings[frozenset(record["row_ids"])] = labelling
 
     def has_group(self, row_ids: Sequence[Hashable]) -> bool:
