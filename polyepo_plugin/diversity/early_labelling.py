@@ -42,7 +42,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Container, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -297,6 +297,7 @@ class StreamedLabelling:
     def __init__(self, config: DiversityConfig):
         self.config = config
         self._pool = ThreadPoolExecutor(group_labelling_workers(config), thread_name_prefix="polyepo-group-labelling")
+        self._owns_pool = True  # until a successor takes it (``successor``)
         self._labellings: dict[frozenset, _GroupLabelling] = {}
         self._step: tuple[ResponseGroups, list] | None = None
         self.started: float | None = None  # the first group's start
@@ -339,9 +340,25 @@ class StreamedLabelling:
         labelling.done = self._pool.submit(labelling.run, self.config)
         self._labellings[frozenset(row_ids)] = labelling
 
-    def seal(self, step: ResponseGroups, row_ids: Sequence[Hashable]) -> StreamedLabelling:
+    def successor(self) -> StreamedLabelling:
+        """An empty stream for the next step, to pass to ``seal`` as ``carry``. It labels in this
+        stream's pool and owns it from now on, so one bound holds the concurrency across steps."""
+        nxt = StreamedLabelling(self.config)
+        nxt._pool.shutdown()
+        nxt._pool, self._owns_pool = self._pool, False
+        return nxt
+
+    def retain(self, present: Container[Hashable]) -> None:
+        """Cancel and forget the groups with a row not ``present`` (their rows were dropped upstream)."""
+        for key in [key for key in self._labellings if not all(row_id in present for row_id in key)]:
+            self._cancel_group(self._labellings.pop(key))
+
+    def seal(
+        self, step: ResponseGroups, row_ids: Sequence[Hashable], carry: StreamedLabelling | None = None
+    ) -> StreamedLabelling:
         """The step's final rows: each of its groups keeps the labelling of a group with exactly
-        its rows, or is labelled now; labelled groups the step does not hold are cancelled."""
+        its rows, or is labelled now. Labelled groups the step does not hold go on in ``carry``
+        (``successor``; a later step may take them) or, without it, are cancelled."""
         if len(row_ids) != step.layout.num_rows:
             raise ValueError(f"{len(row_ids)} row identities for {step.layout.num_rows} rows")
         self._step = (step, list(row_ids))
@@ -353,7 +370,12 @@ class StreamedLabelling:
                 self.relabelled_groups += 1
                 self._start(rows_of(step, group), ids)
         for key in set(self._labellings) - kept:
-            self._cancel_group(self._labellings.pop(key))
+            labelling = self._labellings.pop(key)
+            if carry is None:
+                self._cancel_group(labelling)
+            else:
+                carry._labellings[key] = labelling
+                carry.started = labelling.started if carry.started is None else min(carry.started, labelling.started)
         return self
 
     @property
@@ -424,7 +446,8 @@ class StreamedLabelling:
             backend = make_backend(self.config)
             if hasattr(backend, "on_step_labelled"):
                 backend.on_step_labelled(failed, dict(reasons))
-        self._pool.shutdown(wait=False)
+        if self._owns_pool:
+            self._pool.shutdown(wait=False)
         return moved_to_rows(labelling, step, step_ids, row_ids, layout), time.perf_counter() - waited_from
 
     def _cancel_group(self, labelling: _GroupLabelling) -> None:
@@ -442,7 +465,8 @@ class StreamedLabelling:
         for labelling in self._labellings.values():
             if not labelling.done.done():
                 self._cancel_group(labelling)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._owns_pool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         _, running = wait([labelling.done for labelling in self._labellings.values()], timeout=wait_s)
         if wait_s and running:
             logger.warning("polyepo: %d cancelled group labellings still run after %.0f s", len(running), wait_s)
