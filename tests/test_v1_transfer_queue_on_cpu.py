@@ -153,3 +153,18 @@ def test_a_step_that_raises_leaves_no_labelling_running(stock_report):
     case = agent_loop(stock_report, "raising_step")
     assert "non-finite rewards" in case["raised"]
     assert not case["labelling_running"]  # the judge's 20 s answer was not left in flight
+
+
+def test_groups_finished_between_steps_are_labelled_as_they_finish(stock_report):
+    """The asynchronous modes: no replay buffer poll runs while the trainer updates, so the
+    watch thread starts each finished group; the step then waits for none of them and the
+    groups it took are not sent to the judge again."""
+    got = stock_report["watched"]
+    check_written(got, groups=3)
+    assert got["while_running"] == 0  # a group is labelled only once its prompt is finished
+    assert got["first_finished"] == 2  # the two finished groups, before the third was
+    assert got["requests"] == 3  # one per group: none at the seal, none for the taken groups
+    metrics = got["metrics"]
+    assert metrics["poly_epo/diversity_relabelled_groups"] == 0
+    assert metrics["poly_epo/diversity_labelled_in_step"] == 0
+    assert metrics["poly_epo/diversity_wait_s"] < 0.25 * metrics["poly_epo/diversity_latency_s"]

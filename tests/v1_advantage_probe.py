@@ -446,6 +446,60 @@ def agent_loop_cases(report, tokenizer, workdir):
             report["agent_loop"][name] = {"error": repr(error)}
 
 
+def watched_case(judge_run, tokenizer, samples, keys, judge_requests):
+    """The asynchronous modes' groups, finished while no step samples: the watch thread starts
+    each group's labelling as its prompt is tagged finished (no replay buffer poll), the step
+    that takes them waits for nothing, and groups the step took are not labelled again while
+    TransferQueue still lists them."""
+    from polyepo_plugin.integration.v1 import TRAIN_PARTITION, FinishedGroupWatch
+
+    def requests():
+        return judge_requests["ok"]
+
+    def wait_for(count, timeout_s=20.0):
+        deadline = time.perf_counter() + timeout_s
+        while requests() < count and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        return requests()
+
+    trainer = trainer_for(judge_run, tokenizer)
+    trainer.actor_rollout_wg = SimpleNamespace(_dispatch_info={"actor": [0]})
+    trainer.use_critic, trainer.global_steps = False, 0
+    uids = sorted({key.rsplit("_", 2)[0] for key in keys})
+
+    def tag_prompt(uid, status):
+        tq.kv_put(key=uid, partition_id=TRAIN_PARTITION, tag={"is_prompt": True, "status": status, "global_steps": 1})
+
+    for uid in uids:
+        tag_prompt(uid, "running")
+    meta = tq.kv_batch_put(
+        keys=keys,
+        partition_id=TRAIN_PARTITION,
+        fields=list_of_dict_to_tensordict([dict(s) for s in samples]),
+        tags=[{"status": "success", "seq_len": len(s["responses"])} for s in samples],
+    )
+    before = requests()
+    watch = FinishedGroupWatch(trainer, interval_s=0.1).start()
+    try:
+        time.sleep(0.5)
+        out = {"while_running": requests() - before}
+        for uid in uids[:-1]:
+            tag_prompt(uid, "finished")
+        out["first_finished"] = wait_for(before + len(uids) - 1) - before
+        tag_prompt(uids[-1], "finished")
+        wait_for(before + len(uids))
+        time.sleep(JUDGE_DELAY_S + 0.3)  # the trainer updates meanwhile; every group is labelled by then
+        meta = trainer._balance_batch(meta, metrics={})
+        time.sleep(0.5)  # several looks while the step's groups are still listed
+        out.update(run(trainer, meta))
+        time.sleep(0.5)
+    finally:
+        watch.stop()
+        tq.kv_clear(keys=[*keys, *uids], partition_id=TRAIN_PARTITION)
+    out["requests"] = requests() - before
+    return out
+
+
 def main():
     ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
     tq.init(OmegaConf.create({"backend": {"SimpleStorage": {"num_data_storage_units": 1}}}))
@@ -518,6 +572,9 @@ def main():
         report["judge_early"] = run(trainer, meta)
         report["judge_early"]["expected"] = report["custom"]["expected"]
         report["judge_early"]["requests"] = judge.requests["ok"]
+
+        report["watched"] = watched_case(judge_run, tokenizer, decoded, keys, judge.requests)
+        report["watched"]["expected"] = report["custom"]["expected"]
 
     # rows fetched for the estimator in another order than verl's: must stop, not mis-pair
     meta = put(samples, keys)

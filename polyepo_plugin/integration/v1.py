@@ -34,15 +34,20 @@ TransferQueue's tags every ``poll_interval`` (2 s in 0.9.1) until enough prompt 
 finished, while the agent loops still run. The wrapped ``_sync_metadata_from_transfer_queue``
 starts each newly finished group's labelling then (``StreamedLabelling.add_group``, its final
 outputs keyed as above), during the step's ``_step_once``; the wrapped ``_balance_batch`` seals
-it with the step's rows instead of starting a labelling of the whole batch. A group is noticed
-at the first poll after it finished, so groups finished within one poll interval of each other
-start together.
+it with the step's rows instead of starting a labelling of the whole batch. Those polls run only
+while a step samples; in the asynchronous modes the agent loops also finish groups while the
+trainer computes and updates, so ``FinishedGroupWatch``, a thread started with ``fit``, lists
+the training partition every ``WATCH_INTERVAL_S`` and starts those groups then. Both see a
+group at their first look after it finished, label it once, and skip the groups a sealed step
+took (verl clears them from TransferQueue only at the step's end).
 """
 
 from __future__ import annotations
 
 import contextvars
 import functools
+import logging
+import threading
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -77,9 +82,17 @@ _current_call: contextvars.ContextVar[_AdvantageCall | None] = contextvars.Conte
 _pending: weakref.WeakKeyDictionary[Any, PendingLabelling | StreamedLabelling] = weakref.WeakKeyDictionary()
 # Each trainer's groups labelled as they finish in the step being sampled, until _balance_batch seals them.
 _streams: weakref.WeakKeyDictionary[Any, StreamedLabelling] = weakref.WeakKeyDictionary()
+# The final-output keys of the groups each trainer's sealed steps took, while TransferQueue lists them.
+_taken: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+# One poller at a time between seeing a group finished and adding it: the step's own poll, the
+# watch thread, and _balance_batch taking the stream.
+_stream_lock = threading.Lock()
 # The trainer whose _step_once runs in this thread (the replay buffer's polls run inside it).
 _stepping: contextvars.ContextVar[Any] = contextvars.ContextVar("polyepo_v1_stepping", default=None)
 TRAIN_PARTITION = "train"
+# The replay buffer polls every 2 s, and only while a step samples.
+WATCH_INTERVAL_S = 0.5
+logger = logging.getLogger(__name__)
 
 
 def final_output_rows(keys: list[str]) -> tuple[list[int], list[int]]:
@@ -332,19 +345,25 @@ def wrap_balance_batch(original):
     @functools.wraps(original)
     def _balance_batch(self, batch, *args, **kwargs):
         batch = original(self, batch, *args, **kwargs)
-        stale, stream = _pending.pop(self, None), _streams.pop(self, None)
-        if stale is not None:
-            stale.cancel()
-        if labels_early(self):
-            final_rows, _ = final_output_rows(list(batch.keys))
-            keys = [batch.keys[r] for r in final_rows]
+        final_rows, _ = final_output_rows(list(batch.keys))
+        keys = [batch.keys[r] for r in final_rows]
+        early = labels_early(self)
+        if early:
             tags = list(batch.tags) if batch.tags else [{}] * len(batch.keys)
             groups = fetched_groups(self, batch.partition_id, keys, [tags[r] for r in final_rows])
-            if stream is not None:
-                _pending[self] = stream.seal(groups, keys)
-            else:
+        with _stream_lock:  # a look of the watch sees the stream before or after the seal, not during
+            stale, stream = _pending.pop(self, None), _streams.pop(self, None)
+            if streams_groups(self):  # the looks that follow skip these groups (and forget them once cleared)
+                _taken.setdefault(self, set()).update(keys)
+            if stream is not None and early:
+                # Groups finished but not sampled in this step keep their labels for a later one.
+                carry = _streams[self] = stream.successor()
+                _pending[self] = stream.seal(groups, keys, carry=carry)
+            elif early:
                 _pending[self] = PendingLabelling(parse_config(self.config.algorithm).diversity, groups, keys)
-        elif stream is not None:
+        if stale is not None:
+            stale.cancel()
+        if stream is not None and not early:
             stream.cancel()
         return batch
 
@@ -372,43 +391,97 @@ def wrap_sync_metadata(original):
         result = original(self, *args, **kwargs)
         trainer = _stepping.get()
         if trainer is not None and streams_groups(trainer):
-            stream_finished_groups(trainer, self)
+            with _stream_lock:
+                finished = self.finished_keys[TRAIN_PARTITION] | self.failure_keys[TRAIN_PARTITION]
+                stream_finished_groups(trainer, finished, self.partitions[TRAIN_PARTITION])
         return result
 
     return _sync_metadata_from_transfer_queue
 
 
-def stream_finished_groups(trainer, replay_buffer) -> None:
-    """Start labelling the training groups the replay buffer's last poll saw finished, once each."""
-    finished = replay_buffer.finished_keys[TRAIN_PARTITION] | replay_buffer.failure_keys[TRAIN_PARTITION]
-    if not finished:
-        return
+def stream_finished_groups(trainer, finished: set[str], tags: dict[str, dict]) -> None:
+    """Start labelling the training groups seen ``finished`` (prompt uids), once each, unless a
+    sealed step took them. ``tags``: every output key of the training partition and its tag, as
+    listed with ``finished``. Called with ``_stream_lock`` held."""
+    taken = _taken.setdefault(trainer, set())
+    taken &= tags.keys()  # verl cleared the rest
     outputs: dict[str, list[str]] = {}
-    for key in replay_buffer.partitions[TRAIN_PARTITION]:
+    for key in tags:
         uid = key.rsplit("_", 2)[0]
         if uid in finished:
             outputs.setdefault(uid, []).append(key)
     stream = _streams.get(trainer)
-    if stream is None:
-        stream = _streams[trainer] = StreamedLabelling(parse_config(trainer.config.algorithm).diversity)
-    tags = replay_buffer.partitions[TRAIN_PARTITION]
+    if stream is not None:
+        stream.retain(tags)  # groups verl evicted (stale, filtered, failed) are gone for good
     new_keys = []  # the final outputs of the groups not labelled yet, group after group
     for keys in outputs.values():
         final_rows, _ = final_output_rows(keys)
         final_keys = [keys[r] for r in final_rows]
-        if not stream.has_group(final_keys):
+        if not (stream is not None and stream.has_group(final_keys)) and not taken.issuperset(final_keys):
             new_keys += final_keys
     if new_keys:  # one fetch and one arrival per poll: groups seen finished together came in together
+        if stream is None:
+            stream = _streams[trainer] = StreamedLabelling(parse_config(trainer.config.algorithm).diversity)
         stream.add_group(fetched_groups(trainer, TRAIN_PARTITION, new_keys, [tags[key] for key in new_keys]), new_keys)
+
+
+class FinishedGroupWatch:
+    """A daemon thread that lists TransferQueue's training partition every ``interval_s`` and
+    starts labelling the groups finished since (``stream_finished_groups``), so that groups the
+    asynchronous modes finish while the trainer computes or updates are labelled by the time a
+    step samples them. A failed look is logged once and retried: the step's own polls and its
+    seal still label every group."""
+
+    def __init__(self, trainer, interval_s: float = WATCH_INTERVAL_S):
+        self.trainer, self.interval_s = trainer, interval_s
+        self._stop = threading.Event()
+        self._warned = False
+        self._thread = threading.Thread(target=self._run, name="polyepo-v1-group-watch", daemon=True)
+
+    def start(self) -> FinishedGroupWatch:
+        self._thread.start()
+        return self
+
+    def stop(self, wait_s: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(wait_s)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.look()
+            except Exception:  # noqa: BLE001 - a TransferQueue closing under the watch, a fetch that failed
+                if not self._warned:
+                    logger.warning("polyepo: watching TransferQueue for finished groups failed", exc_info=True)
+                    self._warned = True
+
+    def look(self) -> None:
+        import transfer_queue as tq
+
+        with _stream_lock:
+            if self._stop.is_set():  # the run ended while this look waited
+                return
+            listed = (tq.kv_list(partition_id=TRAIN_PARTITION) or {}).get(TRAIN_PARTITION, {})
+            finished = {
+                key for key, tag in listed.items() if tag.get("is_prompt") and tag.get("status") in ("finished", "failure")
+            }
+            outputs = {key: tag for key, tag in listed.items() if not tag.get("is_prompt")}
+            stream_finished_groups(self.trainer, finished, outputs)
 
 
 def wrap_fit(original):
     @functools.wraps(original)
     def fit(self, *args, **kwargs):
+        watch = FinishedGroupWatch(self).start() if streams_groups(self) else None
         try:
             return original(self, *args, **kwargs)
         finally:
-            for pending in (_pending.pop(self, None), _streams.pop(self, None)):  # nothing outlives the run
+            if watch is not None:
+                watch.stop()
+            with _stream_lock:  # a look still running ends before, and starts nothing after
+                left = (_pending.pop(self, None), _streams.pop(self, None))
+                _taken.pop(self, None)
+            for pending in left:  # nothing outlives the run
                 if pending is not None:
                     pending.cancel()
             close_backends()

@@ -4,7 +4,9 @@ judge backend and a stand-in judge (a real HTTP server on 127.0.0.1 answering af
 
 - the fully async rollouter labels each group before it puts it into its message queue, and the
   labelling travels with the group to the trainer;
-- the v1 trainer's replay buffer polls TransferQueue until enough groups are finished.
+- the v1 trainer's replay buffer polls TransferQueue until enough groups are finished, and a
+  watch thread lists it between polls (in ``separate_async`` the rollout runs on while the
+  trainer updates).
 
     pytest -m slow tests/e2e/test_streamed_labelling_cpu.py
 """
@@ -23,6 +25,7 @@ JUDGE_DELAY_S = 0.5
 
 
 def judged_run(tmp_path, **trainer):
+    """The run, and how many requests the judge answered."""
     with FakeJudge(delay_s=JUDGE_DELAY_S) as judge:
         proc = _run_trainer(
             tmp_path,
@@ -34,7 +37,7 @@ def judged_run(tmp_path, **trainer):
             ],
             **trainer,
         )
-    return proc
+    return proc, judge.requests["ok"]
 
 
 def check_streamed(m: dict[str, float]) -> None:
@@ -47,7 +50,7 @@ def check_streamed(m: dict[str, float]) -> None:
 @pytest.mark.slow
 def test_the_fully_async_rollouter_labels_each_group_before_it_is_queued(tmp_path):
     _require_trainer(False)
-    proc = judged_run(tmp_path, use_v1=False, apart="fully_async")
+    proc, _ = judged_run(tmp_path, use_v1=False, apart="fully_async")
     _check_run(proc, tmp_path, steps=STEPS, dumps_extra_info=None)
     steps = logged_steps(step_metrics(proc.stdout))
     for step in range(1, STEPS + 1):
@@ -58,9 +61,24 @@ def test_the_fully_async_rollouter_labels_each_group_before_it_is_queued(tmp_pat
 @pytest.mark.slow
 def test_the_v1_trainer_labels_each_group_as_the_replay_buffer_sees_it_finished(tmp_path):
     _require_trainer(True)
-    proc = judged_run(tmp_path, use_v1=True)
+    proc, _ = judged_run(tmp_path, use_v1=True)
     _check_run(proc, tmp_path, steps=STEPS, dumps_extra_info=False)
     metrics = step_metrics(proc.stdout)
     for step in range(1, STEPS + 1):
         print(step, {k: v for k, v in metrics[step].items() if "diversity" in k or "timing_s/gen" in k})
         check_streamed(metrics[step])
+
+
+@pytest.mark.slow
+def test_v1_separate_async_labels_each_group_once_while_the_rollout_runs_on(tmp_path):
+    """The rollout keeps generating (one warm-up batch ahead) while the trainer computes and
+    updates: the watch labels those groups as they finish, no group the step took is sent to the
+    judge again, and groups finished but not sampled keep their labels for the next step."""
+    _require_trainer(True)
+    proc, requests = judged_run(tmp_path, use_v1=True, apart="separate_async")
+    _check_run(proc, tmp_path, steps=STEPS, dumps_extra_info=None)
+    steps = logged_steps(step_metrics(proc.stdout))
+    for step in range(1, STEPS + 1):
+        check_streamed(steps[step])
+    # The trained groups, plus at most the warm-up batch generated ahead: none labelled twice.
+    assert STEPS * 4 <= requests <= (STEPS + 1) * 4
