@@ -448,13 +448,15 @@ def agent_loop_cases(report, tokenizer, workdir):
 
 def watched_case(judge_run, tokenizer, samples, keys, judge_requests):
     """The asynchronous modes' groups, finished while no step samples: the watch thread starts
-    each group's labelling as its prompt is tagged finished (no replay buffer poll), the step
-    that takes them waits for nothing, and groups the step took are not labelled again while
-    TransferQueue still lists them."""
+    each group's labelling as its prompt is tagged finished (no replay buffer poll), a step that
+    samples them through verl's replay buffer waits for nothing, and a finished group the step
+    did not sample keeps its labels for the next step: one judge request per group in all."""
+    from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer
+
     from polyepo_plugin.integration.v1 import TRAIN_PARTITION, FinishedGroupWatch
 
     def requests():
-        return judge_requests["ok"]
+        return judge_requests["ok"] - before
 
     def wait_for(count, timeout_s=20.0):
         deadline = time.perf_counter() + timeout_s
@@ -462,42 +464,55 @@ def watched_case(judge_run, tokenizer, samples, keys, judge_requests):
             time.sleep(0.05)
         return requests()
 
-    trainer = trainer_for(judge_run, tokenizer)
-    trainer.actor_rollout_wg = SimpleNamespace(_dispatch_info={"actor": [0]})
-    trainer.use_critic, trainer.global_steps = False, 0
-    uids = sorted({key.rsplit("_", 2)[0] for key in keys})
-
     def tag_prompt(uid, status):
         tq.kv_put(key=uid, partition_id=TRAIN_PARTITION, tag={"is_prompt": True, "status": status, "global_steps": 1})
 
+    def step(global_steps, groups):
+        meta, _ = trainer.replay_buffer.sample(global_steps, TRAIN_PARTITION, groups)
+        meta = trainer._balance_batch(meta, metrics={})
+        time.sleep(0.5)  # old log-probs and the rest, while the watch goes on looking
+        result = run(trainer, meta)
+        result["expected"] = [expected.get(key, 0.0) for key in meta.keys]  # verl's padding rows: 0
+        tq.kv_clear(keys=meta.keys, partition_id=TRAIN_PARTITION)  # as verl at the end of a step
+        return result
+
+    trainer = trainer_for(judge_run, tokenizer)
+    trainer.actor_rollout_wg = SimpleNamespace(_dispatch_info={"actor": [0]})
+    trainer.use_critic, trainer.global_steps = False, 0
+    trainer.replay_buffer = ReplayBuffer("sync", OmegaConf.create({}), None, "drop", {}, poll_interval=0.1)
+    expected = dict(zip(keys, report_expected(samples, tokenizer)))
+    uids = sorted({key.rsplit("_", 2)[0] for key in keys})
     for uid in uids:
         tag_prompt(uid, "running")
-    meta = tq.kv_batch_put(
+    tq.kv_batch_put(
         keys=keys,
         partition_id=TRAIN_PARTITION,
         fields=list_of_dict_to_tensordict([dict(s) for s in samples]),
         tags=[{"status": "success", "seq_len": len(s["responses"])} for s in samples],
     )
-    before = requests()
+    before = judge_requests["ok"]
     watch = FinishedGroupWatch(trainer, interval_s=0.1).start()
     try:
         time.sleep(0.5)
-        out = {"while_running": requests() - before}
+        out = {"while_running": requests()}
         for uid in uids[:-1]:
             tag_prompt(uid, "finished")
-        out["first_finished"] = wait_for(before + len(uids) - 1) - before
+        out["first_finished"] = wait_for(len(uids) - 1)
         tag_prompt(uids[-1], "finished")
-        wait_for(before + len(uids))
+        wait_for(len(uids))
         time.sleep(JUDGE_DELAY_S + 0.3)  # the trainer updates meanwhile; every group is labelled by then
-        meta = trainer._balance_batch(meta, metrics={})
-        time.sleep(0.5)  # several looks while the step's groups are still listed
-        out.update(run(trainer, meta))
-        time.sleep(0.5)
+        out["steps"] = [step(1, len(uids) - 1), step(2, 1)]
     finally:
         watch.stop()
         tq.kv_clear(keys=[*keys, *uids], partition_id=TRAIN_PARTITION)
-    out["requests"] = requests() - before
+    out["requests"] = requests()
     return out
+
+
+def report_expected(samples, tokenizer):
+    """Each row's advantage with the first-word labels the stand-in judge gives."""
+    words = np.array([tokenizer.decode(s["responses"]).split()[0] for s in samples], dtype=object)
+    return reference(samples, trainer_for(LABELS_RUN).config, non_tensor_batch={"strategy": words})
 
 
 def main():
@@ -574,7 +589,6 @@ def main():
         report["judge_early"]["requests"] = judge.requests["ok"]
 
         report["watched"] = watched_case(judge_run, tokenizer, decoded, keys, judge.requests)
-        report["watched"]["expected"] = report["custom"]["expected"]
 
     # rows fetched for the estimator in another order than verl's: must stop, not mis-pair
     meta = put(samples, keys)

@@ -376,6 +376,9 @@ class StreamedLabelling:
             else:
                 carry._labellings[key] = labelling
                 carry.started = labelling.started if carry.started is None else min(carry.started, labelling.started)
+                carry.last_arrival = max(carry.last_arrival or 0.0, self.last_arrival)  # it came in with this step's
+        # The step's own time: from its earliest group's start (groups carried away no longer count).
+        self.started = min((g.started for g in self._labellings.values()), default=None)
         return self
 
     @property

@@ -38,8 +38,9 @@ it with the step's rows instead of starting a labelling of the whole batch. Thos
 while a step samples; in the asynchronous modes the agent loops also finish groups while the
 trainer computes and updates, so ``FinishedGroupWatch``, a thread started with ``fit``, lists
 the training partition every ``WATCH_INTERVAL_S`` and starts those groups then. Both see a
-group at their first look after it finished, label it once, and skip the groups a sealed step
-took (verl clears them from TransferQueue only at the step's end).
+group at their first look after it finished and label it once (verl clears a group's prompt
+key when it samples the group, so no look sees it finished again). Finished groups a step did
+not sample keep their labelling in the next step's stream; groups verl evicts are dropped.
 """
 
 from __future__ import annotations
@@ -82,10 +83,8 @@ _current_call: contextvars.ContextVar[_AdvantageCall | None] = contextvars.Conte
 _pending: weakref.WeakKeyDictionary[Any, PendingLabelling | StreamedLabelling] = weakref.WeakKeyDictionary()
 # Each trainer's groups labelled as they finish in the step being sampled, until _balance_batch seals them.
 _streams: weakref.WeakKeyDictionary[Any, StreamedLabelling] = weakref.WeakKeyDictionary()
-# The final-output keys of the groups each trainer's sealed steps took, while TransferQueue lists them.
-_taken: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
-# One poller at a time between seeing a group finished and adding it: the step's own poll, the
-# watch thread, and _balance_batch taking the stream.
+# One look at a time, from listing TransferQueue to adding the groups it found (the step's own
+# poll, the watch thread), and none while _balance_batch seals the stream.
 _stream_lock = threading.Lock()
 # The trainer whose _step_once runs in this thread (the replay buffer's polls run inside it).
 _stepping: contextvars.ContextVar[Any] = contextvars.ContextVar("polyepo_v1_stepping", default=None)
@@ -353,8 +352,6 @@ def wrap_balance_batch(original):
             groups = fetched_groups(self, batch.partition_id, keys, [tags[r] for r in final_rows])
         with _stream_lock:  # a look of the watch sees the stream before or after the seal, not during
             stale, stream = _pending.pop(self, None), _streams.pop(self, None)
-            if streams_groups(self):  # the looks that follow skip these groups (and forget them once cleared)
-                _taken.setdefault(self, set()).update(keys)
             if stream is not None and early:
                 # Groups finished but not sampled in this step keep their labels for a later one.
                 carry = _streams[self] = stream.successor()
@@ -388,36 +385,44 @@ def wrap_sync_metadata(original):
 
     @functools.wraps(original)
     def _sync_metadata_from_transfer_queue(self, *args, **kwargs):
-        result = original(self, *args, **kwargs)
         trainer = _stepping.get()
-        if trainer is not None and streams_groups(trainer):
-            with _stream_lock:
-                finished = self.finished_keys[TRAIN_PARTITION] | self.failure_keys[TRAIN_PARTITION]
-                stream_finished_groups(trainer, finished, self.partitions[TRAIN_PARTITION])
+        if trainer is None or not streams_groups(trainer):
+            return original(self, *args, **kwargs)
+        with _stream_lock:  # the listing and what it starts or drops, with no look of the watch between
+            result = original(self, *args, **kwargs)
+            finished = self.finished_keys[TRAIN_PARTITION]
+            if trains_failed_groups(self):
+                finished = finished | self.failure_keys[TRAIN_PARTITION]
+            stream_finished_groups(trainer, finished, self.partitions[TRAIN_PARTITION])
         return result
 
     return _sync_metadata_from_transfer_queue
 
 
+def trains_failed_groups(replay_buffer) -> bool:
+    """Whether verl samples groups with a failed agent loop (``sync`` mode's default, their
+    missing rows padded) rather than evicting and refilling them (the async modes)."""
+    return replay_buffer.trainer_mode == "sync" and not getattr(replay_buffer, "sync_refill_failed_groups", False)
+
+
 def stream_finished_groups(trainer, finished: set[str], tags: dict[str, dict]) -> None:
-    """Start labelling the training groups seen ``finished`` (prompt uids), once each, unless a
-    sealed step took them. ``tags``: every output key of the training partition and its tag, as
-    listed with ``finished``. Called with ``_stream_lock`` held."""
-    taken = _taken.setdefault(trainer, set())
-    taken &= tags.keys()  # verl cleared the rest
+    """Start labelling the training groups seen ``finished`` (prompt uids), once each.
+    ``tags``: every output key of the training partition and its tag, listed with ``finished``
+    (a sampled group is not among them: verl clears its prompt's key when it samples it).
+    Called with ``_stream_lock`` held since the listing."""
+    stream = _streams.get(trainer)
+    if stream is not None:
+        stream.retain(tags)  # groups verl evicted (stale, filtered, failed) are gone for good
     outputs: dict[str, list[str]] = {}
     for key in tags:
         uid = key.rsplit("_", 2)[0]
         if uid in finished:
             outputs.setdefault(uid, []).append(key)
-    stream = _streams.get(trainer)
-    if stream is not None:
-        stream.retain(tags)  # groups verl evicted (stale, filtered, failed) are gone for good
     new_keys = []  # the final outputs of the groups not labelled yet, group after group
     for keys in outputs.values():
         final_rows, _ = final_output_rows(keys)
         final_keys = [keys[r] for r in final_rows]
-        if not (stream is not None and stream.has_group(final_keys)) and not taken.issuperset(final_keys):
+        if stream is None or not stream.has_group(final_keys):
             new_keys += final_keys
     if new_keys:  # one fetch and one arrival per poll: groups seen finished together came in together
         if stream is None:
@@ -429,13 +434,13 @@ class FinishedGroupWatch:
     """A daemon thread that lists TransferQueue's training partition every ``interval_s`` and
     starts labelling the groups finished since (``stream_finished_groups``), so that groups the
     asynchronous modes finish while the trainer computes or updates are labelled by the time a
-    step samples them. A failed look is logged once and retried: the step's own polls and its
-    seal still label every group."""
+    step samples them. A failed look is retried at the next one (the step's own polls and its
+    seal still label every group) and warned about when it starts failing, then once a minute
+    while it goes on failing."""
 
     def __init__(self, trainer, interval_s: float = WATCH_INTERVAL_S):
         self.trainer, self.interval_s = trainer, interval_s
         self._stop = threading.Event()
-        self._warned = False
         self._thread = threading.Thread(target=self._run, name="polyepo-v1-group-watch", daemon=True)
 
     def start(self) -> FinishedGroupWatch:
@@ -447,13 +452,20 @@ class FinishedGroupWatch:
         self._thread.join(wait_s)
 
     def _run(self) -> None:
+        failing = 0  # consecutive failed looks
         while not self._stop.wait(self.interval_s):
             try:
                 self.look()
-            except Exception:  # noqa: BLE001 - a TransferQueue closing under the watch, a fetch that failed
-                if not self._warned:
-                    logger.warning("polyepo: watching TransferQueue for finished groups failed", exc_info=True)
-                    self._warned = True
+                failing = 0
+            except Exception:  # noqa: BLE001 - e.g. a group verl evicted between the listing and the fetch
+                if failing % max(1, round(60 / self.interval_s)) == 0:
+                    logger.warning(
+                        "polyepo: watching TransferQueue for finished groups failed (%d looks in a row); "
+                        "groups are labelled at the replay buffer's polls meanwhile",
+                        failing + 1,
+                        exc_info=True,
+                    )
+                failing += 1
 
     def look(self) -> None:
         import transfer_queue as tq
@@ -462,9 +474,8 @@ class FinishedGroupWatch:
             if self._stop.is_set():  # the run ended while this look waited
                 return
             listed = (tq.kv_list(partition_id=TRAIN_PARTITION) or {}).get(TRAIN_PARTITION, {})
-            finished = {
-                key for key, tag in listed.items() if tag.get("is_prompt") and tag.get("status") in ("finished", "failure")
-            }
+            ends = ("finished", "failure") if trains_failed_groups(self.trainer.replay_buffer) else ("finished",)
+            finished = {key for key, tag in listed.items() if tag.get("is_prompt") and tag.get("status") in ends}
             outputs = {key: tag for key, tag in listed.items() if not tag.get("is_prompt")}
             stream_finished_groups(self.trainer, finished, outputs)
 
@@ -480,7 +491,6 @@ def wrap_fit(original):
                 watch.stop()
             with _stream_lock:  # a look still running ends before, and starts nothing after
                 left = (_pending.pop(self, None), _streams.pop(self, None))
-                _taken.pop(self, None)
             for pending in left:  # nothing outlives the run
                 if pending is not None:
                     pending.cancel()

@@ -25,7 +25,7 @@ JUDGE_DELAY_S = 0.5
 
 
 def judged_run(tmp_path, **trainer):
-    """The run, and how many requests the judge answered."""
+    """The run, and the stand-in judge (what it was asked)."""
     with FakeJudge(delay_s=JUDGE_DELAY_S) as judge:
         proc = _run_trainer(
             tmp_path,
@@ -37,7 +37,7 @@ def judged_run(tmp_path, **trainer):
             ],
             **trainer,
         )
-    return proc, judge.requests["ok"]
+    return proc, judge
 
 
 def check_streamed(m: dict[str, float]) -> None:
@@ -75,10 +75,11 @@ def test_v1_separate_async_labels_each_group_once_while_the_rollout_runs_on(tmp_
     updates: the watch labels those groups as they finish, no group the step took is sent to the
     judge again, and groups finished but not sampled keep their labels for the next step."""
     _require_trainer(True)
-    proc, requests = judged_run(tmp_path, use_v1=True, apart="separate_async")
+    proc, judge = judged_run(tmp_path, use_v1=True, apart="separate_async")
     _check_run(proc, tmp_path, steps=STEPS, dumps_extra_info=None)
     steps = logged_steps(step_metrics(proc.stdout))
     for step in range(1, STEPS + 1):
         check_streamed(steps[step])
-    # The trained groups, plus at most the warm-up batch generated ahead: none labelled twice.
-    assert STEPS * 4 <= requests <= (STEPS + 1) * 4
+    # The trained groups, plus at most the warm-up batch generated ahead, each asked once.
+    assert STEPS * 4 <= judge.requests["ok"] <= (STEPS + 1) * 4
+    assert len(set(judge.prompts)) == len(judge.prompts)
