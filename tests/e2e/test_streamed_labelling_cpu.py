@@ -47,26 +47,29 @@ def check_streamed(m: dict[str, float]) -> None:
     assert m["actor/grad_norm"] > 0
 
 
-@pytest.mark.slow
-def test_the_fully_async_rollouter_labels_each_group_before_it_is_queued(tmp_path):
-    _require_trainer(False)
-    proc, _ = judged_run(tmp_path, use_v1=False, apart="fully_async")
-    _check_run(proc, tmp_path, steps=STEPS, dumps_extra_info=None)
+def streamed_run(tmp_path, dumps_extra_info, **trainer):
+    """A judged run of ``STEPS`` steps whose every step was streamed (``check_streamed``): its
+    steps' metrics and the stand-in judge."""
+    proc, judge = judged_run(tmp_path, **trainer)
+    _check_run(proc, tmp_path, steps=STEPS, dumps_extra_info=dumps_extra_info)
     steps = logged_steps(step_metrics(proc.stdout))
     for step in range(1, STEPS + 1):
         check_streamed(steps[step])
+    return steps, judge
+
+
+@pytest.mark.slow
+def test_the_fully_async_rollouter_labels_each_group_before_it_is_queued(tmp_path):
+    _require_trainer(False)
+    steps, _ = streamed_run(tmp_path, None, use_v1=False, apart="fully_async")
+    for step in range(1, STEPS + 1):
         assert steps[step]["poly_epo/diversity_labelled_apart_groups"] == 4  # every group came labelled
 
 
 @pytest.mark.slow
 def test_the_v1_trainer_labels_each_group_as_the_replay_buffer_sees_it_finished(tmp_path):
     _require_trainer(True)
-    proc, _ = judged_run(tmp_path, use_v1=True)
-    _check_run(proc, tmp_path, steps=STEPS, dumps_extra_info=False)
-    metrics = step_metrics(proc.stdout)
-    for step in range(1, STEPS + 1):
-        print(step, {k: v for k, v in metrics[step].items() if "diversity" in k or "timing_s/gen" in k})
-        check_streamed(metrics[step])
+    streamed_run(tmp_path, False, use_v1=True)
 
 
 @pytest.mark.slow
@@ -75,11 +78,7 @@ def test_v1_separate_async_labels_each_group_once_while_the_rollout_runs_on(tmp_
     updates: the watch labels those groups as they finish, no group the step took is sent to the
     judge again, and groups finished but not sampled keep their labels for the next step."""
     _require_trainer(True)
-    proc, judge = judged_run(tmp_path, use_v1=True, apart="separate_async")
-    _check_run(proc, tmp_path, steps=STEPS, dumps_extra_info=None)
-    steps = logged_steps(step_metrics(proc.stdout))
-    for step in range(1, STEPS + 1):
-        check_streamed(steps[step])
+    _, judge = streamed_run(tmp_path, None, use_v1=True, apart="separate_async")
     # The trained groups, plus at most the warm-up batch generated ahead, each asked once.
     assert STEPS * 4 <= judge.requests["ok"] <= (STEPS + 1) * 4
     assert len(set(judge.prompts)) == len(judge.prompts)
