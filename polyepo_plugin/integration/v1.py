@@ -34,9 +34,9 @@ TransferQueue's tags every ``poll_interval`` (2 s in 0.9.1) until enough prompt 
 finished, while the agent loops still run. The wrapped ``_sync_metadata_from_transfer_queue``
 starts each newly finished group's labelling then (``StreamedLabelling.add_group``, its final
 outputs keyed as above), during the step's ``_step_once``; the wrapped ``_balance_batch`` seals
-it with the step's rows instead of starting a labelling of the whole batch. Those polls run only
-while a step samples; in the asynchronous modes the agent loops also finish groups while the
-trainer computes and updates, so ``FinishedGroupWatch``, a thread started with ``fit``, lists
+it with the step's rows instead of starting a labelling of the whole batch. The hook acts on
+the polls of a step's sampling only (it learns the trainer from ``_step_once``); in the
+asynchronous modes the agent loops also finish groups while the trainer computes and updates, so ``FinishedGroupWatch``, a thread started with ``fit``, lists
 the training partition every ``WATCH_INTERVAL_S`` and starts those groups then. Both see a
 group at their first look after it finished and label it once (verl clears a group's prompt
 key when it samples the group, so no look sees it finished again). Finished groups a step did
@@ -89,7 +89,7 @@ _stream_lock = threading.Lock()
 # The trainer whose _step_once runs in this thread (the replay buffer's polls run inside it).
 _stepping: contextvars.ContextVar[Any] = contextvars.ContextVar("polyepo_v1_stepping", default=None)
 TRAIN_PARTITION = "train"
-# The replay buffer polls every 2 s, and only while a step samples.
+# The replay buffer's polls that streaming sees come every 2 s, and only while a step samples.
 WATCH_INTERVAL_S = 0.5
 logger = logging.getLogger(__name__)
 
