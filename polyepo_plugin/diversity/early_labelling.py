@@ -294,9 +294,11 @@ class StreamedLabelling:
     the module docstring). ``add_group`` while the step's rows arrive, ``seal`` once they are
     final, then ``matches``/``collect``/``cancel`` as for ``PendingLabelling``."""
 
-    def __init__(self, config: DiversityConfig):
+    def __init__(self, config: DiversityConfig, pool: ThreadPoolExecutor | None = None):
+        """``pool``: a predecessor's, taken over (``successor``); a new one by default."""
         self.config = config
-        self._pool = ThreadPoolExecutor(group_labelling_workers(config), thread_name_prefix="polyepo-group-labelling")
+        workers = group_labelling_workers(config)
+        self._pool = pool or ThreadPoolExecutor(workers, thread_name_prefix="polyepo-group-labelling")
         self._owns_pool = True  # until a successor takes it (``successor``)
         self._labellings: dict[frozenset, _GroupLabelling] = {}
         self._step: tuple[ResponseGroups, list] | None = None
@@ -343,10 +345,8 @@ class StreamedLabelling:
     def successor(self) -> StreamedLabelling:
         """An empty stream for the next step, to pass to ``seal`` as ``carry``. It labels in this
         stream's pool and owns it from now on, so one bound holds the concurrency across steps."""
-        nxt = StreamedLabelling(self.config)
-        nxt._pool.shutdown()
-        nxt._pool, self._owns_pool = self._pool, False
-        return nxt
+        self._owns_pool = False
+        return StreamedLabelling(self.config, pool=self._pool)
 
     def retain(self, present: Container[Hashable]) -> None:
         """Cancel and forget the groups with a row not ``present`` (their rows were dropped upstream)."""

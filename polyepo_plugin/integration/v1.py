@@ -36,8 +36,9 @@ starts each newly finished group's labelling then (``StreamedLabelling.add_group
 outputs keyed as above), during the step's ``_step_once``; the wrapped ``_balance_batch`` seals
 it with the step's rows instead of starting a labelling of the whole batch. The hook acts on
 the polls of a step's sampling only (it learns the trainer from ``_step_once``); in the
-asynchronous modes the agent loops also finish groups while the trainer computes and updates, so ``FinishedGroupWatch``, a thread started with ``fit``, lists
-the training partition every ``WATCH_INTERVAL_S`` and starts those groups then. Both see a
+asynchronous modes the agent loops also finish groups while the trainer computes and updates,
+so ``FinishedGroupWatch``, a thread started with ``fit``, lists the training partition every
+``WATCH_INTERVAL_S`` and starts those groups then. Both see a
 group at their first look after it finished and label it once (verl clears a group's prompt
 key when it samples the group, so no look sees it finished again). Finished groups a step did
 not sample keep their labelling in the next step's stream; groups verl evicts are dropped.
@@ -344,10 +345,10 @@ def wrap_balance_batch(original):
     @functools.wraps(original)
     def _balance_batch(self, batch, *args, **kwargs):
         batch = original(self, batch, *args, **kwargs)
-        final_rows, _ = final_output_rows(list(batch.keys))
-        keys = [batch.keys[r] for r in final_rows]
         early = labels_early(self)
         if early:
+            final_rows, _ = final_output_rows(list(batch.keys))
+            keys = [batch.keys[r] for r in final_rows]
             tags = list(batch.tags) if batch.tags else [{}] * len(batch.keys)
             groups = fetched_groups(self, batch.partition_id, keys, [tags[r] for r in final_rows])
         with _stream_lock:  # a look of the watch sees the stream before or after the seal, not during
@@ -390,10 +391,12 @@ def wrap_sync_metadata(original):
             return original(self, *args, **kwargs)
         with _stream_lock:  # the listing and what it starts or drops, with no look of the watch between
             result = original(self, *args, **kwargs)
-            finished = self.finished_keys[TRAIN_PARTITION]
-            if trains_failed_groups(self):
-                finished = finished | self.failure_keys[TRAIN_PARTITION]
-            stream_finished_groups(trainer, finished, self.partitions[TRAIN_PARTITION])
+            stream_finished_groups(
+                trainer,
+                self.finished_keys[TRAIN_PARTITION],
+                self.failure_keys[TRAIN_PARTITION],
+                self.partitions[TRAIN_PARTITION],
+            )
         return result
 
     return _sync_metadata_from_transfer_queue
@@ -405,11 +408,14 @@ def trains_failed_groups(replay_buffer) -> bool:
     return replay_buffer.trainer_mode == "sync" and not getattr(replay_buffer, "sync_refill_failed_groups", False)
 
 
-def stream_finished_groups(trainer, finished: set[str], tags: dict[str, dict]) -> None:
-    """Start labelling the training groups seen ``finished`` (prompt uids), once each.
-    ``tags``: every output key of the training partition and its tag, listed with ``finished``
-    (a sampled group is not among them: verl clears its prompt's key when it samples it).
-    Called with ``_stream_lock`` held since the listing."""
+def stream_finished_groups(trainer, finished: set[str], failed: set[str], tags: dict[str, dict]) -> None:
+    """Start labelling the training groups seen ``finished`` (prompt uids), and those seen
+    ``failed`` where verl trains on them (``trains_failed_groups``), once each. ``tags``: every
+    output key of the training partition and its tag, listed with them (a sampled group is not
+    among them: verl clears its prompt's key when it samples it). Called with ``_stream_lock``
+    held since the listing."""
+    if trains_failed_groups(trainer.replay_buffer):
+        finished = finished | failed
     stream = _streams.get(trainer)
     if stream is not None:
         stream.retain(tags)  # groups verl evicted (stale, filtered, failed) are gone for good
@@ -474,10 +480,14 @@ class FinishedGroupWatch:
             if self._stop.is_set():  # the run ended while this look waited
                 return
             listed = (tq.kv_list(partition_id=TRAIN_PARTITION) or {}).get(TRAIN_PARTITION, {})
-            ends = ("finished", "failure") if trains_failed_groups(self.trainer.replay_buffer) else ("finished",)
-            finished = {key for key, tag in listed.items() if tag.get("is_prompt") and tag.get("status") in ends}
-            outputs = {key: tag for key, tag in listed.items() if not tag.get("is_prompt")}
-            stream_finished_groups(self.trainer, finished, outputs)
+            ended = {status: set() for status in ("finished", "failure")}
+            outputs = {}
+            for key, tag in listed.items():
+                if not tag.get("is_prompt"):
+                    outputs[key] = tag
+                elif tag.get("status") in ended:
+                    ended[tag["status"]].add(key)
+            stream_finished_groups(self.trainer, ended["finished"], ended["failure"], outputs)
 
 
 def wrap_fit(original):
