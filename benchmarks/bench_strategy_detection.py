@@ -25,7 +25,10 @@ backend weighs numbers over the call).
 only (every form, digits masked too); among the settings with (i) >= 90% on every dev source,
 those within ``ARI_TIE`` of the best mean ARI, the lowest ``embedding_threshold`` (the one that
 splits least); then the frontier, (i) against ARI for each
-``embedding_threshold`` at the chosen ``numbers_threshold``, on every source.
+``embedding_threshold`` at the chosen ``numbers_threshold``, on every source. ``code_weight`` is
+chosen the same way (``GRID_CODE``, the thresholds at their defaults) on the groups holding
+programs of ``strategy_sets``' test part (its one code family; short and long forms), and its
+frontier is shown on the code groups of every source.
 ``--soft-count`` asks whether a soft count of strategies pays less for wording than the hard
 labels at the same pay for methods (``soft_count_study``). The soft count of a set S is
 ``D(S) = sum_{i in S} 1 / sum_{j in S} K_ij`` (the number of clusters when ``K`` is a 0/1
@@ -75,6 +78,7 @@ BACKENDS = {
 GRID_EMBEDDING = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 ARI_TIE = 0.05  # settings this close to the best dev ARI go to the lowest embedding_threshold
 GRID_NUMBERS = (0.15, 0.2, 0.25, 0.3)
+GRID_CODE = (0.0, 0.6, 0.7, 0.8, 0.9, 1.0)
 SOFT_SHIFTS = (-0.2, -0.1, 0.0, 0.1, 0.2)
 SOFT_TAUS = (0.02, 0.05, 0.1)
 SOFT_POWERS = (1, 2, 4)
@@ -175,6 +179,36 @@ def choose(sources: list, model) -> dict:
         for e in GRID_EMBEDDING:
             labels = by_source[id(s)].labels(embedding_threshold=e, numbers_threshold=pick["numbers_threshold"])
             frontier.append({"source": s.name, "part": s.part, "embedding_threshold": e, **incentive_scores(s.groups, labels)})
+    return {"grid": grid, "pick": pick, "frontier": frontier, "code": choose_code_weight(sources, by_source)}
+
+
+def choose_code_weight(sources: list, by_source: dict) -> dict:
+    """``code_weight`` picked on the program-holding groups of strategy_sets' test part (short,
+    long), as the thresholds are (``ONE_TARGET`` first, then the best mean ARI, near-ties to the
+    lower weight: a split is the harmful error); the frontier on every source's code groups."""
+    frontier = []
+    for s in sources:
+        rows = by_source[id(s)].rows()
+        code = [k for k, r in enumerate(rows) if all(by_source[id(s)].constructs[r])]
+        if not code:
+            continue
+        groups = [s.groups[k] for k in code]
+        for weight in GRID_CODE:
+            labels = by_source[id(s)].labels(code_weight=weight)
+            frontier.append(
+                {"source": s.name, "part": s.part, "code_weight": weight, "groups": len(groups),
+                 **incentive_scores(groups, [labels[k] for k in code])}
+            )
+    choice = [f for f in frontier if f["part"] == "test" and f["source"] in ("strategy_sets (short)", "strategy_sets (long)")]
+    grid = [
+        {"code_weight": w, "min_one_pct": min(f["one_pct"] for f in cells), "mean_ari": float(np.mean([f["ari"] for f in cells]))}
+        for w in GRID_CODE
+        if (cells := [f for f in choice if f["code_weight"] == w])
+    ]
+    eligible = [g for g in grid if g["min_one_pct"] >= ONE_TARGET] or grid
+    best = max(g["mean_ari"] for g in eligible)
+    pick = min((g for g in eligible if g["mean_ari"] >= best - ARI_TIE), key=lambda g: g["code_weight"])
+    print(json.dumps({"code_pick": pick}), flush=True)
     return {"grid": grid, "pick": pick, "frontier": frontier}
 
 
@@ -224,11 +258,19 @@ def soft_count_study(sources: list, model) -> list[dict]:
     rows = []
     for source in sources:
         prepared_source = prepared(source, model)
-        groups = [(prepared_source.vectors[r], prepared_source.numbers[r]) for r in prepared_source.rows()]
-        evidence = [tc.evidence_matrix(v, numbers, prepared_source.weights) for v, numbers in groups]
+        rows = prepared_source.rows()
+        evidence = [
+            tc.evidence_matrix(
+                prepared_source.vectors[r],
+                prepared_source.numbers[r],
+                prepared_source.weights,
+                constructs=prepared_source.constructs[r],
+            )
+            for r in rows
+        ]
         kernels = {f"soft: shift {shift}, tau {tau}": [evidence_kernel(e, shift, tau) for e in evidence]
                    for shift in SOFT_SHIFTS for tau in SOFT_TAUS}
-        kernels.update({f"soft: cosine^{p}": [cosine_kernel(v, p) for v, _ in groups] for p in SOFT_POWERS})
+        kernels.update({f"soft: cosine^{p}": [cosine_kernel(prepared_source.vectors[r], p) for r in rows] for p in SOFT_POWERS})
         hard = {"kernel": "hard labels (default)", **pay_scores(source.groups, all_correct_advantages(prepared_source.labels()))}
         soft = [
             {"kernel": name, **pay_scores(source.groups, np.array([soft_count_advantages(k) for k in per_group]))}
@@ -324,6 +366,26 @@ def markdown(result: dict) -> str:
                 for c in cells
             ]
             lines.append(f"| {name} | {part} | " + " | ".join(text) + " |")
+        code = result["choice"]["code"]
+        lines += [
+            "",
+            f"code_weight chosen on the code groups of strategy_sets test (short, long): {code['pick']['code_weight']} "
+            f"(min one % {code['pick']['min_one_pct']:.0f}, mean ARI {code['pick']['mean_ari']:.2f}). Frontier on the "
+            "groups whose every response holds a program: one % / ARI per code_weight (0: programs read as prose only).",
+            "",
+            "| source | part | code groups | " + " | ".join(str(w) for w in GRID_CODE) + " |",
+            "|---|---|---|" + "---|" * len(GRID_CODE),
+        ]
+        by_source = {}
+        for f in code["frontier"]:
+            by_source.setdefault((f["source"], f["part"], f["groups"]), []).append(f)
+        for (name, part, count), cells in by_source.items():
+            text = [
+                f"{c['one_pct']:.0f} / " + (f"{c['ari']:.2f}" if c.get("ari") is not None else "-") if "one_pct" in c else
+                (f"- / {c['ari']:.2f}" if c.get("ari") is not None else "-")
+                for c in cells
+            ]
+            lines.append(f"| {name} | {part} | {count} | " + " | ".join(text) + " |")
     if "soft_count" in result:
         lines += [
             "",

@@ -177,9 +177,12 @@ class SemanticOptions:
     else their embeddings. Clusters are merged by average linkage while the mean evidence
     ``e = a (J - numbers_threshold) + (1 - a) (cosine - embedding_threshold)`` over their cross
     pairs is at least 0 (``polyepo_plugin.diversity.text_clusters``). Higher thresholds split
-    more. Defaults chosen on the development families of ``benchmarks/data/strategy_sets``
-    (at least 90% of one-strategy groups labelled one strategy, then the best ARI, near-ties
-    to the lower ``embedding_threshold``).
+    more. Where both responses hold a program, what it does (loops, recursion, operators,
+    library calls; names and literals abstracted) joins the numbers and takes ``code_weight`` of
+    the evidence. Thresholds chosen on the development families of
+    ``benchmarks/data/strategy_sets`` (at least 90% of one-strategy groups labelled one
+    strategy, then the best ARI, near-ties to the lower ``embedding_threshold``); ``code_weight``
+    the same way on its one code family (test part), reported on the other sources.
     model/device/batch_size as for ``embedding``.
     """
 
@@ -191,6 +194,7 @@ class SemanticOptions:
     embedding_threshold: float = 0.2
     numbers_threshold: float = 0.2
     numbers_evidence: float = 5.0
+    code_weight: float = 0.8
 
     def __post_init__(self):
         _require(self.encoder in SEMANTIC_ENCODERS, "diversity.semantic.encoder", self.encoder, _one_of(SEMANTIC_ENCODERS))
@@ -213,6 +217,12 @@ class SemanticOptions:
             "diversity.semantic.numbers_evidence",
             self.numbers_evidence,
             "a number >= 0 (0: any shared evidence lets numbers decide)",
+        )
+        _require(
+            0.0 <= self.code_weight <= 1.0,
+            "diversity.semantic.code_weight",
+            self.code_weight,
+            "a number in [0, 1] (0: programs are read as prose only)",
         )
 
 

@@ -73,13 +73,15 @@ def sets():
     }
 
 
-def in_a_batch(sets, groups, prompts, model, encoder="static"):
+def in_a_batch(sets, groups, prompts, model, encoder="static", **evidence):
     """Labels of ``groups`` labelled as a training step labels them: among other groups (six dev
-    groups of strategy_sets), so that the step's number weights exist."""
+    groups of strategy_sets), so that the step's number weights exist; ``evidence``: options
+    changed from ``DEFAULT_EVIDENCE``."""
     filler = [g for g in sets["data"]["groups"] if g["part"] == "dev"][:6]
     batch = [*groups, *([sets["texts"][r] for r in g["responses"]] for g in filler)]
     batch_prompts = [*prompts, *(sets["prompts"][g["problem"]] for g in filler)]
-    return tc.label_texts(batch, model, prompts=batch_prompts, encoder=encoder)[: len(groups)]
+    options = {**tc.DEFAULT_EVIDENCE, **evidence}
+    return tc.label_texts(batch, model, prompts=batch_prompts, encoder=encoder, evidence=options)[: len(groups)]
 
 
 COUNTING_PROMPT = "How many of the integers 1, 2, ..., 100 are divisible by 3 or by 5?"
@@ -118,6 +120,51 @@ def test_one_worked_body_with_its_answer_written_eight_ways_is_one_strategy(sets
     ]
     group = [e.format(b=body, x=x) for e, x in zip(endings, [820, 821, 700, 820, 17, 820, 3, 999])]
     (labels,) = in_a_batch(sets, [group], ["Compute 1 + 2 + 3 + ... + 40."], model)
+    assert labels == [0] * 8
+
+
+DIGIT_SUM_PROMPT = "What is the digit sum of 4096? Write a Python function."
+DIGIT_SUM_PROSE = "Here is a short Python function for the digit sum of n.\n```python\n{code}\n```\nRunning it on 4096 gives 19."
+RENAMINGS = [("digit_sum", "n", "total"), ("ds", "x", "acc"), ("sum_digits", "value", "s"), ("f", "num", "result")]
+
+
+def renamed(code: str, k: int) -> str:
+    function, argument, accumulator = RENAMINGS[k % len(RENAMINGS)]
+    code = code.replace("digit_sum", function).replace("total", accumulator)
+    return code.replace("(n", f"({argument}").replace(" n", f" {argument}")
+
+
+def test_programs_that_do_different_things_are_told_apart_under_one_prose(sets, model):
+    """One sentence around every program, names drawn per response: prose alone (code_weight 0)
+    sees one strategy; the programs' constructs tell the string method from the arithmetic ones.
+    The modulo loop and the recursion share their arithmetic (% 10, // 10) and stay merged: a
+    merge only loses signal."""
+    from test_program_constructs_on_cpu import MODULO_LOOP, RECURSION, STRING_DIGITS
+
+    methods = [MODULO_LOOP, STRING_DIGITS, RECURSION]
+    truth = [0, 1, 2, 0, 1, 2, 1, 0]
+    group = [DIGIT_SUM_PROSE.format(code=renamed(methods[t], k)) for k, t in enumerate(truth)]
+    (labels,) = in_a_batch(sets, [group], [DIGIT_SUM_PROMPT], model)
+    arithmetic = [k for k, t in enumerate(truth) if t != 1]
+    strings = [k for k, t in enumerate(truth) if t == 1]
+    assert len({labels[k] for k in strings}) == 1 and not {labels[k] for k in strings} & {labels[k] for k in arithmetic}
+    prose_only = in_a_batch(sets, [group], [DIGIT_SUM_PROMPT], model, code_weight=0.0)[0]
+    assert prose_only == [0] * 8
+
+
+def test_one_program_renamed_and_reworded_is_one_strategy(sets, model):
+    """One method (a modulo loop) written with other names, another assignment form and another
+    loop test, in four different sentences: one strategy."""
+    from test_program_constructs_on_cpu import MODULO_LOOP, MODULO_LOOP_REWORDED
+
+    prose = [
+        "Loop over the digits with % and //.\n```python\n{code}\n```\nIt prints 19.",
+        "A while loop peels off the last digit each time:\n```python\n{code}\n```\nSo 19.",
+        "Arithmetic only, no strings.\n```python\n{code}\n```",
+        "Here is a short Python function for the digit sum of n.\n```python\n{code}\n```\nRunning it on 4096 gives 19.",
+    ]
+    group = [prose[k % 4].format(code=renamed((MODULO_LOOP, MODULO_LOOP_REWORDED)[k % 2], k)) for k in range(8)]
+    (labels,) = in_a_batch(sets, [group], [DIGIT_SUM_PROMPT], model)
     assert labels == [0] * 8
 
 
@@ -304,11 +351,12 @@ def test_labels_are_the_same_in_every_process(model):
 
 def test_module_stands_alone():
     """The clustering imports neither verl nor the plugin's config or registry: its own imports are
-    numpy, torch, the standard library and the pure final-answer helper, which imports nothing of the plugin."""
+    numpy, torch, the standard library and the pure final-answer and program helpers, which import
+    nothing of the plugin."""
     import ast
 
-    allowed = {"numpy", "torch", "polyepo_plugin.diversity.final_answer"}
-    for path in (MODULE, MODULE.with_name("final_answer.py")):
+    allowed = {"numpy", "torch", "polyepo_plugin.diversity.final_answer", "polyepo_plugin.diversity.program_constructs"}
+    for path in (MODULE, MODULE.with_name("final_answer.py"), MODULE.with_name("program_constructs.py")):
         imported = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
@@ -352,6 +400,8 @@ def test_decision_options_are_validated_and_shared_with_the_clustering_defaults(
         parse_config({"poly_epo": {"diversity": {"semantic": {"embedding_threshold": 2}}}})
     with pytest.raises(ValueError, match=r"diversity.semantic.numbers_evidence=-1.0: expected a number >= 0"):
         parse_config({"poly_epo": {"diversity": {"semantic": {"numbers_evidence": -1}}}})
+    with pytest.raises(ValueError, match=r"diversity.semantic.code_weight=1.2: expected a number in \[0, 1\]"):
+        parse_config({"poly_epo": {"diversity": {"semantic": {"code_weight": 1.2}}}})
     with pytest.raises(ValueError, match=r"threshold"):  # the earlier option is gone, not silently ignored
         parse_config({"poly_epo": {"diversity": {"semantic": {"threshold": 0.1}}}})
     for name, value in tc.DEFAULT_EVIDENCE.items():

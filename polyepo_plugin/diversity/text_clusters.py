@@ -34,7 +34,9 @@ the group, which would split every group whose responses differ at all). Pure fu
    they are written ("one sixth", "2/12" -> 1/6), less the numbers of the prompt (the
    problem's data) and the values of its final-answer statements (shared by every correct
    response whatever its method). Paraphrases of one method compute the same quantities in any
-   words; two methods usually compute different ones.
+   words; two methods usually compute different ones. ``program_constructs(text)``
+   (``program_constructs`` module): what the last program of a response does, names and literals
+   abstracted (loops, recursion, operators, library calls), items prefixed ``code:``.
 
 4. ``cluster_group(vectors, numbers, weights, ...) -> labels``: with ``x_i`` the vectors of step
    2 and ``w`` the batch IDF weights of the numbers (``number_weights``: ``log(M / df)`` over the
@@ -45,7 +47,14 @@ the group, which would split every group whose responses differ at all). Pure fu
    where ``J_ij = w(N_i & N_j) / w(N_i | N_j)`` is the weighted Jaccard overlap of their computed
    numbers and ``a_ij = min(1, min(w(N_i), w(N_j)) / numbers_evidence)``: numbers decide once
    both responses compute enough of them (what they compute outweighs how they say it), the
-   embedding decides where neither does. Clusters are merged by average linkage while the
+   embedding decides where neither does. Where both responses hold a program (``P_i``, ``P_j``
+   their constructs), what the programs do outweighs the rest:
+
+       e_ij <- c (J'_ij - numbers_threshold) + (1 - c) e_ij
+
+   with ``J'`` the same weighted Jaccard over numbers and constructs together and ``c`` =
+   ``code_weight``; prose around a program is mostly the problem's own words, alike across
+   methods. Clusters are merged by average linkage while the
    mean ``e`` over their cross pairs is at least 0, so two clusters stay apart only when they
    differ on average, clearly; exact copies are merged first. Labels are 0, 1, ... in order of
    first appearance, ``-1`` for a blank response.
@@ -76,12 +85,13 @@ import numpy as np
 import torch
 
 from polyepo_plugin.diversity.final_answer import answer_values, without_final_answer
+from polyepo_plugin.diversity.program_constructs import program_constructs
 
 ENCODERS = ("contextual", "static")
 STATIC_BLOCK = 32  # static table rows are computed in fixed blocks of word-piece ids (same batches, same bits)
 ANSWER_ONLY = "(a final answer only)"
 # The decision's defaults (``SemanticOptions`` repeats them; a test keeps the two equal).
-DEFAULT_EVIDENCE = {"embedding_threshold": 0.2, "numbers_threshold": 0.2, "numbers_evidence": 5.0}
+DEFAULT_EVIDENCE = {"embedding_threshold": 0.2, "numbers_threshold": 0.2, "numbers_evidence": 5.0, "code_weight": 0.8}
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 _DIGITS = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?!\w)")
@@ -364,25 +374,41 @@ def evidence_matrix(
     embedding_threshold: float = DEFAULT_EVIDENCE["embedding_threshold"],
     numbers_threshold: float = DEFAULT_EVIDENCE["numbers_threshold"],
     numbers_evidence: float = DEFAULT_EVIDENCE["numbers_evidence"],
+    constructs: Sequence[set[str]] | None = None,
+    code_weight: float = DEFAULT_EVIDENCE["code_weight"],
 ) -> np.ndarray:
     """``(m, m)`` evidence ``e_ij`` that responses i and j share a method (module docstring):
     above 0 alike, below 0 different. ``vectors``: unit vectors (``without_generic_direction``);
-    ``numbers``/``weights``: ``computed_numbers`` and ``number_weights`` (None: embedding only)."""
+    ``numbers``/``weights``: ``computed_numbers`` and ``number_weights`` (None: embedding only);
+    ``constructs``: ``program_constructs`` (None or empty sets: no program read), weighted by
+    ``weights`` too."""
     x = np.asarray(vectors, dtype=np.float64)
     evidence = x @ x.T - embedding_threshold
     if numbers is None:
         return evidence
-    weights = weights if weights is not None else number_weights(numbers)
+    constructs = constructs if constructs is not None else [set()] * len(numbers)
+    weights = weights if weights is not None else number_weights([n | c for n, c in zip(numbers, constructs)])
     mass = np.array([sum(weights.get(v, 0.0) for v in n) for n in numbers])
     for i, j in zip(*np.triu_indices(len(x), 1)):
         least = min(mass[i], mass[j])
         if least <= 0:  # a side with no weighted number: the embedding alone
             continue
         share = min(1.0, least / numbers_evidence) if numbers_evidence > 0 else 1.0
-        union = sum(weights.get(v, 0.0) for v in numbers[i] | numbers[j])
-        overlap = sum(weights.get(v, 0.0) for v in numbers[i] & numbers[j]) / union
+        overlap = _weighted_overlap(numbers[i], numbers[j], weights)
         evidence[i, j] = evidence[j, i] = share * (overlap - numbers_threshold) + (1 - share) * evidence[i, j]
+    for i, j in zip(*np.triu_indices(len(x), 1)):
+        if constructs[i] and constructs[j]:
+            performed = _weighted_overlap(numbers[i] | constructs[i], numbers[j] | constructs[j], weights)
+            evidence[i, j] = evidence[j, i] = (
+                code_weight * (performed - numbers_threshold) + (1 - code_weight) * evidence[i, j]
+            )
     return evidence
+
+
+def _weighted_overlap(a: set[str], b: set[str], weights: dict[str, float]) -> float:
+    """``w(a & b) / w(a | b)``; 0 when the union weighs nothing."""
+    union = sum(weights.get(v, 0.0) for v in a | b)
+    return sum(weights.get(v, 0.0) for v in a & b) / union if union > 0 else 0.0
 
 
 def average_linkage(similarity: np.ndarray, threshold: float, must_link: np.ndarray | None = None) -> list[int]:
@@ -438,6 +464,7 @@ def cluster_group(
     numbers: Sequence[set[str]] | None = None,
     weights: dict[str, float] | None = None,
     blank: Sequence[bool] | None = None,
+    constructs: Sequence[set[str]] | None = None,
     duplicate_cosine: float = 0.9999,
     **evidence_options: float,
 ) -> list[int]:
@@ -445,7 +472,8 @@ def cluster_group(
 
     ``vectors``: ``(n, D)`` (``without_generic_direction``; zero rows are blank); ``numbers``: the
     n ``computed_numbers`` sets, ``weights`` their ``number_weights`` over the call (None: the
-    embedding alone decides); ``blank``: extra blank rows; ``evidence_options``: the thresholds of
+    embedding alone decides); ``blank``: extra blank rows; ``constructs``: the n
+    ``program_constructs`` sets (None: no program read); ``evidence_options``: the options of
     ``evidence_matrix``. Returns 0..C-1 in order of first appearance, ``-1`` for blank rows.
     """
     x = np.asarray(vectors, dtype=np.float64)
@@ -458,7 +486,8 @@ def cluster_group(
         return labels
     units = x[rows] / np.linalg.norm(x[rows], axis=1, keepdims=True)
     kept = [numbers[r] for r in rows] if numbers is not None else None
-    evidence = evidence_matrix(units, kept, weights, **evidence_options)
+    programs = [constructs[r] for r in rows] if constructs is not None else None
+    evidence = evidence_matrix(units, kept, weights, constructs=programs, **evidence_options)
     found = average_linkage(evidence, 0.0, must_link=units @ units.T >= duplicate_cosine)
     for row, label in zip(rows, found):
         labels[row] = label
@@ -470,11 +499,13 @@ class PreparedGroups:
     """Steps 1-3 done for many groups, ready to be clustered under any evidence options.
 
     ``vectors``: ``(M, D)`` for the M responses of all groups in order (generic direction
-    removed); ``numbers``: their ``computed_numbers``; ``weights``: ``number_weights`` over all M;
+    removed); ``numbers``: their ``computed_numbers``; ``constructs``: their
+    ``program_constructs``; ``weights``: ``number_weights`` of numbers and constructs over all M;
     ``blank``: responses with no text; ``sizes``: responses per group."""
 
     vectors: np.ndarray
     numbers: list[set[str]]
+    constructs: list[set[str]]
     weights: dict[str, float]
     blank: list[bool]
     sizes: list[int]
@@ -490,7 +521,14 @@ class PreparedGroups:
         for rows in self.rows():
             checkpoint()
             out.append(
-                cluster_group(self.vectors[rows], self.numbers[rows], self.weights, self.blank[rows], **evidence_options)
+                cluster_group(
+                    self.vectors[rows],
+                    self.numbers[rows],
+                    self.weights,
+                    self.blank[rows],
+                    self.constructs[rows],
+                    **evidence_options,
+                )
             )
         return out
 
@@ -505,7 +543,8 @@ def prepare_texts(
     checkpoint: Callable[[], None] = _carry_on,
 ) -> PreparedGroups:
     """Final answers removed (``reasoning_text``), one ``embed_responses`` call over all texts,
-    the generic direction removed, computed numbers and their weights over the call."""
+    the generic direction removed, computed numbers, program constructs and their weights over
+    the call."""
     if prompts is not None and len(prompts) != len(groups):
         raise ValueError(f"prepare_texts: {len(prompts)} prompts for {len(groups)} groups")
     texts = [reasoning_text(str(text), checkpoint) for group in groups for text in group]
@@ -516,9 +555,9 @@ def prepare_texts(
     numbers = [
         computed_numbers(text, prompt) for group, prompt in zip(groups, group_prompts) for text in map(str, group)
     ]
-    return PreparedGroups(
-        vectors, numbers, number_weights(numbers), [not t.strip() for t in texts], [len(g) for g in groups]
-    )
+    constructs = [program_constructs(str(text)) for group in groups for text in group]
+    weights = number_weights([n | c for n, c in zip(numbers, constructs)])
+    return PreparedGroups(vectors, numbers, constructs, weights, [not t.strip() for t in texts], [len(g) for g in groups])
 
 
 def label_texts(
