@@ -258,7 +258,7 @@ def soft_count_study(sources: list, model) -> list[dict]:
     rows = []
     for source in sources:
         prepared_source = prepared(source, model)
-        rows = prepared_source.rows()
+        spans = prepared_source.rows()
         evidence = [
             tc.evidence_matrix(
                 prepared_source.vectors[r],
@@ -266,11 +266,11 @@ def soft_count_study(sources: list, model) -> list[dict]:
                 prepared_source.weights,
                 constructs=prepared_source.constructs[r],
             )
-            for r in rows
+            for r in spans
         ]
         kernels = {f"soft: shift {shift}, tau {tau}": [evidence_kernel(e, shift, tau) for e in evidence]
                    for shift in SOFT_SHIFTS for tau in SOFT_TAUS}
-        kernels.update({f"soft: cosine^{p}": [cosine_kernel(prepared_source.vectors[r], p) for r in rows] for p in SOFT_POWERS})
+        kernels.update({f"soft: cosine^{p}": [cosine_kernel(prepared_source.vectors[r], p) for r in spans] for p in SOFT_POWERS})
         hard = {"kernel": "hard labels (default)", **pay_scores(source.groups, all_correct_advantages(prepared_source.labels()))}
         soft = [
             {"kernel": name, **pay_scores(source.groups, np.array([soft_count_advantages(k) for k in per_group]))}

@@ -239,6 +239,25 @@ def test_the_evidence_is_the_formula():
     assert any_evidence[0, 1] == pytest.approx(j - 0.2) and any_evidence[0, 2] == pytest.approx(-0.1)
 
 
+def test_where_both_hold_a_program_what_it_does_takes_code_weight_of_the_evidence():
+    """e_ij <- c (J'_ij - t_num) + (1 - c) e_ij for pairs that both hold a program, J' over
+    numbers and constructs together; a pair with a program on one side only, and every pair of
+    a group without programs, keep the evidence they had (code_weight changes nothing there)."""
+    x = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    numbers = [{"10"}, {"10"}, {"10"}]
+    constructs = [{"code:while", "code:%"}, {"code:sum", "code:%"}, set()]
+    weights = {"10": 1.0, "code:while": 2.0, "code:%": 1.0, "code:sum": 3.0}
+    options = {"embedding_threshold": 0.1, "numbers_threshold": 0.2, "numbers_evidence": 5.0}
+    prose = tc.evidence_matrix(x, numbers, weights, **options)
+    for c in (0.0, 0.8, 1.0):
+        e = tc.evidence_matrix(x, numbers, weights, constructs=constructs, code_weight=c, **options)
+        j = (1.0 + 1.0) / (1.0 + 2.0 + 1.0 + 3.0)  # {10, %} shared of {10, while, %, sum}
+        assert e[0, 1] == e[1, 0] == pytest.approx(c * (j - 0.2) + (1 - c) * prose[0, 1])
+        assert e[0, 2] == pytest.approx(prose[0, 2]) and e[1, 2] == pytest.approx(prose[1, 2])
+    without = [set(), set(), set()]
+    assert np.array_equal(tc.evidence_matrix(x, numbers, weights, constructs=without, code_weight=1.0, **options), prose)
+
+
 def test_computed_numbers_leave_out_the_prompt_and_the_final_answer():
     text = "Pair 1 with 40: 1 + 40 = 41; twenty couples of forty-one give 20 x 41 = 820.\nThe answer is 820."
     assert tc.computed_numbers(text, "Compute 1 + 2 + ... + 40.") == {"41", "20"}

@@ -379,14 +379,15 @@ def evidence_matrix(
 ) -> np.ndarray:
     """``(m, m)`` evidence ``e_ij`` that responses i and j share a method (module docstring):
     above 0 alike, below 0 different. ``vectors``: unit vectors (``without_generic_direction``);
-    ``numbers``/``weights``: ``computed_numbers`` and ``number_weights`` (None: embedding only);
+    ``numbers``/``weights``: ``computed_numbers`` and ``number_weights`` (None: no number read);
     ``constructs``: ``program_constructs`` (None or empty sets: no program read), weighted by
-    ``weights`` too."""
+    ``weights`` too; with neither, the embedding alone."""
     x = np.asarray(vectors, dtype=np.float64)
     evidence = x @ x.T - embedding_threshold
-    if numbers is None:
+    if numbers is None and constructs is None:
         return evidence
-    constructs = constructs if constructs is not None else [set()] * len(numbers)
+    numbers = numbers if numbers is not None else [set()] * len(x)
+    constructs = constructs if constructs is not None else [set()] * len(x)
     weights = weights if weights is not None else number_weights([n | c for n, c in zip(numbers, constructs)])
     mass = np.array([sum(weights.get(v, 0.0) for v in n) for n in numbers])
     for i, j in zip(*np.triu_indices(len(x), 1)):
