@@ -62,6 +62,7 @@ from polyepo_plugin.diversity import text_clusters as tc  # noqa: E402
 from polyepo_plugin.diversity.agreement import agreement_with_truth  # noqa: E402
 from polyepo_plugin.diversity.embedding import load_model  # noqa: E402
 from polyepo_plugin.diversity.final_answer import without_final_answer  # noqa: E402
+from polyepo_plugin.diversity.program_constructs import program_constructs  # noqa: E402
 from polyepo_plugin.diversity.strategies import label_strategies  # noqa: E402
 from polyepo_plugin.set_advantage import marginal_advantages, poly_conditional_means  # noqa: E402
 
@@ -78,7 +79,7 @@ BACKENDS = {
 GRID_EMBEDDING = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 ARI_TIE = 0.05  # settings this close to the best dev ARI go to the lowest embedding_threshold
 GRID_NUMBERS = (0.15, 0.2, 0.25, 0.3)
-GRID_CODE = (0.0, 0.6, 0.7, 0.8, 0.9, 1.0)
+GRID_CODE = (0.0, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0)
 SOFT_SHIFTS = (-0.2, -0.1, 0.0, 0.1, 0.2)
 SOFT_TAUS = (0.02, 0.05, 0.1)
 SOFT_POWERS = (1, 2, 4)
@@ -310,23 +311,48 @@ def paper_step_groups(tokenizer) -> list[list[str]]:
     return [texts[k : k + PAPER_N] for k in range(0, len(texts), PAPER_N)]
 
 
+def paper_program(tokenizer) -> str:
+    """A response that is one Python program of at most ``PAPER_TOKENS`` word pieces: the source
+    of ``text_clusters`` cut before a top-level definition, fenced."""
+    source = Path(tc.__file__).read_text()
+    cuts = [k for k in range(len(source)) if source.startswith("\ndef ", k)]
+    fits = [k for k in cuts if len(tokenizer(source[:k], add_special_tokens=False)["input_ids"]) <= PAPER_TOKENS]
+    return f"The program:\n```python\n{source[: max(fits)]}\n```"
+
+
 def paper_step(model) -> dict:
     """Seconds of the default backend on one paper-scale step (``paper_step_groups``; best of
-    two, the first builds the static table's rows), and of the final-answer removal of a
-    100k-character response (best of three)."""
+    two, the first builds the static table's rows), of reading the programs of such a step if
+    every response were a program of that size (``paper_program``, best of two), and of the
+    final-answer removal of a 100k-character response (best of three)."""
     groups = paper_step_groups(model.tokenizer)
     texts = [t for group in groups for t in group]
     step = min(timed(label_strategies, groups) for _ in range(2))
     long_text = ("We add 17 and 25 to get 42, then check it again. " * 2100)[:100_000] + " The answer is 42."
     removal = min(timed(without_final_answer, long_text) for _ in range(3))
     mean_pieces = float(np.mean([len(ids) for ids in model.tokenizer(texts[:64], add_special_tokens=False)["input_ids"]]))
-    return {"paper_step_s": round(step, 1), "mean_word_pieces": round(mean_pieces), "answer_removal_100k_s": round(removal, 3)}
+    program = paper_program(model.tokenizer)
+    programs = min(timed(lambda: [program_constructs(program) for _ in texts]) for _ in range(2))
+    return {
+        "paper_step_s": round(step, 1),
+        "mean_word_pieces": round(mean_pieces),
+        "programs_read_s": round(programs, 1),
+        "program_characters": len(program),
+        "answer_removal_100k_s": round(removal, 3),
+    }
 
 
 def timed(fn, *args) -> float:
     started = time.perf_counter()
     fn(*args)
     return time.perf_counter() - started
+
+
+def one_and_ari(cell: dict) -> str:
+    """A frontier cell: ``one % / ARI``, ``-`` for what the source's groups cannot measure."""
+    one = f"{cell['one_pct']:.0f}" if "one_pct" in cell else "-"
+    ari = f"{cell['ari']:.2f}" if cell.get("ari") is not None else "-"
+    return f"{one} / {ari}"
 
 
 def markdown(result: dict) -> str:
@@ -361,11 +387,7 @@ def markdown(result: dict) -> str:
         for f in result["choice"]["frontier"]:
             by_source.setdefault((f["source"], f["part"]), []).append(f)
         for (name, part), cells in by_source.items():
-            text = [
-                f"{c['one_pct']:.0f} / {c['ari']:.2f}" if c.get("ari") is not None else f"{c['one_pct']:.0f} / -"
-                for c in cells
-            ]
-            lines.append(f"| {name} | {part} | " + " | ".join(text) + " |")
+            lines.append(f"| {name} | {part} | " + " | ".join(one_and_ari(c) for c in cells) + " |")
         code = result["choice"]["code"]
         lines += [
             "",
@@ -380,12 +402,7 @@ def markdown(result: dict) -> str:
         for f in code["frontier"]:
             by_source.setdefault((f["source"], f["part"], f["groups"]), []).append(f)
         for (name, part, count), cells in by_source.items():
-            text = [
-                f"{c['one_pct']:.0f} / " + (f"{c['ari']:.2f}" if c.get("ari") is not None else "-") if "one_pct" in c else
-                (f"- / {c['ari']:.2f}" if c.get("ari") is not None else "-")
-                for c in cells
-            ]
-            lines.append(f"| {name} | {part} | {count} | " + " | ".join(text) + " |")
+            lines.append(f"| {name} | {part} | {count} | " + " | ".join(one_and_ari(c) for c in cells) + " |")
     if "soft_count" in result:
         lines += [
             "",
@@ -443,7 +460,8 @@ def main():
         f"load average {load:.1f} at the start, {time.time() - started:.0f} s in all."
         + (
             f" Paper-scale step (128 x 8 responses of {timing['mean_word_pieces']} word pieces), default backend: "
-            f"{timing['paper_step_s']} s; final-answer removal of a 100k-character response: "
+            f"{timing['paper_step_s']} s; reading {PAPER_GROUPS * PAPER_N} programs of {timing['program_characters']} "
+            f"characters: {timing['programs_read_s']} s; final-answer removal of a 100k-character response: "
             f"{timing['answer_removal_100k_s']} s."
             if timing
             else ""

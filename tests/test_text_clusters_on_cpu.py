@@ -123,49 +123,65 @@ def test_one_worked_body_with_its_answer_written_eight_ways_is_one_strategy(sets
     assert labels == [0] * 8
 
 
-DIGIT_SUM_PROMPT = "What is the digit sum of 4096? Write a Python function."
-DIGIT_SUM_PROSE = "Here is a short Python function for the digit sum of n.\n```python\n{code}\n```\nRunning it on 4096 gives 19."
-RENAMINGS = [("digit_sum", "n", "total"), ("ds", "x", "acc"), ("sum_digits", "value", "s"), ("f", "num", "result")]
+FACTORIAL_PROMPT = "Write a Python function that returns n! and give 5!."
+PROGRAM_PROSE = "Here is a short Python function for n factorial.\n```python\n{code}\n```\nCalling it with 5 gives 120."
+RENAMINGS = [("factorial", "n", "result"), ("fact", "x", "acc"), ("prod_upto", "value", "p"), ("f", "num", "out")]
 
 
 def renamed(code: str, k: int) -> str:
+    """``code`` with its function, argument and accumulator renamed (the ``k``-th renaming)."""
     function, argument, accumulator = RENAMINGS[k % len(RENAMINGS)]
-    code = code.replace("digit_sum", function).replace("total", accumulator)
+    code = code.replace("factorial", function).replace("result", accumulator)
     return code.replace("(n", f"({argument}").replace(" n", f" {argument}")
 
 
 def test_programs_that_do_different_things_are_told_apart_under_one_prose(sets, model):
-    """One sentence around every program, names drawn per response: prose alone (code_weight 0)
-    sees one strategy; the programs' constructs tell the string method from the arithmetic ones.
-    The modulo loop and the recursion share their arithmetic (% 10, // 10) and stay merged: a
-    merge only loses signal."""
-    from test_program_constructs_on_cpu import MODULO_LOOP, RECURSION, STRING_DIGITS
+    """One sentence around every program, names drawn per response (8 distinct responses): prose
+    alone (code_weight 0) sees one strategy; what the programs do tells the library call from the
+    hand-written products. The while loop and the recursion share their arithmetic (``*``, ``-``)
+    and stay merged at the default: constructs are read as a bag, and a merge only loses signal."""
+    from test_program_constructs_on_cpu import FACTORIAL_BUILTIN, FACTORIAL_RECURSION, FACTORIAL_WHILE
 
-    methods = [MODULO_LOOP, STRING_DIGITS, RECURSION]
-    truth = [0, 1, 2, 0, 1, 2, 1, 0]
-    group = [DIGIT_SUM_PROSE.format(code=renamed(methods[t], k)) for k, t in enumerate(truth)]
-    (labels,) = in_a_batch(sets, [group], [DIGIT_SUM_PROMPT], model)
-    arithmetic = [k for k, t in enumerate(truth) if t != 1]
-    strings = [k for k, t in enumerate(truth) if t == 1]
-    assert len({labels[k] for k in strings}) == 1 and not {labels[k] for k in strings} & {labels[k] for k in arithmetic}
-    prose_only = in_a_batch(sets, [group], [DIGIT_SUM_PROMPT], model, code_weight=0.0)[0]
+    methods = [FACTORIAL_WHILE, FACTORIAL_RECURSION, FACTORIAL_BUILTIN]
+    truth = [0, 1, 2, 0, 1, 2, 0, 1]
+    group = [PROGRAM_PROSE.format(code=renamed(methods[t], k)) for k, t in enumerate(truth)]
+    assert len(set(group)) == 8
+    (labels,) = in_a_batch(sets, [group], [FACTORIAL_PROMPT], model)
+    library = {labels[k] for k, t in enumerate(truth) if t == 2}
+    assert len(library) == 1 and not library & {labels[k] for k, t in enumerate(truth) if t != 2}, labels
+    prose_only = in_a_batch(sets, [group], [FACTORIAL_PROMPT], model, code_weight=0.0)[0]
     assert prose_only == [0] * 8
 
 
-def test_one_program_renamed_and_reworded_is_one_strategy(sets, model):
-    """One method (a modulo loop) written with other names, another assignment form and another
-    loop test, in four different sentences: one strategy."""
-    from test_program_constructs_on_cpu import MODULO_LOOP, MODULO_LOOP_REWORDED
+def one_program_in_eight_wordings() -> list[str]:
+    """One method (a product loop), 8 distinct responses: two forms of the loop (names,
+    annotations, assignment form), four renamings, four sentences around it."""
+    from test_program_constructs_on_cpu import FACTORIAL_LOOP, FACTORIAL_LOOP_REWORDED
 
     prose = [
-        "Loop over the digits with % and //.\n```python\n{code}\n```\nIt prints 19.",
-        "A while loop peels off the last digit each time:\n```python\n{code}\n```\nSo 19.",
-        "Arithmetic only, no strings.\n```python\n{code}\n```",
-        "Here is a short Python function for the digit sum of n.\n```python\n{code}\n```\nRunning it on 4096 gives 19.",
+        "Multiply the numbers up to n in a loop.\n```python\n{code}\n```\nIt prints 120.",
+        "A for loop keeps a running product:\n```python\n{code}\n```\nSo 120.",
+        "Iterative, no recursion needed.\n```python\n{code}\n```",
+        PROGRAM_PROSE,
     ]
-    group = [prose[k % 4].format(code=renamed((MODULO_LOOP, MODULO_LOOP_REWORDED)[k % 2], k)) for k in range(8)]
-    (labels,) = in_a_batch(sets, [group], [DIGIT_SUM_PROMPT], model)
+    group = [prose[k % 4].format(code=renamed((FACTORIAL_LOOP, FACTORIAL_LOOP_REWORDED)[k // 4], k)) for k in range(8)]
+    assert len(set(group)) == 8
+    return group
+
+
+def test_one_program_renamed_and_reworded_is_one_strategy(sets, model):
+    """Among other groups, as a step labels it: one strategy."""
+    (labels,) = in_a_batch(sets, [one_program_in_eight_wordings()], [FACTORIAL_PROMPT], model)
     assert labels == [0] * 8
+
+
+def test_a_step_of_programs_only_does_not_split_one_program(model):
+    """Where every response of the call holds the same kind of program, every construct and
+    number they all perform weighs 0: that is no evidence of a difference, and the prose decides
+    (before, it was read as overlap 0, and the one method was split)."""
+    group = one_program_in_eight_wordings()
+    assert tc.label_texts([group], model, prompts=[FACTORIAL_PROMPT]) == [[0] * 8]
+    assert tc.label_texts([group, group], model, prompts=[FACTORIAL_PROMPT] * 2) == [[0] * 8] * 2
 
 
 def test_the_demo_methods_apart_and_their_wordings_together(model):
@@ -241,19 +257,29 @@ def test_the_evidence_is_the_formula():
 
 def test_where_both_hold_a_program_what_it_does_takes_code_weight_of_the_evidence():
     """e_ij <- c (J'_ij - t_num) + (1 - c) e_ij for pairs that both hold a program, J' over
-    numbers and constructs together; a pair with a program on one side only, and every pair of
-    a group without programs, keep the evidence they had (code_weight changes nothing there)."""
+    numbers and constructs together, c = code_weight x min(1, least weight / numbers_evidence);
+    a pair with a program on one side only, a program whose constructs all weigh 0, and every
+    pair of a group without programs keep the evidence they had."""
     x = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
     numbers = [{"10"}, {"10"}, {"10"}]
     constructs = [{"code:while", "code:%"}, {"code:sum", "code:%"}, set()]
     weights = {"10": 1.0, "code:while": 2.0, "code:%": 1.0, "code:sum": 3.0}
     options = {"embedding_threshold": 0.1, "numbers_threshold": 0.2, "numbers_evidence": 5.0}
     prose = tc.evidence_matrix(x, numbers, weights, **options)
-    for c in (0.0, 0.8, 1.0):
-        e = tc.evidence_matrix(x, numbers, weights, constructs=constructs, code_weight=c, **options)
-        j = (1.0 + 1.0) / (1.0 + 2.0 + 1.0 + 3.0)  # {10, %} shared of {10, while, %, sum}
+    j = (1.0 + 1.0) / (1.0 + 2.0 + 1.0 + 3.0)  # {10, %} shared of {10, while, %, sum}
+    least = min(1.0 + 2.0 + 1.0, 1.0 + 3.0 + 1.0)
+    for weight in (0.0, 0.8, 1.0):
+        e = tc.evidence_matrix(x, numbers, weights, constructs=constructs, code_weight=weight, **options)
+        c = weight * least / 5.0
         assert e[0, 1] == e[1, 0] == pytest.approx(c * (j - 0.2) + (1 - c) * prose[0, 1])
         assert e[0, 2] == pytest.approx(prose[0, 2]) and e[1, 2] == pytest.approx(prose[1, 2])
+    full = tc.evidence_matrix(x, numbers, weights, constructs=constructs, code_weight=1.0, **{**options, "numbers_evidence": 1.0})
+    assert full[0, 1] == pytest.approx(j - 0.2)  # enough weight on both sides: the programs decide
+    shared_by_all = {**weights, "10": 0.0, "code:while": 0.0, "code:%": 0.0, "code:sum": 0.0}
+    assert np.array_equal(
+        tc.evidence_matrix(x, numbers, shared_by_all, constructs=constructs, code_weight=1.0, **options),
+        tc.evidence_matrix(x, numbers, shared_by_all, **options),
+    )
     without = [set(), set(), set()]
     assert np.array_equal(tc.evidence_matrix(x, numbers, weights, constructs=without, code_weight=1.0, **options), prose)
 

@@ -50,11 +50,13 @@ the group, which would split every group whose responses differ at all). Pure fu
    embedding decides where neither does. Where both responses hold a program (``P_i``, ``P_j``
    their constructs), what the programs do outweighs the rest:
 
-       e_ij <- c (J'_ij - numbers_threshold) + (1 - c) e_ij
+       e_ij <- c_ij (J'_ij - numbers_threshold) + (1 - c_ij) e_ij,
+       c_ij = code_weight * min(1, min(w(N_i | P_i), w(N_j | P_j)) / numbers_evidence)
 
-   with ``J'`` the same weighted Jaccard over numbers and constructs together and ``c`` =
-   ``code_weight``; prose around a program is mostly the problem's own words, alike across
-   methods. Clusters are merged by average linkage while the
+   with ``J'`` the same weighted Jaccard over numbers and constructs together: prose around a
+   program is mostly the problem's own words, alike across methods. Constructs every response
+   of the call performs weigh 0, so a program that performs nothing rarer leaves the evidence
+   as it was, as a response without numbers does. Clusters are merged by average linkage while the
    mean ``e`` over their cross pairs is at least 0, so two clusters stay apart only when they
    differ on average, clearly; exact copies are merged first. Labels are 0, 1, ... in order of
    first appearance, ``-1`` for a blank response.
@@ -381,28 +383,37 @@ def evidence_matrix(
     above 0 alike, below 0 different. ``vectors``: unit vectors (``without_generic_direction``);
     ``numbers``/``weights``: ``computed_numbers`` and ``number_weights`` (None: no number read);
     ``constructs``: ``program_constructs`` (None or empty sets: no program read), weighted by
-    ``weights`` too; with neither, the embedding alone."""
+    ``weights`` too (None: ``number_weights`` of numbers and constructs over these m); with
+    neither, the embedding alone."""
     x = np.asarray(vectors, dtype=np.float64)
     evidence = x @ x.T - embedding_threshold
     if numbers is None and constructs is None:
         return evidence
     numbers = numbers if numbers is not None else [set()] * len(x)
     constructs = constructs if constructs is not None else [set()] * len(x)
-    weights = weights if weights is not None else number_weights([n | c for n, c in zip(numbers, constructs)])
-    mass = np.array([sum(weights.get(v, 0.0) for v in n) for n in numbers])
+    performed = [n | c for n, c in zip(numbers, constructs)]
+    weights = weights if weights is not None else number_weights(performed)
+
+    def mass(items: set[str]) -> float:
+        return sum(weights.get(v, 0.0) for v in items)
+
+    number_mass = [mass(n) for n in numbers]
+    program_mass = [mass(p) if c else 0.0 for p, c in zip(performed, constructs)]  # 0 without a program
+
+    def share(least: float) -> float:
+        return min(1.0, least / numbers_evidence) if numbers_evidence > 0 else 1.0
+
     for i, j in zip(*np.triu_indices(len(x), 1)):
-        least = min(mass[i], mass[j])
-        if least <= 0:  # a side with no weighted number: the embedding alone
-            continue
-        share = min(1.0, least / numbers_evidence) if numbers_evidence > 0 else 1.0
-        overlap = _weighted_overlap(numbers[i], numbers[j], weights)
-        evidence[i, j] = evidence[j, i] = share * (overlap - numbers_threshold) + (1 - share) * evidence[i, j]
-    for i, j in zip(*np.triu_indices(len(x), 1)):
-        if constructs[i] and constructs[j]:
-            performed = _weighted_overlap(numbers[i] | constructs[i], numbers[j] | constructs[j], weights)
-            evidence[i, j] = evidence[j, i] = (
-                code_weight * (performed - numbers_threshold) + (1 - code_weight) * evidence[i, j]
-            )
+        e = evidence[i, j]
+        least = min(number_mass[i], number_mass[j])
+        if least > 0:  # else a side with no weighted number: the embedding alone
+            a = share(least)
+            e = a * (_weighted_overlap(numbers[i], numbers[j], weights) - numbers_threshold) + (1 - a) * e
+        least = min(program_mass[i], program_mass[j])
+        if least > 0:  # both hold a program that performs something the call does not all share
+            c = code_weight * share(least)
+            e = c * (_weighted_overlap(performed[i], performed[j], weights) - numbers_threshold) + (1 - c) * e
+        evidence[i, j] = evidence[j, i] = e
     return evidence
 
 
@@ -556,7 +567,10 @@ def prepare_texts(
     numbers = [
         computed_numbers(text, prompt) for group, prompt in zip(groups, group_prompts) for text in map(str, group)
     ]
-    constructs = [program_constructs(str(text)) for group in groups for text in group]
+    constructs = []
+    for group in groups:
+        checkpoint()  # a long program takes milliseconds to parse
+        constructs += [program_constructs(str(text)) for text in group]
     weights = number_weights([n | c for n, c in zip(numbers, constructs)])
     return PreparedGroups(vectors, numbers, constructs, weights, [not t.strip() for t in texts], [len(g) for g in groups])
 
