@@ -99,6 +99,12 @@ def test_the_program_a_response_settles_on_is_read():
     assert program_constructs("Cut off here:\n```python\n" + FACTORIAL_LOOP + "\n") == loop
 
 
+def test_a_star_import_is_not_read_as_multiplication():
+    assert program_constructs(fenced("from math import *\n\ndef f(n):\n    return factorial(n)")) == {
+        "code:import math", "code:factorial"
+    }
+
+
 def test_a_count_method_is_vocabulary_even_beside_a_count_variable():
     code = "def ones(n):\n    count = 0\n    return bin(n).count('1') + count"
     assert {"code:.count", "code:bin"} <= program_constructs(fenced(code))

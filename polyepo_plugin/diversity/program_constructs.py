@@ -78,7 +78,7 @@ def program_constructs(text: str) -> set[str]:
             found.update(f"import {alias.name}" for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             found.add(f"import {node.module}")
-            found.update(alias.name for alias in node.names)
+            found.update(alias.name for alias in node.names if alias.name != "*")  # not the operator
     if _recursive(tree):
         found.add("recursion")
     return {PREFIX + c for c in found}
