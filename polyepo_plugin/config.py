@@ -179,7 +179,8 @@ class SemanticOptions:
     pairs is at least 0 (``polyepo_plugin.diversity.text_clusters``). Higher thresholds split
     more. Where both responses hold a program, what it does (loops, recursion, operators,
     library calls; names and literals abstracted) joins the numbers and takes ``code_weight`` of
-    the evidence. Thresholds chosen on the development families of
+    the evidence, less where what they perform is shared by the whole step (scaled as numbers
+    are, by ``numbers_evidence``). Thresholds chosen on the development families of
     ``benchmarks/data/strategy_sets`` (at least 90% of one-strategy groups labelled one
     strategy, then the best ARI, near-ties to the lower ``embedding_threshold``); ``code_weight``
     the same way on its one code family (test part), reported on the other sources.

@@ -446,11 +446,12 @@ def agent_loop_cases(report, tokenizer, workdir):
             report["agent_loop"][name] = {"error": repr(error)}
 
 
-def watched_case(judge_run, tokenizer, samples, keys, judge_requests):
+def watched_case(judge_run, tokenizer, samples, keys, expected, judge_requests):
     """The asynchronous modes' groups, finished while no step samples: the watch thread starts
     each group's labelling as its prompt is tagged finished (no replay buffer poll), a step that
     samples them through verl's replay buffer waits for nothing, and a finished group the step
-    did not sample keeps its labels for the next step: one judge request per group in all."""
+    did not sample keeps its labels for the next step: one judge request per group in all.
+    ``expected``: each row's advantage under the stand-in judge's first-word labels."""
     from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer
 
     from polyepo_plugin.integration.v1 import TRAIN_PARTITION, FinishedGroupWatch
@@ -480,7 +481,7 @@ def watched_case(judge_run, tokenizer, samples, keys, judge_requests):
     trainer.actor_rollout_wg = SimpleNamespace(_dispatch_info={"actor": [0]})
     trainer.use_critic, trainer.global_steps = False, 0
     trainer.replay_buffer = ReplayBuffer("sync", OmegaConf.create({}), None, "drop", {}, poll_interval=0.1)
-    expected = dict(zip(keys, report_expected(samples, tokenizer)))
+    expected = dict(zip(keys, expected))
     uids = sorted({key.rsplit("_", 2)[0] for key in keys})
     for uid in uids:
         tag_prompt(uid, "running")
@@ -507,12 +508,6 @@ def watched_case(judge_run, tokenizer, samples, keys, judge_requests):
         tq.kv_clear(keys=[*keys, *uids], partition_id=TRAIN_PARTITION)
     out["requests"] = requests()
     return out
-
-
-def report_expected(samples, tokenizer):
-    """Each row's advantage with the first-word labels the stand-in judge gives."""
-    words = np.array([tokenizer.decode(s["responses"]).split()[0] for s in samples], dtype=object)
-    return reference(samples, trainer_for(LABELS_RUN).config, non_tensor_batch={"strategy": words})
 
 
 def main():
@@ -588,7 +583,9 @@ def main():
         report["judge_early"]["expected"] = report["custom"]["expected"]
         report["judge_early"]["requests"] = judge.requests["ok"]
 
-        report["watched"] = watched_case(judge_run, tokenizer, decoded, keys, judge.requests)
+        report["watched"] = watched_case(
+            judge_run, tokenizer, decoded, keys, report["custom"]["expected"], judge.requests
+        )
 
     # rows fetched for the estimator in another order than verl's: must stop, not mis-pair
     meta = put(samples, keys)

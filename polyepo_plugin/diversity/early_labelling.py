@@ -297,8 +297,9 @@ class StreamedLabelling:
     def __init__(self, config: DiversityConfig, pool: ThreadPoolExecutor | None = None):
         """``pool``: a predecessor's, taken over (``successor``); a new one by default."""
         self.config = config
-        workers = group_labelling_workers(config)
-        self._pool = pool or ThreadPoolExecutor(workers, thread_name_prefix="polyepo-group-labelling")
+        self._pool = pool or ThreadPoolExecutor(
+            group_labelling_workers(config), thread_name_prefix="polyepo-group-labelling"
+        )
         self._owns_pool = True  # until a successor takes it (``successor``)
         self._labellings: dict[frozenset, _GroupLabelling] = {}
         self._step: tuple[ResponseGroups, list] | None = None
