@@ -22,9 +22,8 @@ backend weighs numbers over the call).
 
 ``--choose`` repeats how the ``semantic`` defaults were chosen: a grid of
 (``embedding_threshold``, ``numbers_threshold``) scored on the dev part of ``strategy_sets``
-only (every form, digits masked too); among the settings with (i) >= 90% on every dev source,
-those within ``ARI_TIE`` of the best mean ARI, the lowest ``embedding_threshold`` (the one that
-splits least); then the frontier, (i) against ARI for each
+only (every form, digits masked too): among the settings with (i) >= 90% on every dev source,
+the best mean ARI ((i) comes first, then (ii), as the targets rank them); then the frontier, (i) against ARI for each
 ``embedding_threshold`` at the chosen ``numbers_threshold``, on every source. ``code_weight`` is
 chosen the same way (``GRID_CODE``, the thresholds at their defaults) on the groups holding
 programs of ``strategy_sets``' test part (its one code family; short and long forms), and its
@@ -77,7 +76,6 @@ BACKENDS = {
     "answer": ("answer", {}),
 }
 GRID_EMBEDDING = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
-ARI_TIE = 0.05  # settings this close to the best dev ARI go to the lowest embedding_threshold
 GRID_NUMBERS = (0.15, 0.2, 0.25, 0.3)
 GRID_CODE = (0.0, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0)
 SOFT_SHIFTS = (-0.2, -0.1, 0.0, 0.1, 0.2)
@@ -152,6 +150,13 @@ def prepared(source, model) -> tc.PreparedGroups:
     return tc.prepare_texts([g.texts for g in source.groups], model, [g.prompt for g in source.groups])
 
 
+def best_eligible(grid: list[dict]) -> dict:
+    """The setting with the best mean ARI among those keeping (i) >= ``ONE_TARGET`` on every
+    source scored (all of them if none does); exact ties to the earlier setting of the grid."""
+    eligible = [g for g in grid if g["min_one_pct"] >= ONE_TARGET] or grid
+    return max(eligible, key=lambda g: g["mean_ari"])
+
+
 def choose(sources: list, model) -> dict:
     """The grid on strategy_sets' dev part, the pick, and the frontier on every source."""
     by_source = {id(s): prepared(s, model) for s in sources}
@@ -168,13 +173,7 @@ def choose(sources: list, model) -> dict:
                     "mean_ari": float(np.mean([x["ari"] for x in scores])),
                 }
             )
-    eligible = [g for g in grid if g["min_one_pct"] >= ONE_TARGET] or grid
-    best = max(g["mean_ari"] for g in eligible)
-    # A split is the harmful error: among settings as good as the best, the one that splits least.
-    pick = min(
-        (g for g in eligible if g["mean_ari"] >= best - ARI_TIE),
-        key=lambda g: (g["embedding_threshold"], -g["mean_ari"], g["numbers_threshold"]),
-    )
+    pick = best_eligible(grid)
     frontier = []
     for s in sources:
         for e in GRID_EMBEDDING:
@@ -185,8 +184,7 @@ def choose(sources: list, model) -> dict:
 
 def choose_code_weight(sources: list, by_source: dict) -> dict:
     """``code_weight`` picked on the program-holding groups of strategy_sets' test part (short,
-    long), as the thresholds are (``ONE_TARGET`` first, then the best mean ARI, near-ties to the
-    lower weight: a split is the harmful error); the frontier on every source's code groups."""
+    long), as the thresholds are (``best_eligible``); the frontier on every source's code groups."""
     frontier = []
     for s in sources:
         rows = by_source[id(s)].rows()
@@ -206,9 +204,7 @@ def choose_code_weight(sources: list, by_source: dict) -> dict:
         for w in GRID_CODE
         if (cells := [f for f in choice if f["code_weight"] == w])
     ]
-    eligible = [g for g in grid if g["min_one_pct"] >= ONE_TARGET] or grid
-    best = max(g["mean_ari"] for g in eligible)
-    pick = min((g for g in eligible if g["mean_ari"] >= best - ARI_TIE), key=lambda g: g["code_weight"])
+    pick = best_eligible(grid)
     print(json.dumps({"code_pick": pick}), flush=True)
     return {"grid": grid, "pick": pick, "frontier": frontier}
 
