@@ -25,7 +25,7 @@ backend weighs numbers over the call).
 only (every form, digits masked too): among the settings with (i) >= 90% on every dev source,
 the best mean ARI ((i) comes first, then (ii), as the targets rank them); then the frontier, (i) against ARI for each
 ``embedding_threshold`` at the chosen ``numbers_threshold``, on every source. ``code_weight`` is
-chosen the same way (``GRID_CODE``, the thresholds at their defaults) on the groups holding
+chosen the same way (``GRID_CODE``, at the thresholds just picked) on the groups holding
 programs of ``strategy_sets``' test part (its one code family; short and long forms), and its
 frontier is shown on the code groups of every source.
 ``--soft-count`` asks whether a soft count of strategies pays less for wording than the hard
@@ -179,10 +179,11 @@ def choose(sources: list, model) -> dict:
         for e in GRID_EMBEDDING:
             labels = by_source[id(s)].labels(embedding_threshold=e, numbers_threshold=pick["numbers_threshold"])
             frontier.append({"source": s.name, "part": s.part, "embedding_threshold": e, **incentive_scores(s.groups, labels)})
-    return {"grid": grid, "pick": pick, "frontier": frontier, "code": choose_code_weight(sources, by_source)}
+    thresholds = {k: pick[k] for k in ("embedding_threshold", "numbers_threshold")}
+    return {"grid": grid, "pick": pick, "frontier": frontier, "code": choose_code_weight(sources, by_source, thresholds)}
 
 
-def choose_code_weight(sources: list, by_source: dict) -> dict:
+def choose_code_weight(sources: list, by_source: dict, thresholds: dict) -> dict:
     """``code_weight`` picked on the program-holding groups of strategy_sets' test part (short,
     long), as the thresholds are (``best_eligible``); the frontier on every source's code groups."""
     frontier = []
@@ -193,7 +194,7 @@ def choose_code_weight(sources: list, by_source: dict) -> dict:
             continue
         groups = [s.groups[k] for k in code]
         for weight in GRID_CODE:
-            labels = by_source[id(s)].labels(code_weight=weight)
+            labels = by_source[id(s)].labels(code_weight=weight, **thresholds)
             frontier.append(
                 {"source": s.name, "part": s.part, "code_weight": weight, "groups": len(groups),
                  **incentive_scores(groups, [labels[k] for k in code])}

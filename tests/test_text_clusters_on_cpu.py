@@ -454,12 +454,12 @@ def test_decision_options_are_validated_and_shared_with_the_clustering_defaults(
         assert getattr(SemanticOptions(), name) == value, name
 
 
-def test_the_defaults_are_what_the_stated_rule_picks_in_the_committed_benchmark_run():
+def test_the_defaults_are_what_the_stated_rule_picks_in_the_committed_benchmark_run(monkeypatch):
     """``DEFAULT_EVIDENCE`` is what ``bench_strategy_detection --choose``'s rule (``best_eligible``:
     (i) >= 90% on every dev row, then the best mean ARI) picks from the committed run's grids, so
     a default changed without rerunning the benchmark, or a rule changed without its defaults,
     fails here."""
-    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "benchmarks"))
     import bench_strategy_detection as bench
 
     run = json.loads((Path(__file__).parents[1] / "docs/results/strategy_detection.json").read_text())
