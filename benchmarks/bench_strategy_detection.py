@@ -13,6 +13,9 @@ test parts, ``one`` and ``multi`` groups), per backend and source:
   ``|A|`` <= 0.01;
 - (ii) ARI and pairwise precision / recall on the multi-strategy groups (ARI over the groups
   with >= 2 true strategies);
+- (i) again in a collapsed step (``collapsed %``): each method's one-strategy groups labelled
+  in one call of their own, as a step of a policy that has collapsed onto that method is (its
+  words are in every response of the step, so weights over the step no longer favour them);
 - (iii) ``corr``: Pearson correlation of the advantages under the backend's labels with those
   under the true strategies, all rewards 1, over the responses of the multi-strategy groups with
   >= 2 true strategies (how much of the true incentive survives).
@@ -22,9 +25,11 @@ backend weighs numbers over the call).
 
 ``--choose`` repeats how the ``semantic`` defaults were chosen: a grid of
 (``embedding_threshold``, ``numbers_threshold``) scored on the dev part of ``strategy_sets``
-only (every form, digits masked too): among the settings with (i) >= 90% on every dev source,
-the best mean ARI ((i) comes first, then (ii), as the targets rank them); then the frontier, (i) against ARI for each
-``embedding_threshold`` at the chosen ``numbers_threshold``, on every source. ``code_weight`` is
+only (every form, digits masked too; (i) in mixed and in collapsed steps); among the settings
+with (i) >= 90% on every dev source, those within ``ARI_TIE`` of the best mean ARI, the lowest
+``embedding_threshold`` (the one that splits least: ``best_eligible``); then the frontier, (i)
+against ARI for each ``embedding_threshold`` at the chosen ``numbers_threshold``, on every
+source, and (i) in its collapsed steps. ``code_weight`` is
 chosen the same way (``GRID_CODE``, at the thresholds just picked) on the groups holding
 programs of ``strategy_sets``' test part (its one code family; short and long forms), and its
 frontier is shown on the code groups of every source.
@@ -76,6 +81,7 @@ BACKENDS = {
     "answer": ("answer", {}),
 }
 GRID_EMBEDDING = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
+ARI_TIE = 0.05  # settings this close to the best dev ARI go to the lowest embedding_threshold
 GRID_NUMBERS = (0.15, 0.2, 0.25, 0.3)
 GRID_CODE = (0.0, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0)
 SOFT_SHIFTS = (-0.2, -0.1, 0.0, 0.1, 0.2)
@@ -98,7 +104,7 @@ def incentive_scores(groups: list, labels: list[list[int]]) -> dict:
     out = {}
     one = [found for g, found in zip(groups, labels) if g.kind == "one"]
     if one:
-        out["one_pct"] = 100.0 * float(np.mean([len(set(found)) == 1 for found in one]))
+        out["one_pct"] = kept_whole_pct(one)
     multi = [(g, found) for g, found in zip(groups, labels) if g.kind == "multi"]
     if multi:
         agreement = agreement_with_truth([found for _, found in multi], [g.truth for g, _ in multi])
@@ -111,6 +117,27 @@ def incentive_scores(groups: list, labels: list[list[int]]) -> dict:
 def label_source(source, backend: str, options: dict) -> list[list[int]]:
     texts = [g.texts for g in source.groups]
     return label_strategies(texts, [g.prompt for g in source.groups], backend=backend, **options)
+
+
+def collapsed_steps(groups: list) -> list[list]:
+    """The one-strategy groups as steps of one method each (methods with a single group left out)."""
+    by_method: dict[str, list] = {}
+    for g in groups:
+        if g.kind == "one" and g.method:
+            by_method.setdefault(g.method, []).append(g)
+    return [step for step in by_method.values() if len(step) > 1]
+
+
+def kept_whole_pct(labels: list[list[int]]) -> float:
+    return 100.0 * float(np.mean([len(set(found)) == 1 for found in labels]))
+
+
+def collapsed_one_pct(source, backend: str, options: dict) -> dict:
+    """(i) in collapsed steps: each method's one-strategy groups labelled in a call of their own."""
+    labels = []
+    for step in collapsed_steps(source.groups):
+        labels += label_strategies([g.texts for g in step], [g.prompt for g in step], backend=backend, **options)
+    return {"collapsed_one_pct": kept_whole_pct(labels)} if labels else {}
 
 
 def evaluate(sources: list, backends: list[str]) -> list[dict]:
@@ -127,6 +154,7 @@ def evaluate(sources: list, backends: list[str]) -> list[dict]:
                     "backend": name,
                     "seconds": round(time.perf_counter() - started, 1),
                     **incentive_scores(source.groups, labels),
+                    **collapsed_one_pct(source, backend, options),
                 }
             )
             print(format_row(rows[-1]), flush=True)
@@ -140,6 +168,7 @@ def format_row(row: dict) -> str:
 
     return (
         f"{row['source']:<38} {row['part']:<4} {row['backend']:<22} one {cell('one_pct', '5.1f')}% "
+        f"collapsed {cell('collapsed_one_pct', '5.1f')}% "
         f"|A| {cell('abs_advantage', '.3f')}  ARI {cell('ari', '5.2f')} P {cell('precision', '.2f')} "
         f"R {cell('recall', '.2f')} corr {cell('corr', '5.2f')}"
     )
@@ -150,42 +179,57 @@ def prepared(source, model) -> tc.PreparedGroups:
     return tc.prepare_texts([g.texts for g in source.groups], model, [g.prompt for g in source.groups])
 
 
-def best_eligible(grid: list[dict]) -> dict:
-    """The setting with the best mean ARI among those keeping (i) >= ``ONE_TARGET`` on every
-    source scored (all of them if none does); exact ties to the earlier setting of the grid."""
+def best_eligible(grid: list[dict], splits_least: str, *others: str) -> dict:
+    """Among the settings keeping (i) >= ``ONE_TARGET`` on every source scored (all if none does),
+    those within ``ARI_TIE`` of the best mean ARI, the lowest ``splits_least`` (a split is the
+    harmful error), then the best ARI, then the lowest ``others``."""
     eligible = [g for g in grid if g["min_one_pct"] >= ONE_TARGET] or grid
-    return max(eligible, key=lambda g: g["mean_ari"])
+    best = max(g["mean_ari"] for g in eligible)
+    near = (g for g in eligible if g["mean_ari"] >= best - ARI_TIE)
+    return min(near, key=lambda g: (g[splits_least], -g["mean_ari"], *(g[k] for k in others)))
 
 
 def choose(sources: list, model) -> dict:
     """The grid on strategy_sets' dev part, the pick, and the frontier on every source."""
     by_source = {id(s): prepared(s, model) for s in sources}
+    by_step = {id(s): [prepared(strategy_sources.Source(s.name, s.part, step), model) for step in collapsed_steps(s.groups)]
+               for s in sources}
+
+    def collapsed(s, **options) -> list[float]:
+        labels = [found for step in by_step[id(s)] for found in step.labels(**options)]
+        return [kept_whole_pct(labels)] if labels else []
+
     dev = [s for s in sources if s.part == "dev" and s.name.startswith("strategy_sets")]
     grid = []
     for e in GRID_EMBEDDING:
         for n in GRID_NUMBERS:
-            scores = [incentive_scores(s.groups, by_source[id(s)].labels(embedding_threshold=e, numbers_threshold=n)) for s in dev]
+            options = {"embedding_threshold": e, "numbers_threshold": n}
+            scores = [incentive_scores(s.groups, by_source[id(s)].labels(**options)) for s in dev]
             grid.append(
                 {
-                    "embedding_threshold": e,
-                    "numbers_threshold": n,
-                    "min_one_pct": min(x["one_pct"] for x in scores),
+                    **options,
+                    "min_one_pct": min([x["one_pct"] for x in scores] + [p for s in dev for p in collapsed(s, **options)]),
                     "mean_ari": float(np.mean([x["ari"] for x in scores])),
                 }
             )
-    pick = best_eligible(grid)
+    pick = best_eligible(grid, "embedding_threshold", "numbers_threshold")
+    thresholds = {k: pick[k] for k in ("embedding_threshold", "numbers_threshold")}
     frontier = []
     for s in sources:
         for e in GRID_EMBEDDING:
-            labels = by_source[id(s)].labels(embedding_threshold=e, numbers_threshold=pick["numbers_threshold"])
-            frontier.append({"source": s.name, "part": s.part, "embedding_threshold": e, **incentive_scores(s.groups, labels)})
-    thresholds = {k: pick[k] for k in ("embedding_threshold", "numbers_threshold")}
+            options = {**thresholds, "embedding_threshold": e}
+            labels = by_source[id(s)].labels(**options)
+            frontier.append(
+                {"source": s.name, "part": s.part, "embedding_threshold": e, **incentive_scores(s.groups, labels),
+                 **{"collapsed_one_pct": p for p in collapsed(s, **options)}}
+            )
     return {"grid": grid, "pick": pick, "frontier": frontier, "code": choose_code_weight(sources, by_source, thresholds)}
 
 
 def choose_code_weight(sources: list, by_source: dict, thresholds: dict) -> dict:
     """``code_weight`` picked on the program-holding groups of strategy_sets' test part (short,
-    long), as the thresholds are (``best_eligible``); the frontier on every source's code groups."""
+    long), at the ``thresholds`` picked, as they are (``best_eligible``, near-ties to the lower
+    weight); the frontier on every source's code groups."""
     frontier = []
     for s in sources:
         rows = by_source[id(s)].rows()
@@ -205,7 +249,7 @@ def choose_code_weight(sources: list, by_source: dict, thresholds: dict) -> dict
         for w in GRID_CODE
         if (cells := [f for f in choice if f["code_weight"] == w])
     ]
-    pick = best_eligible(grid)
+    pick = best_eligible(grid, "code_weight")
     print(json.dumps({"code_pick": pick}), flush=True)
     return {"grid": grid, "pick": pick, "frontier": frontier}
 
@@ -346,8 +390,11 @@ def timed(fn, *args) -> float:
 
 
 def one_and_ari(cell: dict) -> str:
-    """A frontier cell: ``one % / ARI``, ``-`` for what the source's groups cannot measure."""
+    """A frontier cell: ``one % / ARI``, or ``one % (collapsed %) / ARI``; ``-`` for what the
+    source's groups cannot measure."""
     one = f"{cell['one_pct']:.0f}" if "one_pct" in cell else "-"
+    if "collapsed_one_pct" in cell:
+        one += f" ({cell['collapsed_one_pct']:.0f})"
     ari = f"{cell['ari']:.2f}" if cell.get("ari") is not None else "-"
     return f"{one} / {ari}"
 
@@ -355,19 +402,21 @@ def one_and_ari(cell: dict) -> str:
 def markdown(result: dict) -> str:
     lines = ["# Strategy labelling: what each backend pays for", "", result["note"], ""]
     lines += [
-        "(i) one-strategy groups labelled one (%) and mean |A| paid on them (all rewards 1); (ii) ARI, "
+        "(i) one-strategy groups labelled one (%) and mean |A| paid on them (all rewards 1), and labelled one "
+        "in collapsed steps (each method's one-strategy groups in a call of their own); (ii) ARI, "
         "precision / recall on multi-strategy groups; (iii) correlation with the true-strategy advantages.",
         "",
-        "| source | part | backend | one % | mean abs A | ARI | P / R | corr |",
-        "|---|---|---|---|---|---|---|---|",
+        "| source | part | backend | one % | collapsed % | mean abs A | ARI | P / R | corr |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["scores"]:
         one = f"{r['one_pct']:.0f}" if "one_pct" in r else "-"
+        collapsed = f"{r['collapsed_one_pct']:.0f}" if "collapsed_one_pct" in r else "-"
         a = f"{r['abs_advantage']:.3f}" if "abs_advantage" in r else "-"
         ari = f"{r['ari']:.2f}" if r.get("ari") is not None else "-"
         pr = f"{r['precision']:.2f} / {r['recall']:.2f}" if "precision" in r else "-"
         corr = f"{r['corr']:.2f}" if "corr" in r else "-"
-        lines.append(f"| {r['source']} | {r['part']} | {r['backend']} | {one} | {a} | {ari} | {pr} | {corr} |")
+        lines.append(f"| {r['source']} | {r['part']} | {r['backend']} | {one} | {collapsed} | {a} | {ari} | {pr} | {corr} |")
     if "choice" in result:
         pick = result["choice"]["pick"]
         lines += [
@@ -375,7 +424,8 @@ def markdown(result: dict) -> str:
             f"Chosen on strategy_sets dev: embedding_threshold {pick['embedding_threshold']}, numbers_threshold "
             f"{pick['numbers_threshold']} (min one % on dev {pick['min_one_pct']:.0f}, mean dev ARI {pick['mean_ari']:.2f}).",
             "",
-            "Frontier (semantic, static, at the chosen numbers_threshold): one % / ARI per embedding_threshold.",
+            "Frontier (semantic, static, at the chosen numbers_threshold): one % (in collapsed steps) / ARI per "
+            "embedding_threshold.",
             "",
             "| source | part | " + " | ".join(str(e) for e in GRID_EMBEDDING) + " |",
             "|---|---|" + "---|" * len(GRID_EMBEDDING),

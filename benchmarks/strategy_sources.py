@@ -7,6 +7,10 @@ Every source gives two kinds of groups, the two errors a labeller can make:
 - ``multi``: the source's own groups of 1-4 strategies (for ARI and pairwise precision/recall;
   the groups with one true strategy are left out of ARI by ``agreement_with_truth``).
 
+A one-strategy group names its ``method`` across the problems of its family, so that a step
+in which the policy has collapsed onto one method can be formed (every group of the step that
+method; the benchmark's ``collapsed`` measure).
+
 Sources:
 
 - ``strategy_sets`` (short / long forms; dev and test families) and the same with every digit
@@ -46,6 +50,7 @@ class Group:
     truth: list[int]  # true strategy per response, 0..C-1
     prompt: str
     kind: str  # "one" or "multi"
+    method: str = ""  # a one-strategy group's method, named across the problems of its family ("family/strategy")
 
 
 @dataclasses.dataclass
@@ -69,7 +74,8 @@ def _one_strategy_groups(by_key: dict, texts: dict, prompts: dict, seed: int) ->
             continue
         rng = np.random.default_rng([seed, k])
         chosen = [ids[i] for i in rng.choice(len(ids), GROUP_SIZE, replace=False)]
-        out.append(Group([texts[r] for r in chosen], [0] * GROUP_SIZE, prompts[key[0]], "one"))
+        method = f"{key[0].split('/')[0]}/{key[1]}"
+        out.append(Group([texts[r] for r in chosen], [0] * GROUP_SIZE, prompts[key[0]], "one", method))
     return out
 
 
@@ -104,7 +110,8 @@ def _steps_like(directory: str, name: str) -> Source | None:
     for g in data["groups"]:
         kind = "one" if g.get("kind") == "one_strategy" or len(set(g["strategies"])) == 1 else "multi"
         own_one |= g.get("kind") == "one_strategy"
-        groups.append(Group([texts[r] for r in g["responses"]], _codes(g["strategies"]), prompts[g["problem"]], kind))
+        method = f"{g['problem'].split('/')[0]}/{g['strategies'][0]}" if kind == "one" else ""
+        groups.append(Group([texts[r] for r in g["responses"]], _codes(g["strategies"]), prompts[g["problem"]], kind, method))
     if not own_one:
         by_key: dict = {}
         for r in data["responses"]:
@@ -125,7 +132,7 @@ def demo(num_problems: int = 48) -> Source:
         g_rng = np.random.default_rng([3, p])
         wordings = [0, 1, 2] + [int(w) for w in g_rng.integers(0, 3, GROUP_SIZE - 3)]
         method = int(primes[int(g_rng.integers(len(primes)))])
-        groups.append(Group([task.response(method, w) for w in wordings], [0] * GROUP_SIZE, prompt, "one"))
+        groups.append(Group([task.response(method, w) for w in wordings], [0] * GROUP_SIZE, prompt, "one", str(method)))
         k = int(g_rng.integers(2, 5))
         methods = [int(m) for m in g_rng.choice(primes, k, replace=False)]
         members = [methods[i % k] for i in range(GROUP_SIZE)]

@@ -182,7 +182,7 @@ class SemanticOptions:
     the evidence, less where what they perform is shared by the whole step (scaled as numbers
     are, by ``numbers_evidence``). Thresholds chosen on the development families of
     ``benchmarks/data/strategy_sets`` (at least 90% of one-strategy groups labelled one
-    strategy, then the best ARI); ``code_weight``
+    strategy, then the best ARI, near-ties to the lower ``embedding_threshold``); ``code_weight``
     the same way on its one code family (test part), reported on the other sources.
     model/device/batch_size as for ``embedding``.
     """
@@ -192,10 +192,10 @@ class SemanticOptions:
     batch_size: int = 64
     encoder: str = "static"
     unit_tokens: int = 128
-    embedding_threshold: float = 0.3
+    embedding_threshold: float = 0.2
     numbers_threshold: float = 0.2
     numbers_evidence: float = 5.0
-    code_weight: float = 0.75
+    code_weight: float = 0.8
 
     def __post_init__(self):
         _require(self.encoder in SEMANTIC_ENCODERS, "diversity.semantic.encoder", self.encoder, _one_of(SEMANTIC_ENCODERS))

@@ -68,9 +68,9 @@ with one embedding pass. ``checkpoint`` is called between model batches and betw
 may raise to stop the work (a cancelled labelling). Deterministic: no sampling, ties broken by
 index. Defaults (``DEFAULT_EVIDENCE``) were chosen on the development families of
 ``benchmarks/data/strategy_sets`` only (every form, digits masked too: at least 90% of their
-one-strategy groups labelled one strategy; then the best mean ARI), ``code_weight`` the same way
-on its one code family, and are reported on every other source by
-``benchmarks/bench_strategy_detection.py``.
+one-strategy groups labelled one strategy; then the best mean ARI, where settings within 0.05
+of it go to the lowest ``embedding_threshold``, since a split is the harmful error), and are
+reported on every other source by ``benchmarks/bench_strategy_detection.py``.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ ENCODERS = ("contextual", "static")
 STATIC_BLOCK = 32  # static table rows are computed in fixed blocks of word-piece ids (same batches, same bits)
 ANSWER_ONLY = "(a final answer only)"
 # The decision's defaults (``SemanticOptions`` repeats them; a test keeps the two equal).
-DEFAULT_EVIDENCE = {"embedding_threshold": 0.3, "numbers_threshold": 0.2, "numbers_evidence": 5.0, "code_weight": 0.75}
+DEFAULT_EVIDENCE = {"embedding_threshold": 0.2, "numbers_threshold": 0.2, "numbers_evidence": 5.0, "code_weight": 0.8}
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 _DIGITS = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?!\w)")
