@@ -30,7 +30,7 @@ with (i) >= 90% on every dev source, those within ``ARI_TIE`` of the best mean A
 ``embedding_threshold`` (the one that splits least: ``best_eligible``); then the frontier, (i)
 against ARI for each ``embedding_threshold`` at the chosen ``numbers_threshold``, on every
 source, and (i) in its collapsed steps. ``code_weight`` is
-chosen the same way (``GRID_CODE``, at the thresholds just picked) on the groups holding
+chosen the same way (``GRID_CODE``, at the thresholds just picked; mixed steps only) on the groups holding
 programs of ``strategy_sets``' test part (its one code family; short and long forms), and its
 frontier is shown on the code groups of every source.
 ``--soft-count`` asks whether a soft count of strategies pays less for wording than the hard
@@ -120,7 +120,8 @@ def label_source(source, backend: str, options: dict) -> list[list[int]]:
 
 
 def collapsed_steps(groups: list) -> list[list]:
-    """The one-strategy groups as steps of one method each (methods with a single group left out)."""
+    """The one-strategy groups as steps of one method each (methods with a single group left out).
+    Where a source adds drawn one-strategy groups to its own, a response can appear twice in a step."""
     by_method: dict[str, list] = {}
     for g in groups:
         if g.kind == "one" and g.method:
@@ -422,7 +423,8 @@ def markdown(result: dict) -> str:
         lines += [
             "",
             f"Chosen on strategy_sets dev: embedding_threshold {pick['embedding_threshold']}, numbers_threshold "
-            f"{pick['numbers_threshold']} (min one % on dev {pick['min_one_pct']:.0f}, mean dev ARI {pick['mean_ari']:.2f}).",
+            f"{pick['numbers_threshold']} (min one % on dev, mixed and collapsed steps, {pick['min_one_pct']:.0f}; mean dev ARI "
+            f"{pick['mean_ari']:.2f}).",
             "",
             "Frontier (semantic, static, at the chosen numbers_threshold): one % (in collapsed steps) / ARI per "
             "embedding_threshold.",

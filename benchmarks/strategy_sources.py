@@ -50,7 +50,7 @@ class Group:
     truth: list[int]  # true strategy per response, 0..C-1
     prompt: str
     kind: str  # "one" or "multi"
-    method: str = ""  # a one-strategy group's method, named across the problems of its family ("family/strategy")
+    method: str = ""  # a one-strategy group's method across the problems of its family ("family/strategy"; the demo: its prime)
 
 
 @dataclasses.dataclass

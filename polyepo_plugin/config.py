@@ -182,7 +182,8 @@ class SemanticOptions:
     the evidence, less where what they perform is shared by the whole step (scaled as numbers
     are, by ``numbers_evidence``). Thresholds chosen on the development families of
     ``benchmarks/data/strategy_sets`` (at least 90% of one-strategy groups labelled one
-    strategy, then the best ARI, near-ties to the lower ``embedding_threshold``); ``code_weight``
+    strategy, then the best ARI, near-ties to the lower ``embedding_threshold``; 0.2 kept over
+    0.3 after a demo run, see docs/benchmarks.md); ``code_weight``
     the same way on its one code family (test part), reported on the other sources.
     model/device/batch_size as for ``embedding``.
     """

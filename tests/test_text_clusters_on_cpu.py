@@ -202,9 +202,9 @@ def test_the_demo_methods_apart_and_their_wordings_together(model):
         truths.append(members)
     labelled = tc.label_texts(groups, model, prompts=[task.question(15015)] * len(groups), encoder="static")
     one = [labels == [0] * 8 for labels, truth in zip(labelled, truths) if truth is None]
-    assert sum(one) >= 8, labelled
+    assert sum(one) >= 11, labelled
     aris = [adjusted_rand_score(t, labels) for labels, t in zip(labelled, truths) if t is not None]
-    assert np.mean(aris) >= 0.2, aris
+    assert np.mean(aris) >= 0.3, aris
 
 
 def test_blank_responses_are_degenerate(model):
