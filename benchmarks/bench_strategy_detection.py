@@ -11,11 +11,11 @@ test parts, ``one`` and ``multi`` groups), per backend and source:
   and ``|A|``: the mean absolute Poly-EPO advantage paid on them with every reward 1 (default
   options: k = 4 of 8, mean scale). Any split pays for wording; the target is >= 90% and
   ``|A|`` <= 0.01;
-- (ii) ARI and pairwise precision / recall on the multi-strategy groups (ARI over the groups
-  with >= 2 true strategies);
 - (i) again in a collapsed step (``collapsed %``): each method's one-strategy groups labelled
   in one call of their own, as a step of a policy that has collapsed onto that method is (its
   words are in every response of the step, so weights over the step no longer favour them);
+- (ii) ARI and pairwise precision / recall on the multi-strategy groups (ARI over the groups
+  with >= 2 true strategies);
 - (iii) ``corr``: Pearson correlation of the advantages under the backend's labels with those
   under the true strategies, all rewards 1, over the responses of the multi-strategy groups with
   >= 2 true strategies (how much of the true incentive survives).
@@ -175,9 +175,9 @@ def format_row(row: dict) -> str:
     )
 
 
-def prepared(source, model) -> tc.PreparedGroups:
-    """One source's static reasoning vectors, numbers and weights, computed once for the grid."""
-    return tc.prepare_texts([g.texts for g in source.groups], model, [g.prompt for g in source.groups])
+def prepared(groups: list, model) -> tc.PreparedGroups:
+    """Groups' static reasoning vectors, numbers and weights (one call), computed once for the grid."""
+    return tc.prepare_texts([g.texts for g in groups], model, [g.prompt for g in groups])
 
 
 def best_eligible(grid: list[dict], splits_least: str, *others: str) -> dict:
@@ -192,13 +192,13 @@ def best_eligible(grid: list[dict], splits_least: str, *others: str) -> dict:
 
 def choose(sources: list, model) -> dict:
     """The grid on strategy_sets' dev part, the pick, and the frontier on every source."""
-    by_source = {id(s): prepared(s, model) for s in sources}
-    by_step = {id(s): [prepared(strategy_sources.Source(s.name, s.part, step), model) for step in collapsed_steps(s.groups)]
-               for s in sources}
+    by_source = {id(s): prepared(s.groups, model) for s in sources}
+    by_step = {id(s): [prepared(step, model) for step in collapsed_steps(s.groups)] for s in sources}
 
-    def collapsed(s, **options) -> list[float]:
+    def collapsed(s, **options) -> dict:
+        """``collapsed_one_pct``'s measure from the prepared steps."""
         labels = [found for step in by_step[id(s)] for found in step.labels(**options)]
-        return [kept_whole_pct(labels)] if labels else []
+        return {"collapsed_one_pct": kept_whole_pct(labels)} if labels else {}
 
     dev = [s for s in sources if s.part == "dev" and s.name.startswith("strategy_sets")]
     grid = []
@@ -209,7 +209,9 @@ def choose(sources: list, model) -> dict:
             grid.append(
                 {
                     **options,
-                    "min_one_pct": min([x["one_pct"] for x in scores] + [p for s in dev for p in collapsed(s, **options)]),
+                    "min_one_pct": min(
+                        [x["one_pct"] for x in scores] + [c["collapsed_one_pct"] for s in dev if (c := collapsed(s, **options))]
+                    ),
                     "mean_ari": float(np.mean([x["ari"] for x in scores])),
                 }
             )
@@ -222,7 +224,7 @@ def choose(sources: list, model) -> dict:
             labels = by_source[id(s)].labels(**options)
             frontier.append(
                 {"source": s.name, "part": s.part, "embedding_threshold": e, **incentive_scores(s.groups, labels),
-                 **{"collapsed_one_pct": p for p in collapsed(s, **options)}}
+                 **collapsed(s, **options)}
             )
     return {"grid": grid, "pick": pick, "frontier": frontier, "code": choose_code_weight(sources, by_source, thresholds)}
 
@@ -300,7 +302,7 @@ def soft_count_study(sources: list, model) -> list[dict]:
     least for wording among those paying at least the hard default's ``beta`` (``matched``)."""
     rows = []
     for source in sources:
-        prepared_source = prepared(source, model)
+        prepared_source = prepared(source.groups, model)
         spans = prepared_source.rows()
         evidence = [
             tc.evidence_matrix(
