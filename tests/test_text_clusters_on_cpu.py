@@ -176,9 +176,10 @@ def test_one_program_renamed_and_reworded_is_one_strategy(sets, model):
 
 
 def test_a_step_of_programs_only_does_not_split_one_program(model):
-    """Where every response of the call holds the same kind of program, every construct and
-    number they all perform weighs 0: that is no evidence of a difference, and the prose decides
-    (before, it was read as overlap 0, and the one method was split)."""
+    """Where every response of the call holds the same kind of program, the constructs and
+    numbers they all perform weigh the least (1), not 0: shared, they are evidence of one method
+    (weighing 0 they left the prose alone to decide, and one step of one method was split by its
+    wordings)."""
     group = one_program_in_eight_wordings()
     assert tc.label_texts([group], model, prompts=[FACTORIAL_PROMPT]) == [[0] * 8]
     assert tc.label_texts([group, group], model, prompts=[FACTORIAL_PROMPT] * 2) == [[0] * 8] * 2
@@ -205,6 +206,50 @@ def test_the_demo_methods_apart_and_their_wordings_together(model):
     assert sum(one) >= 11, labelled
     aris = [adjusted_rand_score(t, labels) for labels, t in zip(labelled, truths) if t is not None]
     assert np.mean(aris) >= 0.3, aris
+
+
+def test_a_step_collapsed_onto_one_demo_method_keeps_its_wordings_together(model):
+    """A policy collapsed onto one method: every group of the step follows it, in the demo's three
+    wordings. What the whole step says weighs the least, not 0 (idf + 1), so the method's words
+    still count and the wordings are not left to decide (with idf alone: 12% of such groups kept
+    whole in the benchmark; here none of the four methods' steps)."""
+    from polyepo_plugin.demo import task
+
+    rng = np.random.default_rng(7)
+    for prime in (int(p) for p in rng.choice(task.STRATEGY_PRIMES, 4, replace=False)):
+        step = [[task.response(prime, int(w)) for w in rng.integers(3, size=8)] for _ in range(6)]
+        labelled = tc.label_texts(step, model, prompts=[task.question(15015)] * 6, encoder="static")
+        assert labelled == [[0] * 8] * 6, (prime, labelled)
+
+
+# One method (percent changes as multipliers) in English and in French and German, which write
+# decimal commas: the same quantities.
+MULTIPLIERS_PROMPT = "A bike costs 200 euros; its price rises by 10%, then falls by 20% of the new price. Final price?"
+MULTIPLIERS_GROUP = [
+    "Percent changes are multipliers: x1.1 for the rise, x0.8 for the fall. Together 1.1 x 0.8 = 0.88, "
+    "and 200 x 0.88 = 176. The answer is 176.",
+    "Les pourcentages sont des multiplicateurs : x1,1 pour la hausse, x0,8 pour la baisse. Ensemble "
+    "1,1 x 0,8 = 0,88, donc 200 x 0,88 = 176. La réponse est 176.",
+    "Prozentänderungen sind Faktoren: mal 1,1 für den Anstieg, mal 0,8 für die Senkung. Zusammen "
+    "1,1 x 0,8 = 0,88, also 200 x 0,88 = 176. Die Antwort ist 176.",
+    "Scale the price twice: a rise of 10% multiplies by 1.1 and a cut of 20% by 0.8; the combined "
+    "factor is 0.88, so the bike ends at 176 euros.",
+] * 2
+
+
+def test_one_method_with_decimal_points_and_decimal_commas_is_one_strategy(model):
+    """In a step of that method only, English "1.1" and French or German "1,1" are one quantity; read
+    as "1" and "1" the numbers split the group by language."""
+    labelled = tc.label_texts([MULTIPLIERS_GROUP] * 4, model, prompts=[MULTIPLIERS_PROMPT] * 4, encoder="static")
+    assert labelled == [[0] * 8] * 4, labelled
+
+
+def test_numbers_are_read_with_decimal_commas_thousands_and_lists():
+    assert tc.stated_numbers("1,1 × 0,8 = 0,88 and 0,875") == {"1.1", "0.8", "0.88", "0.875"}
+    assert tc.stated_numbers("1,000 people, 12,345.6 km, 1,000,000 ways") == {"1000", "12345.6", "1000000"}
+    assert tc.stated_numbers("x = 1,2,3 or 1, 2, 3") == {"1", "2", "3"}
+    assert tc.stated_numbers("gcd(48,18) = 6 at (3,4) in [5,7]") == {"48", "18", "6", "3", "4", "5", "7"}
+    assert tc.stated_numbers("1.5 × 0.7 = 1.05") == tc.stated_numbers("1,5 × 0,7 = 1,05") == {"1.5", "0.7", "1.05"}
 
 
 def test_blank_responses_are_degenerate(model):
@@ -291,7 +336,7 @@ def test_computed_numbers_leave_out_the_prompt_and_the_final_answer():
     assert tc.words_to_numbers("forty-five, one hundred twenty and three thousand") == ["45", "120", "3000"]
     assert tc.computed_numbers("Six people shake hands: fifteen pairs, so fifteen handshakes.", "six people") == set()
     weights = tc.number_weights([{"1", "2"}, {"1"}, {"1", "3"}, {"1"}])
-    assert weights["1"] == 0.0 and weights["2"] == pytest.approx(np.log(4))
+    assert weights["1"] == 1.0 and weights["2"] == pytest.approx(np.log(4) + 1.0)
 
 
 def test_fractions_are_read_in_words_and_digits_alike():
@@ -420,8 +465,9 @@ def test_module_stands_alone():
 
 def test_the_semantic_backend_is_the_default_and_labels_through_label_strategies(sets):
     """The backend wraps these functions: in a step of several groups, the counting group's three
-    methods are told apart as ``label_texts`` tells them; the same group labelled alone, with no
-    step to weigh its numbers and embeddings against, is one strategy (nothing is paid)."""
+    methods are told apart as ``label_texts`` tells them, and so they are in a group labelled
+    alone: what its responses all share weighs the least, not 0, so a group is its own step
+    (with idf alone, its four responses were one strategy)."""
     from polyepo_plugin.config import DiversityConfig
     from polyepo_plugin.diversity.strategies import label_strategies
 
@@ -431,7 +477,7 @@ def test_the_semantic_backend_is_the_default_and_labels_through_label_strategies
     prompts = [COUNTING_PROMPT, *(sets["prompts"][g["problem"]] for g in filler)]
     labels = label_strategies([COUNTING_GROUP, *others], prompts, backend="semantic")[0]
     assert adjusted_rand_score(COUNTING_TRUTH, labels) == 1.0, labels
-    assert label_strategies([COUNTING_GROUP[:4]], [COUNTING_PROMPT]) == [[0, 0, 0, 0]]
+    assert label_strategies([COUNTING_GROUP[:4]], [COUNTING_PROMPT]) == [COUNTING_TRUTH[:4]]
 
 
 def test_decision_options_are_validated_and_shared_with_the_clustering_defaults():

@@ -14,8 +14,11 @@ the group, which would split every group whose responses differ at all). Pure fu
      holding, for each word piece t of the model's vocabulary, the model's embedding of the
      one-token text ``[CLS] t [SEP]`` (computed lazily, in fixed blocks of ids, kept per model
      object); the response vector is the mean of its word pieces' vectors weighted by the
-     inverse document frequency over the texts of the call, ``idf_t = log((N + 1) / df_t)``,
-     normalised. About 30 times cheaper than ``contextual`` once the table rows exist.
+     inverse document frequency over the texts of the call plus one,
+     ``w_t = log((N + 1) / df_t) + 1``, normalised: a word piece every text of the call holds
+     weighs the least (about 1), not 0, so a step collapsed onto one method still shares that
+     method's words and is not left to its wordings. About 30 times cheaper than
+     ``contextual`` once the table rows exist.
    - ``encoder="contextual"``: the text is cut at sentence ends into units of at most
      ``unit_tokens`` word pieces; every unit is embedded by the model; the response vector is the
      mean of its units' vectors weighted by their word-piece counts, normalised.
@@ -39,7 +42,7 @@ the group, which would split every group whose responses differ at all). Pure fu
    abstracted (loops, recursion, operators, library calls), items prefixed ``code:``.
 
 4. ``cluster_group(vectors, numbers, weights, ...) -> labels``: with ``x_i`` the vectors of step
-   2 and ``w`` the batch IDF weights of the numbers (``number_weights``: ``log(M / df)`` over the
+   2 and ``w`` the batch IDF weights of the numbers (``number_weights``: ``log(M / df) + 1`` over the
    M responses of the call), the evidence that i and j share a method is
 
        e_ij = a_ij (J_ij - numbers_threshold) + (1 - a_ij) (x_i . x_j - embedding_threshold)
@@ -55,8 +58,8 @@ the group, which would split every group whose responses differ at all). Pure fu
 
    with ``J'`` the same weighted Jaccard over numbers and constructs together: prose around a
    program is mostly the problem's own words, alike across methods. Constructs every response
-   of the call performs weigh 0, so a program that performs nothing rarer leaves the evidence
-   as it was, as a response without numbers does. Clusters are merged by average linkage while the
+   of the call performs weigh the least (1), not 0: in a step of one program they are what its
+   responses share. Clusters are merged by average linkage while the
    mean ``e`` over their cross pairs is at least 0, so two clusters stay apart only when they
    differ on average, clearly; exact copies are merged first. Labels are 0, 1, ... in order of
    first appearance, ``-1`` for a blank response.
@@ -70,11 +73,8 @@ index. Defaults (``DEFAULT_EVIDENCE``) were chosen on the development families o
 ``benchmarks/data/strategy_sets`` (every form, digits masked too: at least 90% of their
 one-strategy groups labelled one strategy, in mixed and in collapsed steps; then the best mean
 ARI, where settings within 0.05 of it go to the lowest ``embedding_threshold``, since a split is
-the harmful error; dev cannot tell 0.2 from 0.3, and 0.2 was kept after a demo run showed 0.3
-splitting one method's wordings where the policy had collapsed), and are reported on every
-other source by ``benchmarks/bench_strategy_detection.py``. Known gap: in a step whose every
-response follows one method, the idf over the step weighs that method's words at about 0, so
-its wordings can be split (``collapsed %`` in the benchmark).
+the harmful error; dev scores 0.2 to 0.4 alike), and are reported on every other source by
+``benchmarks/bench_strategy_detection.py``.
 """
 
 from __future__ import annotations
@@ -100,7 +100,9 @@ ANSWER_ONLY = "(a final answer only)"
 DEFAULT_EVIDENCE = {"embedding_threshold": 0.2, "numbers_threshold": 0.2, "numbers_evidence": 5.0, "code_weight": 0.8}
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
-_DIGITS = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?!\w)")
+# "1,000" and "12,345.6" group thousands; "1,5" and "0,875" are decimal commas (French, German,
+# Spanish); "1,2,3", "(1,2)" and "gcd(48,18)" are lists.
+_DIGITS = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\d,(\[{])\d+,\d+(?![,.]?\d|[)\]}])|\d+(?:\.\d+)?)(?!\w)")
 _UNIT_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen"
@@ -274,7 +276,7 @@ def embed_responses(
     for i, row in zip(present, ids):
         if not row:
             continue
-        weights = np.array([math.log((n + 1) / df[t]) for t in row])
+        weights = np.array([math.log((n + 1) / df[t]) + 1.0 for t in row])
         pooled = (weights[:, None] * np.stack([table[t] for t in row])).sum(0)
         out[i] = pooled / max(np.linalg.norm(pooled), 1e-12)
     return out
@@ -358,7 +360,16 @@ def stated_numbers(text: str) -> set[str]:
     """Every number ``text`` states, in digits or in English words, as digits; fractions as
     ``stated_fractions`` reads them."""
     fractions, rest = stated_fractions(text)
-    return fractions | set(_DIGITS.findall(rest)) | set(words_to_numbers(rest))
+    return fractions | {_decimal_point(x) for x in _DIGITS.findall(rest)} | set(words_to_numbers(rest))
+
+
+def _decimal_point(number: str) -> str:
+    """A number as digits with a decimal point: thousands commas dropped, a decimal comma read
+    as a point (a comma before three digits groups thousands unless the number starts with 0)."""
+    whole, _, rest = number.partition(",")
+    if rest and (whole == "0" or not re.fullmatch(r"\d{3}(?:,\d{3})*(?:\.\d+)?", rest)):
+        return f"{whole}.{rest}"
+    return number.replace(",", "")
 
 
 def computed_numbers(text: str, prompt: str = "") -> set[str]:
@@ -367,10 +378,11 @@ def computed_numbers(text: str, prompt: str = "") -> set[str]:
 
 
 def number_weights(number_sets: Sequence[set[str]]) -> dict[str, float]:
-    """``log(M / df)`` of each number over the M responses of the call (a number every response
-    states weighs 0)."""
+    """``log(M / df) + 1`` of each number over the M responses of the call: a number every
+    response states weighs 1, the least, not 0, so a step collapsed onto one method still
+    shares what that method computes."""
     df = Counter(x for numbers in number_sets for x in numbers)
-    return {x: math.log(len(number_sets) / count) for x, count in df.items()}
+    return {x: math.log(len(number_sets) / count) + 1.0 for x, count in df.items()}
 
 
 def evidence_matrix(
