@@ -245,11 +245,23 @@ def test_one_method_with_decimal_points_and_decimal_commas_is_one_strategy(model
 
 
 def test_numbers_are_read_with_decimal_commas_thousands_and_lists():
+    """A text that writes no decimal point and two or more comma decimals ("1,1", "0,88") writes
+    decimals with commas; otherwise, and between brackets or after "=" always, a comma between
+    digits separates numbers, unless it groups thousands. Decimals lose their trailing zeros."""
     assert tc.stated_numbers("1,1 × 0,8 = 0,88 and 0,875") == {"1.1", "0.8", "0.88", "0.875"}
+    assert tc.stated_numbers("1.5 × 0.7 = 1.05") == tc.stated_numbers("1,5 × 0,7 = 1,05") == {"1.5", "0.7", "1.05"}
+    assert tc.stated_numbers("x = 0,5 donc (0,5 + 1,5) = 2") == {"0.5", "1.5", "2"}
     assert tc.stated_numbers("1,000 people, 12,345.6 km, 1,000,000 ways") == {"1000", "12345.6", "1000000"}
     assert tc.stated_numbers("x = 1,2,3 or 1, 2, 3") == {"1", "2", "3"}
+    assert tc.stated_numbers("roots 2,3") == tc.stated_numbers("roots 2, 3") == {"2", "3"}
+    assert tc.stated_numbers("3,4, and 5") == {"3", "4", "5"}
+    assert tc.stated_numbers("pairs 3,4 and 4,6") == {"3.4", "4.6"}  # two, no point: read as decimals
+    assert tc.stated_numbers("i,j=0,1 and a,b=0,1") == {"0", "1"}
     assert tc.stated_numbers("gcd(48,18) = 6 at (3,4) in [5,7]") == {"48", "18", "6", "3", "4", "5", "7"}
-    assert tc.stated_numbers("1.5 × 0.7 = 1.05") == tc.stated_numbers("1,5 × 0,7 = 1,05") == {"1.5", "0.7", "1.05"}
+    assert tc.stated_numbers("gcd(48,18) and 1,5 x 2,5") == {"48", "18", "1.5", "2.5"}
+    assert tc.stated_numbers("0,123,456 and 1234,567") == {"0", "123", "456", "1234", "567"}
+    assert tc.stated_numbers("2.50 and 3.0 and 3") == {"2.5", "3"}
+    assert tc.stated_numbers("2,50 euros, then 1,25") == {"2.5", "1.25"}
 
 
 def test_blank_responses_are_degenerate(model):
@@ -303,8 +315,8 @@ def test_the_evidence_is_the_formula():
 def test_where_both_hold_a_program_what_it_does_takes_code_weight_of_the_evidence():
     """e_ij <- c (J'_ij - t_num) + (1 - c) e_ij for pairs that both hold a program, J' over
     numbers and constructs together, c = code_weight x min(1, least weight / numbers_evidence);
-    a pair with a program on one side only, a program whose constructs all weigh 0, and every
-    pair of a group without programs keep the evidence they had."""
+    a pair with a program on one side only, weights of 0 (given explicitly: ``number_weights``
+    never gives 0), and every pair of a group without programs keep the evidence they had."""
     x = np.array([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
     numbers = [{"10"}, {"10"}, {"10"}]
     constructs = [{"code:while", "code:%"}, {"code:sum", "code:%"}, set()]

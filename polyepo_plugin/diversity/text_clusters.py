@@ -34,7 +34,8 @@ the group, which would split every group whose responses differ at all). Pure fu
 
 3. ``computed_numbers(text, prompt)``: the numbers a response computes: every number it states,
    in digits or in English words ("forty-five" -> 45), fractions in lowest terms whichever way
-   they are written ("one sixth", "2/12" -> 1/6), less the numbers of the prompt (the
+   they are written ("one sixth", "2/12" -> 1/6), decimals with a point or, in a text that
+   writes them so, a comma ("0,88" -> 0.88; ``decimal_comma_convention``), less the numbers of the prompt (the
    problem's data) and the values of its final-answer statements (shared by every correct
    response whatever its method). Paraphrases of one method compute the same quantities in any
    words; two methods usually compute different ones. ``program_constructs(text)``
@@ -100,9 +101,10 @@ ANSWER_ONLY = "(a final answer only)"
 DEFAULT_EVIDENCE = {"embedding_threshold": 0.2, "numbers_threshold": 0.2, "numbers_evidence": 5.0, "code_weight": 0.8}
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
-# "1,000" and "12,345.6" group thousands; "1,5" and "0,875" are decimal commas (French, German,
-# Spanish); "1,2,3", "(1,2)" and "gcd(48,18)" are lists.
-_DIGITS = re.compile(r"(?<![\w.])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\d,(\[{])\d+,\d+(?![,.]?\d|[)\]}])|\d+(?:\.\d+)?)(?!\w)")
+# A run of digits with commas and at most one decimal point: "12", "2.50", "1,000", "1,5", "2,3,5".
+_DIGITS = re.compile(r"(?<![\w.])\d+(?:,\d+)*(?:\.\d+)?(?!\w)")
+_THOUSANDS = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?")
+_COMMA_PAIR = re.compile(r"\d+,\d+")
 _UNIT_WORDS = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen"
@@ -358,18 +360,44 @@ def _lowest_terms(top: int, bottom: int) -> str:
 
 def stated_numbers(text: str) -> set[str]:
     """Every number ``text`` states, in digits or in English words, as digits; fractions as
-    ``stated_fractions`` reads them."""
+    ``stated_fractions`` reads them; decimals without trailing zeros ("2.50" -> "2.5")."""
     fractions, rest = stated_fractions(text)
-    return fractions | {_decimal_point(x) for x in _DIGITS.findall(rest)} | set(words_to_numbers(rest))
+    runs = [(m.group(0), _in_a_tuple(rest, m)) for m in _DIGITS.finditer(rest)]
+    decimal_commas = decimal_comma_convention([run for run, in_tuple in runs if not in_tuple])
+    digits = {x for run, in_tuple in runs for x in _read_digit_run(run, decimal_commas and not in_tuple)}
+    return fractions | digits | set(words_to_numbers(rest))
 
 
-def _decimal_point(number: str) -> str:
-    """A number as digits with a decimal point: thousands commas dropped, a decimal comma read
-    as a point (a comma before three digits groups thousands unless the number starts with 0)."""
-    whole, _, rest = number.partition(",")
-    if rest and (whole == "0" or not re.fullmatch(r"\d{3}(?:,\d{3})*(?:\.\d+)?", rest)):
-        return f"{whole}.{rest}"
-    return number.replace(",", "")
+def _in_a_tuple(text: str, match: re.Match) -> bool:
+    """A run between brackets or right after "=": "gcd(48,18)", "(3,4)", "a,b=0,1" are lists in
+    any language."""
+    before = text[match.start() - 1] if match.start() else ""
+    after = text[match.end()] if match.end() < len(text) else ""
+    return before == "=" or (before in ("(", "[", "{") and after in (")", "]", "}"))
+
+
+def decimal_comma_convention(runs: Sequence[str]) -> bool:
+    """Whether a text's digit runs write decimals with a comma (French, German, Spanish: "1,1 ×
+    0,8 = 0,88"): no run has a decimal point and at least two are one comma between digits that
+    cannot be a thousands group. One such pair alone ("roots 2,3") reads as two numbers."""
+    if any("." in run for run in runs):
+        return False
+    pairs = [run for run in runs if _COMMA_PAIR.fullmatch(run) and not _THOUSANDS.fullmatch(run)]
+    return len(pairs) >= 2
+
+
+def _read_digit_run(run: str, decimal_commas: bool) -> list[str]:
+    if "," not in run:
+        return [_without_trailing_zeros(run)]
+    if decimal_commas and _COMMA_PAIR.fullmatch(run):
+        return [_without_trailing_zeros(run.replace(",", "."))]
+    if _THOUSANDS.fullmatch(run):
+        return [_without_trailing_zeros(run.replace(",", ""))]
+    return [_without_trailing_zeros(part) for part in run.split(",")]  # a list: "2,3,5", "(3,4)"
+
+
+def _without_trailing_zeros(number: str) -> str:
+    return number.rstrip("0").rstrip(".") if "." in number else number
 
 
 def computed_numbers(text: str, prompt: str = "") -> set[str]:
@@ -426,7 +454,7 @@ def evidence_matrix(
             a = share(least)
             e = a * (_weighted_overlap(numbers[i], numbers[j], weights) - numbers_threshold) + (1 - a) * e
         least = min(program_mass[i], program_mass[j])
-        if least > 0:  # both hold a program that performs something the call does not all share
+        if least > 0:  # both hold a program
             c = code_weight * share(least)
             e = c * (_weighted_overlap(performed[i], performed[j], weights) - numbers_threshold) + (1 - c) * e
         evidence[i, j] = evidence[j, i] = e
