@@ -133,12 +133,17 @@ def kept_whole_pct(labels: list[list[int]]) -> float:
     return 100.0 * float(np.mean([len(set(found)) == 1 for found in labels]))
 
 
+def collapsed_score(labels: list[list[int]]) -> dict:
+    """``collapsed_one_pct`` of the collapsed steps' labels ({} where a source has no such step)."""
+    return {"collapsed_one_pct": kept_whole_pct(labels)} if labels else {}
+
+
 def collapsed_one_pct(source, backend: str, options: dict) -> dict:
     """(i) in collapsed steps: each method's one-strategy groups labelled in a call of their own."""
     labels = []
     for step in collapsed_steps(source.groups):
         labels += label_strategies([g.texts for g in step], [g.prompt for g in step], backend=backend, **options)
-    return {"collapsed_one_pct": kept_whole_pct(labels)} if labels else {}
+    return collapsed_score(labels)
 
 
 def evaluate(sources: list, backends: list[str]) -> list[dict]:
@@ -197,8 +202,7 @@ def choose(sources: list, model) -> dict:
 
     def collapsed(s, **options) -> dict:
         """``collapsed_one_pct``'s measure from the prepared steps."""
-        labels = [found for step in by_step[id(s)] for found in step.labels(**options)]
-        return {"collapsed_one_pct": kept_whole_pct(labels)} if labels else {}
+        return collapsed_score([found for step in by_step[id(s)] for found in step.labels(**options)])
 
     dev = [s for s in sources if s.part == "dev" and s.name.startswith("strategy_sets")]
     grid = []

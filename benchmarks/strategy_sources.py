@@ -65,6 +65,11 @@ def _codes(strategies: list[str]) -> list[int]:
     return [order.index(s) for s in strategies]
 
 
+def _method(problem: str, strategy: str) -> str:
+    """A one-strategy group's ``method``: its problem's family and its strategy ("family/strategy")."""
+    return f"{problem.split('/')[0]}/{strategy}"
+
+
 def _one_strategy_groups(by_key: dict, texts: dict, prompts: dict, seed: int) -> list[Group]:
     """8 of the responses of each (problem, strategy) with at least 8."""
     out = []
@@ -74,8 +79,7 @@ def _one_strategy_groups(by_key: dict, texts: dict, prompts: dict, seed: int) ->
             continue
         rng = np.random.default_rng([seed, k])
         chosen = [ids[i] for i in rng.choice(len(ids), GROUP_SIZE, replace=False)]
-        method = f"{key[0].split('/')[0]}/{key[1]}"
-        out.append(Group([texts[r] for r in chosen], [0] * GROUP_SIZE, prompts[key[0]], "one", method))
+        out.append(Group([texts[r] for r in chosen], [0] * GROUP_SIZE, prompts[key[0]], "one", _method(key[0], key[1])))
     return out
 
 
@@ -110,7 +114,7 @@ def _steps_like(directory: str, name: str) -> Source | None:
     for g in data["groups"]:
         kind = "one" if g.get("kind") == "one_strategy" or len(set(g["strategies"])) == 1 else "multi"
         own_one |= g.get("kind") == "one_strategy"
-        method = f"{g['problem'].split('/')[0]}/{g['strategies'][0]}" if kind == "one" else ""
+        method = _method(g["problem"], g["strategies"][0]) if kind == "one" else ""
         groups.append(Group([texts[r] for r in g["responses"]], _codes(g["strategies"]), prompts[g["problem"]], kind, method))
     if not own_one:
         by_key: dict = {}

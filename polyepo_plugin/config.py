@@ -169,21 +169,22 @@ class SemanticOptions:
 
     Each response's final answer is removed (``polyepo_plugin.diversity.final_answer``); the rest
     is embedded whole (``encoder=static``, the default: the model's per-word-piece vectors
-    averaged with idf weights, fast enough for a paper-scale step on CPU; ``contextual``: the
+    averaged with idf + 1 weights over the step, fast enough for a paper-scale step on CPU; ``contextual``: the
     model run over units of at most ``unit_tokens`` word pieces, ~80x slower) and the model's
     generic-text direction is removed. Two responses share a method unless the evidence says
     otherwise: the numbers they compute (not the prompt's, not the final answer's), weighted by
-    how rare they are in the step, once both compute enough of them (``numbers_evidence``);
+    how rare they are in the step plus one (what the whole step shares weighs the least, not 0),
+    once both compute enough of them (``numbers_evidence``);
     else their embeddings. Clusters are merged by average linkage while the mean evidence
     ``e = a (J - numbers_threshold) + (1 - a) (cosine - embedding_threshold)`` over their cross
     pairs is at least 0 (``polyepo_plugin.diversity.text_clusters``). Higher thresholds split
     more. Where both responses hold a program, what it does (loops, recursion, operators,
     library calls; names and literals abstracted) joins the numbers and takes ``code_weight`` of
-    the evidence, less where what they perform is shared by the whole step (scaled as numbers
-    are, by ``numbers_evidence``). Thresholds chosen on the development families of
+    the evidence, less where their numbers and constructs weigh less than ``numbers_evidence``
+    (as numbers are scaled). Thresholds chosen on the development families of
     ``benchmarks/data/strategy_sets`` (at least 90% of one-strategy groups labelled one
-    strategy, then the best ARI, near-ties to the lower ``embedding_threshold``; 0.2 kept over
-    0.3 after a demo run, see docs/benchmarks.md); ``code_weight``
+    strategy, in mixed and in collapsed steps, then the best ARI, near-ties to the lower
+    ``embedding_threshold``; see docs/benchmarks.md); ``code_weight``
     the same way on its one code family (test part), reported on the other sources.
     model/device/batch_size as for ``embedding``.
     """

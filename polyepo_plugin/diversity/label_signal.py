@@ -35,7 +35,7 @@ ADVICE = {
     ),
     "all_one": (
         "nearly every group gets a single strategy, so diversity is never rewarded. The default semantic backend "
-        "splits a group only on strong evidence (different computed numbers, clearly different text), so that it "
+        "splits a group only on strong evidence (different computed numbers or programs, clearly different text), so that it "
         "does not pay for rewording; where it cannot tell methods apart it pays nothing. "
         "To reward strategies, label them with an LLM judge, as the paper did (diversity.backend=judge), or with your reward's labels "
         "(diversity.backend=labels); a higher diversity.semantic.embedding_threshold splits more, some of it by "

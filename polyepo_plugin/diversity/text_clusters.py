@@ -364,7 +364,9 @@ def stated_numbers(text: str) -> set[str]:
     fractions, rest = stated_fractions(text)
     runs = [(m.group(0), _in_a_tuple(rest, m)) for m in _DIGITS.finditer(rest)]
     decimal_commas = decimal_comma_convention([run for run, in_tuple in runs if not in_tuple])
-    digits = {x for run, in_tuple in runs for x in _read_digit_run(run, decimal_commas and not in_tuple)}
+    digits = {
+        _without_trailing_zeros(x) for run, in_tuple in runs for x in _read_digit_run(run, decimal_commas and not in_tuple)
+    }
     return fractions | digits | set(words_to_numbers(rest))
 
 
@@ -387,13 +389,11 @@ def decimal_comma_convention(runs: Sequence[str]) -> bool:
 
 
 def _read_digit_run(run: str, decimal_commas: bool) -> list[str]:
-    if "," not in run:
-        return [_without_trailing_zeros(run)]
     if decimal_commas and _COMMA_PAIR.fullmatch(run):
-        return [_without_trailing_zeros(run.replace(",", "."))]
+        return [run.replace(",", ".")]
     if _THOUSANDS.fullmatch(run):
-        return [_without_trailing_zeros(run.replace(",", ""))]
-    return [_without_trailing_zeros(part) for part in run.split(",")]  # a list: "2,3,5", "(3,4)"
+        return [run.replace(",", "")]
+    return run.split(",")  # one number, or a list: "2,3,5", "(3,4)"
 
 
 def _without_trailing_zeros(number: str) -> str:
