@@ -417,6 +417,18 @@ def evidence_matrix(
     vectors: np.ndarray,
     numbers: Sequence[set[str]] | None = None,
     weights: dict[str, float] | None = None,
+    **options: Any,
+) -> np.ndarray:
+    """``similarity_evidence`` of unit ``vectors`` (``without_generic_direction``): the embedding's
+    similarity of two responses is the cosine ``x_i . x_j`` of their vectors."""
+    x = np.asarray(vectors, dtype=np.float64)
+    return similarity_evidence(x @ x.T, numbers, weights, **options)
+
+
+def similarity_evidence(
+    similarity: np.ndarray,
+    numbers: Sequence[set[str]] | None = None,
+    weights: dict[str, float] | None = None,
     embedding_threshold: float = DEFAULT_EVIDENCE["embedding_threshold"],
     numbers_threshold: float = DEFAULT_EVIDENCE["numbers_threshold"],
     numbers_evidence: float = DEFAULT_EVIDENCE["numbers_evidence"],
@@ -424,17 +436,17 @@ def evidence_matrix(
     code_weight: float = DEFAULT_EVIDENCE["code_weight"],
 ) -> np.ndarray:
     """``(m, m)`` evidence ``e_ij`` that responses i and j share a method (module docstring):
-    above 0 alike, below 0 different. ``vectors``: unit vectors (``without_generic_direction``);
-    ``numbers``/``weights``: ``computed_numbers`` and ``number_weights`` (None: no number read);
-    ``constructs``: ``program_constructs`` (None or empty sets: no program read), weighted by
-    ``weights`` too (None: ``number_weights`` of numbers and constructs over these m); with
+    above 0 alike, below 0 different. ``similarity``: the embedding's ``(m, m)`` pairwise
+    similarity (``evidence_matrix`` gives it from vectors; a benchmark may put another in its
+    place); ``numbers``/``weights``: ``computed_numbers`` and ``number_weights`` (None: no number
+    read); ``constructs``: ``program_constructs`` (None or empty sets: no program read), weighted
+    by ``weights`` too (None: ``number_weights`` of numbers and constructs over these m); with
     neither, the embedding alone."""
-    x = np.asarray(vectors, dtype=np.float64)
-    evidence = x @ x.T - embedding_threshold
+    evidence = np.array(similarity, dtype=np.float64) - embedding_threshold
     if numbers is None and constructs is None:
         return evidence
-    numbers = numbers if numbers is not None else [set()] * len(x)
-    constructs = constructs if constructs is not None else [set()] * len(x)
+    numbers = numbers if numbers is not None else [set()] * len(evidence)
+    constructs = constructs if constructs is not None else [set()] * len(evidence)
     performed = [n | c for n, c in zip(numbers, constructs)]
     weights = weights if weights is not None else number_weights(performed)
 
@@ -447,21 +459,21 @@ def evidence_matrix(
     def share(least: float) -> float:
         return min(1.0, least / numbers_evidence) if numbers_evidence > 0 else 1.0
 
-    for i, j in zip(*np.triu_indices(len(x), 1)):
+    for i, j in zip(*np.triu_indices(len(evidence), 1)):
         e = evidence[i, j]
         least = min(number_mass[i], number_mass[j])
         if least > 0:  # else a side with no weighted number: the embedding alone
             a = share(least)
-            e = a * (_weighted_overlap(numbers[i], numbers[j], weights) - numbers_threshold) + (1 - a) * e
+            e = a * (weighted_overlap(numbers[i], numbers[j], weights) - numbers_threshold) + (1 - a) * e
         least = min(program_mass[i], program_mass[j])
         if least > 0:  # both hold a program
             c = code_weight * share(least)
-            e = c * (_weighted_overlap(performed[i], performed[j], weights) - numbers_threshold) + (1 - c) * e
+            e = c * (weighted_overlap(performed[i], performed[j], weights) - numbers_threshold) + (1 - c) * e
         evidence[i, j] = evidence[j, i] = e
     return evidence
 
 
-def _weighted_overlap(a: set[str], b: set[str], weights: dict[str, float]) -> float:
+def weighted_overlap(a: set[str], b: set[str], weights: dict[str, float]) -> float:
     """``w(a & b) / w(a | b)``; 0 when the union weighs nothing."""
     union = sum(weights.get(v, 0.0) for v in a | b)
     return sum(weights.get(v, 0.0) for v in a & b) / union if union > 0 else 0.0
@@ -530,7 +542,7 @@ def cluster_group(
     n ``computed_numbers`` sets, ``weights`` their ``number_weights`` over the call (None: the
     embedding alone decides); ``blank``: extra blank rows; ``constructs``: the n
     ``program_constructs`` sets (None: no program read); ``evidence_options``: the options of
-    ``evidence_matrix``. Returns 0..C-1 in order of first appearance, ``-1`` for blank rows.
+    ``similarity_evidence``. Returns 0..C-1 in order of first appearance, ``-1`` for blank rows.
     """
     x = np.asarray(vectors, dtype=np.float64)
     present = np.linalg.norm(x, axis=1) > 0
@@ -630,6 +642,6 @@ def label_texts(
     """Labels for many groups (``groups[g]`` the responses to ``prompts[g]``; None: no prompt
     numbers to leave out): ``prepare_texts`` (one embedding pass over all texts; ``preparation``:
     its ``encoder``, ``unit_tokens``, ``batch_size``), then one ``cluster_group`` per group under
-    the ``evidence`` options (``evidence_matrix``'s thresholds; None: ``DEFAULT_EVIDENCE``)."""
+    the ``evidence`` options (``similarity_evidence``'s thresholds; None: ``DEFAULT_EVIDENCE``)."""
     prepared = prepare_texts(groups, model, prompts, checkpoint=checkpoint, **preparation)
     return prepared.labels(checkpoint, **(evidence or {}))
