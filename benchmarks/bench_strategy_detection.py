@@ -1,7 +1,7 @@
 """What each strategy backend pays for: wording or methods, on every text source.
 
     python benchmarks/bench_strategy_detection.py [--sources NAME ...] [--backends NAME ...]
-        [--choose] [--soft-count] [--paper-step] [--json FILE] [--markdown FILE]
+        [--choose] [--soft-count] [--separation] [--paper-step] [--json FILE] [--markdown FILE]
 
 Poly-EPO pays a response for being a strategy its group lacks, so a labeller is judged the way
 the incentive works (sources in ``strategy_sources``: groups of 8 with known strategies, dev and
@@ -40,6 +40,12 @@ block matrix), ``f(S) = mean reward x D(S) / k``, with ``K = sigmoid((e + shift)
 the default's evidence ``e`` (``text_clusters.evidence_matrix``) or ``K = max(0, cos)^p`` from
 its vectors. Wording pay is (i)'s ``|A|``; method pay is ``beta``, the least-squares slope of a
 backend's advantages on the true-strategy advantages over (iii)'s responses.
+``--separation`` asks how far the default's evidence could go (``separation_study``): per source,
+a threshold-free score of each similarity (``wording_auc``: pairs of one method's wordings against
+pairs of different methods), the best setting of the default's two thresholds chosen on the
+source itself (``best_setting``, an upper bound over its grid), and the default's decision with a
+similarity that matches word pieces instead of pooling them (``word_matching``), chosen on dev by
+the default's rule.
 ``--paper-step`` times one paper-scale step of the default backend (128 groups x 8 responses of
 ~4k word pieces) and the final-answer removal of a 100k-character response.
 """
@@ -52,6 +58,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +91,9 @@ GRID_EMBEDDING = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 ARI_TIE = 0.05  # settings this close to the best dev ARI go to the lowest embedding_threshold
 GRID_NUMBERS = (0.15, 0.2, 0.25, 0.3)
 GRID_CODE = (0.0, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0)
+GRID_BEST_EMBEDDING = tuple(round(0.1 + 0.05 * k, 2) for k in range(13))  # 0.1 ... 0.7: best_setting's grid: an upper bound, not a choice
+GRID_BEST_NUMBERS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
+GRID_MATCHING = (-0.1, 0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 SOFT_SHIFTS = (-0.2, -0.1, 0.0, 0.1, 0.2)
 SOFT_TAUS = (0.02, 0.05, 0.1)
 SOFT_POWERS = (1, 2, 4)
@@ -340,6 +350,144 @@ def soft_count_study(sources: list, model) -> list[dict]:
     return rows
 
 
+def word_matching(groups: list, model) -> list[np.ndarray]:
+    """Per group, the ``(n, n)`` similarity of two responses' wording by matching word pieces, not by
+    pooling them: each alphabetic word piece of response i's reasoning (``tc.reasoning_text``;
+    each piece once) is matched to its closest piece of j (cosine of the static table's rows,
+    generic direction removed), the matches averaged with the static encoder's weights
+    (``log((N + 1) / df) + 1`` over the call), and the two directions averaged. 1 on the
+    diagonal; 0 where a side holds no alphabetic piece."""
+    tokenizer = model.tokenizer
+    texts = [tc.reasoning_text(str(t)) for g in groups for t in g.texts]
+    pieces = [
+        sorted({t for t in row if tokenizer.convert_ids_to_tokens(t).lstrip("#").isalpha()})
+        for row in tokenizer(texts, add_special_tokens=False)["input_ids"]
+    ]
+    df = Counter(t for row in pieces for t in row)
+    table = tc.static_table(model, sorted(df))
+    generic = tc.generic_direction(model)
+    rows = [tc.without_generic_direction(np.stack([table[t] for t in row]), generic) if row else None for row in pieces]
+    present = sum(1 for text in texts if text.strip())  # the encoder's N: texts that are not blank
+    weights = [np.array([np.log((present + 1) / df[t]) + 1.0 for t in row]) for row in pieces]
+    out, start = [], 0
+    for g in groups:
+        n = len(g.texts)
+        similarity = np.eye(n)
+        for i, j in itertools.combinations(range(n), 2):
+            a, b = rows[start + i], rows[start + j]
+            if a is not None and b is not None:
+                cosines = a @ b.T
+                wa, wb = weights[start + i], weights[start + j]
+                similarity[i, j] = similarity[j, i] = 0.5 * (wa @ cosines.max(1) / wa.sum() + wb @ cosines.max(0) / wb.sum())
+        out.append(similarity)
+        start += n
+    return out
+
+
+def wording_auc(groups: list, similarities: list[np.ndarray]) -> float | None:
+    """How well a pairwise similarity tells methods from wordings, whatever the threshold: the
+    probability that a pair of one method's wordings (a one-strategy group) scores above a pair of
+    different methods (a multi-strategy group), ties counted half; 0.5 is no signal."""
+    wordings, methods = [], []
+    for g, similarity in zip(groups, similarities):
+        for i, j in itertools.combinations(range(len(g.texts)), 2):
+            if g.kind == "one":
+                wordings.append(similarity[i, j])
+            elif g.truth[i] != g.truth[j]:
+                methods.append(similarity[i, j])
+    if not wordings or not methods:
+        return None
+    w, m = np.array(wordings)[:, None], np.array(methods)[None, :]
+    return float((w > m).mean() + 0.5 * (w == m).mean())
+
+
+def matched_labels(similarities: list[np.ndarray], p: tc.PreparedGroups, **options: float) -> list[list[int]]:
+    """The default's decision with ``word_matching``'s ``similarities`` in place of the pooled
+    embedding's cosine (``p``: the same groups, ``prepared``); exact copies merged first, as
+    ``cluster_group`` finds them (pooled cosine >= 0.9999)."""
+    return [
+        tc.average_linkage(evidence, 0.0, must_link=p.vectors[r] @ p.vectors[r].T >= 0.9999)
+        for evidence, r in zip(default_evidence(p, similarities, **options), p.rows())
+    ]
+
+
+def default_evidence(p: tc.PreparedGroups, similarities: list[np.ndarray] | None = None, **options: float) -> list[np.ndarray]:
+    """The default's evidence for each prepared group, from its pooled cosines or, where given, from
+    ``similarities`` in their place."""
+    similarities = similarities or [p.vectors[r] @ p.vectors[r].T for r in p.rows()]
+    return [
+        tc.similarity_evidence(similarity, p.numbers[r], p.weights, constructs=p.constructs[r], **options)
+        for similarity, r in zip(similarities, p.rows())
+    ]
+
+
+def best_setting(groups: list, p: tc.PreparedGroups, steps: list[tc.PreparedGroups]) -> dict | None:
+    """The most ARI the default's decision could give a source at any of its two thresholds,
+    chosen on the source itself (an upper bound over ``GRID_BEST_EMBEDDING`` x ``GRID_BEST_NUMBERS``,
+    not a setting): among the settings keeping (i) >= ``ONE_TARGET`` in mixed steps (``p``, the
+    source prepared as one call) and collapsed ones (``steps``), the best ARI. Shifting both
+    thresholds by the same amount shifts every evidence alike, so the grid holds every uniform
+    cut of the default's evidence on its diagonal."""
+    cells = []
+    for e, n in itertools.product(GRID_BEST_EMBEDDING, GRID_BEST_NUMBERS):
+        options = {"embedding_threshold": e, "numbers_threshold": n}
+        cell = {**options, **incentive_scores(groups, p.labels(**options))}
+        cell.update(collapsed_score([found for step in steps for found in step.labels(**options)]))
+        if cell.get("ari") is not None and min(cell.get("one_pct", 100.0), cell.get("collapsed_one_pct", 100.0)) >= ONE_TARGET:
+            cells.append(cell)
+    return max(cells, key=lambda c: c["ari"]) if cells else None
+
+
+def separation_study(sources: list, model) -> dict:
+    """Can wording and methods be told apart by what the default reads? Per source, ``wording_auc``
+    of the pooled embedding's cosine (the default's), of ``word_matching``, of the numbers' weighted
+    overlap, of the default's whole evidence and of that evidence with word matching in place of
+    the cosine; ``best_setting`` of the default's decision; then that decision with word matching
+    in place of the cosine, its ``embedding_threshold`` chosen on strategy_sets' dev part by the
+    default's rule (``best_eligible``, numbers_threshold as the default), and its frontier on every
+    source."""
+    default = {k: getattr(SemanticOptions(), k) for k in tc.DEFAULT_EVIDENCE}
+    separation, frontier = [], []
+    for s in sources:
+        p, matching = prepared(s.groups, model), word_matching(s.groups, model)
+        steps = [(prepared(step, model), word_matching(step, model)) for step in collapsed_steps(s.groups)]
+        kinds = {
+            "embedding (pooled)": [p.vectors[r] @ p.vectors[r].T for r in p.rows()],
+            "word matching": matching,
+            "numbers": [
+                np.array([[tc.weighted_overlap(a, b, p.weights) for b in p.numbers[r]] for a in p.numbers[r]])
+                for r in p.rows()
+            ],
+            "default evidence": default_evidence(p, **default),
+            "evidence, word matching": default_evidence(p, matching, **default),
+        }
+        row = {"source": s.name, "part": s.part, "auc": {k: wording_auc(s.groups, v) for k, v in kinds.items()}}
+        pairs = np.concatenate([c[np.triu_indices(len(c), 1)] for c in kinds["embedding (pooled)"]])
+        row["pooled_cosine_percentiles"] = [float(x) for x in np.percentile(pairs, [5, 50, 95])] if pairs.size else None
+        row["best_setting"] = best_setting(s.groups, p, [q for q, _ in steps])
+        separation.append(row)
+        print(json.dumps(row), flush=True)
+        for e in GRID_MATCHING:
+            options = {**default, "embedding_threshold": e}
+            cell = {"source": s.name, "part": s.part, "embedding_threshold": e}
+            cell.update(incentive_scores(s.groups, matched_labels(matching, p, **options)))
+            cell.update(collapsed_score([found for q, m in steps for found in matched_labels(m, q, **options)]))
+            frontier.append(cell)
+    dev = [f for f in frontier if f["part"] == "dev" and f["source"].startswith("strategy_sets")]
+    grid = [
+        {
+            "embedding_threshold": e,
+            "min_one_pct": min(min(f["one_pct"], f.get("collapsed_one_pct", 100.0)) for f in cells),
+            "mean_ari": float(np.mean([f["ari"] for f in cells])),
+        }
+        for e in GRID_MATCHING
+        if (cells := [f for f in dev if f["embedding_threshold"] == e])
+    ]
+    pick = best_eligible(grid, "embedding_threshold") if grid else None  # None: no dev source was run
+    print(json.dumps({"matching_pick": pick}), flush=True)
+    return {"separation": separation, "grid": grid, "pick": pick, "frontier": frontier}
+
+
 def paper_step_groups(tokenizer) -> list[list[str]]:
     """One paper-scale step's responses: ``PAPER_GROUPS`` groups of ``PAPER_N``, each response
     test-part long responses of strategy_sets drawn at random (seed 0) and joined until it has
@@ -406,6 +554,25 @@ def one_and_ari(cell: dict) -> str:
     return f"{one} / {ari}"
 
 
+def frontier_rows(frontier: list[dict], *keys: str) -> list[str]:
+    """One markdown row per source of a frontier: its ``keys``, then ``one_and_ari`` of each of its
+    cells in grid order."""
+    by_source: dict[tuple, list[dict]] = {}
+    for f in frontier:
+        by_source.setdefault(tuple(f[k] for k in keys), []).append(f)
+    return ["| " + " | ".join(map(str, key)) + " | " + " | ".join(one_and_ari(c) for c in cells) + " |"
+            for key, cells in by_source.items()]
+
+
+def matching_pick(pick: dict | None) -> str:
+    if pick is None:
+        return "none (no dev source run)"
+    if pick["min_one_pct"] < ONE_TARGET:
+        return (f"none, no setting of the grid keeps (i) on dev (the rule's fallback, the best of all: "
+                f"{pick['embedding_threshold']}, min one % {pick['min_one_pct']:.1f}, mean dev ARI {pick['mean_ari']:.2f})")
+    return f"{pick['embedding_threshold']} (min one % {pick['min_one_pct']:.1f}, mean dev ARI {pick['mean_ari']:.2f})"
+
+
 def markdown(result: dict) -> str:
     lines = ["# Strategy labelling: what each backend pays for", "", result["note"], ""]
     lines += [
@@ -438,11 +605,7 @@ def markdown(result: dict) -> str:
             "| source | part | " + " | ".join(str(e) for e in GRID_EMBEDDING) + " |",
             "|---|---|" + "---|" * len(GRID_EMBEDDING),
         ]
-        by_source = {}
-        for f in result["choice"]["frontier"]:
-            by_source.setdefault((f["source"], f["part"]), []).append(f)
-        for (name, part), cells in by_source.items():
-            lines.append(f"| {name} | {part} | " + " | ".join(one_and_ari(c) for c in cells) + " |")
+        lines += frontier_rows(result["choice"]["frontier"], "source", "part")
         code = result["choice"]["code"]
         lines += [
             "",
@@ -453,11 +616,7 @@ def markdown(result: dict) -> str:
             "| source | part | code groups | " + " | ".join(str(w) for w in GRID_CODE) + " |",
             "|---|---|---|" + "---|" * len(GRID_CODE),
         ]
-        by_source = {}
-        for f in code["frontier"]:
-            by_source.setdefault((f["source"], f["part"], f["groups"]), []).append(f)
-        for (name, part, count), cells in by_source.items():
-            lines.append(f"| {name} | {part} | {count} | " + " | ".join(one_and_ari(c) for c in cells) + " |")
+        lines += frontier_rows(code["frontier"], "source", "part", "groups")
     if "soft_count" in result:
         lines += [
             "",
@@ -479,6 +638,51 @@ def markdown(result: dict) -> str:
             else:
                 kernel = matched["kernel"] if matched else "none reaches it"
             lines.append(f"| {row['source']} | {row['part']} | {hard_text} | {soft_text} | {kernel} |")
+    if "separation" in result:
+        study = result["separation"]
+        lines += [
+            "",
+            "Separation: the probability that a pair of one method's wordings scores above a pair of different "
+            "methods (0.5: no signal; 1: every wording pair above every method pair), per similarity (the "
+            "evidences: the default's, and the default's with word matching in place of the pooled cosine); and "
+            "the best setting of the default's two thresholds chosen on each source itself (an upper bound, not a "
+            "setting): the most ARI any of embedding_threshold " + ", ".join(map(str, GRID_BEST_EMBEDDING))
+            + " x numbers_threshold " + ", ".join(map(str, GRID_BEST_NUMBERS))
+            + " gives while (i) >= 90% in mixed and collapsed steps.",
+            "",
+            "| source | part | pooled cosine within groups, 5 / 50 / 95 % | embedding (pooled, the default's) | "
+            "word matching | numbers | default evidence | evidence, word matching | best setting: embedding / "
+            "numbers threshold, one % (collapsed %) / ARI |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+
+        def auc(value):
+            return f"{value:.2f}" if value is not None else "-"
+
+        def best_text(row):
+            best = row["best_setting"]
+            if row["auc"]["default evidence"] is None:
+                return "-"  # no multi-strategy group to score
+            if best is None:
+                return "none keeps (i)"
+            return f"{best['embedding_threshold']} / {best['numbers_threshold']}: {one_and_ari(best)}"
+
+        for row in study["separation"]:
+            spread = " / ".join(f"{x:.2f}" for x in row["pooled_cosine_percentiles"]) if row["pooled_cosine_percentiles"] else "-"
+            lines.append(
+                f"| {row['source']} | {row['part']} | {spread} | " + " | ".join(auc(v) for v in row["auc"].values())
+                + f" | {best_text(row)} |"
+            )
+        lines += [
+            "",
+            "Word matching in place of the pooled cosine, embedding_threshold chosen on strategy_sets dev by the "
+            "default's rule: " + matching_pick(study["pick"]) + ". Frontier: one % (in collapsed steps) / ARI per "
+            "embedding_threshold.",
+            "",
+            "| source | part | " + " | ".join(str(e) for e in GRID_MATCHING) + " |",
+            "|---|---|" + "---|" * len(GRID_MATCHING),
+        ]
+        lines += frontier_rows(study["frontier"], "source", "part")
     return "\n".join(lines) + "\n"
 
 
@@ -488,6 +692,7 @@ def main():
     parser.add_argument("--sources", nargs="+", help="source names to keep (substring match); default all")
     parser.add_argument("--choose", action="store_true", help="rerun the choice of the semantic defaults and the frontier")
     parser.add_argument("--soft-count", action="store_true", help="compare a soft count of strategies with the hard labels")
+    parser.add_argument("--separation", action="store_true", help="can wording and methods be told apart (separation_study)")
     parser.add_argument("--paper-step", action="store_true", help="time one paper-scale step (a few minutes)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
@@ -505,13 +710,15 @@ def main():
         print(json.dumps(result["choice"]["pick"]))
     if args.soft_count:
         result["soft_count"] = soft_count_study(sources, model)
+    if args.separation:
+        result["separation"] = separation_study(sources, model)
     if args.paper_step:
         result["timing"] = paper_step(model)
         print(json.dumps(result["timing"]))
     timing = result.get("timing")
     result["note"] = (
         f"`python benchmarks/bench_strategy_detection.py{' --choose' if args.choose else ''}"
-        f"{' --soft-count' if args.soft_count else ''}{' --paper-step' if args.paper_step else ''}`, torch {torch.__version__}, {os.cpu_count()} CPUs, "
+        f"{' --soft-count' if args.soft_count else ''}{' --separation' if args.separation else ''}{' --paper-step' if args.paper_step else ''}`, torch {torch.__version__}, {os.cpu_count()} CPUs, "
         f"load average {load:.1f} at the start, {time.time() - started:.0f} s in all."
         + (
             f" Paper-scale step (128 x 8 responses of {timing['mean_word_pieces']} word pieces), default backend: "
