@@ -91,7 +91,8 @@ GRID_EMBEDDING = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
 ARI_TIE = 0.05  # settings this close to the best dev ARI go to the lowest embedding_threshold
 GRID_NUMBERS = (0.15, 0.2, 0.25, 0.3)
 GRID_CODE = (0.0, 0.6, 0.7, 0.75, 0.8, 0.85, 0.9, 1.0)
-GRID_BEST_EMBEDDING = tuple(round(0.1 + 0.05 * k, 2) for k in range(13))  # 0.1 ... 0.7: best_setting's grid: an upper bound, not a choice
+# best_setting's grid (an upper bound, not a choice): embedding_threshold 0.1 ... 0.7
+GRID_BEST_EMBEDDING = tuple(round(0.1 + 0.05 * k, 2) for k in range(13))
 GRID_BEST_NUMBERS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
 GRID_MATCHING = (-0.1, 0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 SOFT_SHIFTS = (-0.2, -0.1, 0.0, 0.1, 0.2)
@@ -378,7 +379,8 @@ def word_matching(groups: list, model) -> list[np.ndarray]:
             if a is not None and b is not None:
                 cosines = a @ b.T
                 wa, wb = weights[start + i], weights[start + j]
-                similarity[i, j] = similarity[j, i] = 0.5 * (wa @ cosines.max(1) / wa.sum() + wb @ cosines.max(0) / wb.sum())
+                both_ways = wa @ cosines.max(1) / wa.sum() + wb @ cosines.max(0) / wb.sum()
+                similarity[i, j] = similarity[j, i] = 0.5 * both_ways
         out.append(similarity)
         start += n
     return out
@@ -411,7 +413,9 @@ def matched_labels(similarities: list[np.ndarray], p: tc.PreparedGroups, **optio
     ]
 
 
-def default_evidence(p: tc.PreparedGroups, similarities: list[np.ndarray] | None = None, **options: float) -> list[np.ndarray]:
+def default_evidence(
+    p: tc.PreparedGroups, similarities: list[np.ndarray] | None = None, **options: float
+) -> list[np.ndarray]:
     """The default's evidence for each prepared group, from its pooled cosines or, where given, from
     ``similarities`` in their place."""
     similarities = similarities or [p.vectors[r] @ p.vectors[r].T for r in p.rows()]
@@ -433,7 +437,8 @@ def best_setting(groups: list, p: tc.PreparedGroups, steps: list[tc.PreparedGrou
         options = {"embedding_threshold": e, "numbers_threshold": n}
         cell = {**options, **incentive_scores(groups, p.labels(**options))}
         cell.update(collapsed_score([found for step in steps for found in step.labels(**options)]))
-        if cell.get("ari") is not None and min(cell.get("one_pct", 100.0), cell.get("collapsed_one_pct", 100.0)) >= ONE_TARGET:
+        kept_whole = min(cell.get("one_pct", 100.0), cell.get("collapsed_one_pct", 100.0))
+        if cell.get("ari") is not None and kept_whole >= ONE_TARGET:
             cells.append(cell)
     return max(cells, key=lambda c: c["ari"]) if cells else None
 
@@ -668,7 +673,8 @@ def markdown(result: dict) -> str:
             return f"{best['embedding_threshold']} / {best['numbers_threshold']}: {one_and_ari(best)}"
 
         for row in study["separation"]:
-            spread = " / ".join(f"{x:.2f}" for x in row["pooled_cosine_percentiles"]) if row["pooled_cosine_percentiles"] else "-"
+            percentiles = row["pooled_cosine_percentiles"]
+            spread = " / ".join(f"{x:.2f}" for x in percentiles) if percentiles else "-"
             lines.append(
                 f"| {row['source']} | {row['part']} | {spread} | " + " | ".join(auc(v) for v in row["auc"].values())
                 + f" | {best_text(row)} |"
@@ -692,7 +698,7 @@ def main():
     parser.add_argument("--sources", nargs="+", help="source names to keep (substring match); default all")
     parser.add_argument("--choose", action="store_true", help="rerun the choice of the semantic defaults and the frontier")
     parser.add_argument("--soft-count", action="store_true", help="compare a soft count of strategies with the hard labels")
-    parser.add_argument("--separation", action="store_true", help="can wording and methods be told apart (separation_study)")
+    parser.add_argument("--separation", action="store_true", help="can methods be told from wordings (separation_study)")
     parser.add_argument("--paper-step", action="store_true", help="time one paper-scale step (a few minutes)")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path)
