@@ -413,12 +413,9 @@ def matched_labels(similarities: list[np.ndarray], p: tc.PreparedGroups, **optio
     ]
 
 
-def default_evidence(
-    p: tc.PreparedGroups, similarities: list[np.ndarray] | None = None, **options: float
-) -> list[np.ndarray]:
-    """The default's evidence for each prepared group, from its pooled cosines or, where given, from
-    ``similarities`` in their place."""
-    similarities = similarities or [p.vectors[r] @ p.vectors[r].T for r in p.rows()]
+def default_evidence(p: tc.PreparedGroups, similarities: list[np.ndarray], **options: float) -> list[np.ndarray]:
+    """The default's evidence for each prepared group, from ``similarities`` (one ``(n, n)`` per
+    group: its pooled cosines, or another similarity in their place)."""
     return [
         tc.similarity_evidence(similarity, p.numbers[r], p.weights, constructs=p.constructs[r], **options)
         for similarity, r in zip(similarities, p.rows())
@@ -455,19 +452,20 @@ def separation_study(sources: list, model) -> dict:
     separation, frontier = [], []
     for s in sources:
         p, matching = prepared(s.groups, model), word_matching(s.groups, model)
+        pooled = [p.vectors[r] @ p.vectors[r].T for r in p.rows()]
         steps = [(prepared(step, model), word_matching(step, model)) for step in collapsed_steps(s.groups)]
         kinds = {
-            "embedding (pooled)": [p.vectors[r] @ p.vectors[r].T for r in p.rows()],
+            "embedding (pooled)": pooled,
             "word matching": matching,
             "numbers": [
                 np.array([[tc.weighted_overlap(a, b, p.weights) for b in p.numbers[r]] for a in p.numbers[r]])
                 for r in p.rows()
             ],
-            "default evidence": default_evidence(p, **default),
+            "default evidence": default_evidence(p, pooled, **default),
             "evidence, word matching": default_evidence(p, matching, **default),
         }
         row = {"source": s.name, "part": s.part, "auc": {k: wording_auc(s.groups, v) for k, v in kinds.items()}}
-        pairs = np.concatenate([c[np.triu_indices(len(c), 1)] for c in kinds["embedding (pooled)"]])
+        pairs = np.concatenate([c[np.triu_indices(len(c), 1)] for c in pooled])
         row["pooled_cosine_percentiles"] = [float(x) for x in np.percentile(pairs, [5, 50, 95])] if pairs.size else None
         row["best_setting"] = best_setting(s.groups, p, [q for q, _ in steps])
         separation.append(row)
